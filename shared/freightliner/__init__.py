@@ -1,0 +1,1 @@
+"""Freightliner: container image replication between ECR, GAR and any OCI registry."""

@@ -1,0 +1,153 @@
+"""The registries config: how to reach each registry host and how to authenticate there.
+
+A host in an image reference is a name; this file maps it to an endpoint URL (so tests and
+demos can point `123456789012.dkr.ecr.us-east-1.amazonaws.com` at a loopback registry), to a
+TLS mode and to an auth kind. Hosts not listed get defaults: loopback speaks plain HTTP (as
+Docker does), everything else verified TLS; ECR and GAR hosts use their cloud's auth.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from freightliner.domain.errors import InvalidInput
+from freightliner.domain.reference import ecr_host, gar_host, validate_host
+
+DOCKER_HUB_ENDPOINT = "https://registry-1.docker.io"
+
+
+class TlsMode(StrEnum):
+    VERIFY = "verify"
+    INSECURE = "insecure"  # TLS without certificate verification
+    PLAIN_HTTP = "plain-http"
+
+
+class AuthKind(StrEnum):
+    AUTO = "auto"  # ECR/GAR hosts use their cloud; others docker config, then anonymous
+    ANONYMOUS = "anonymous"
+    BASIC = "basic"
+    DOCKER_CONFIG = "docker-config"
+    ECR = "ecr"
+    GAR = "gar"
+
+
+class AuthConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: AuthKind = AuthKind.AUTO
+    username: str | None = None
+    password: SecretStr | None = None
+    password_env: str | None = Field(
+        default=None, description="read the password from this environment variable"
+    )
+    registry_id: str | None = Field(
+        default=None, description="ECR: the account whose registry this is (cross-account)"
+    )
+    region: str | None = Field(default=None, description="ECR: region of the control plane")
+    service_account_key_file: Path | None = Field(
+        default=None, description="GAR: a service-account JSON key instead of ADC"
+    )
+
+
+class RegistryConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str
+    endpoint: str | None = None
+    tls: TlsMode | None = None
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    max_concurrency: int = Field(default=8, ge=1, le=256)
+    chunk_size: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="blobs larger than this are uploaded in PATCH chunks of this size",
+    )
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        return validate_host(value)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("endpoint must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+
+class RegistriesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    registries: list[RegistryConfig] = Field(default_factory=list)
+
+
+def is_loopback(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+class Registries:
+    """Lookup of per-host settings, with defaults for hosts the file does not list."""
+
+    def __init__(self, entries: list[RegistryConfig] | None = None) -> None:
+        self._by_host = {entry.host: entry for entry in entries or []}
+
+    @classmethod
+    def load(cls, path: Path | None) -> Registries:
+        if path is None:
+            return cls()
+        try:
+            raw = yaml.safe_load(path.read_text())
+        except OSError as exc:
+            raise InvalidInput(f"cannot read registries config {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise InvalidInput(f"registries config {path} is not valid YAML: {exc}") from None
+        try:
+            parsed = RegistriesFile.model_validate(raw or {})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            raise InvalidInput(f"registries config {path}: {loc}: {first['msg']}") from None
+        return cls(parsed.registries)
+
+    def get(self, host: str) -> RegistryConfig:
+        return self._by_host.get(host) or RegistryConfig(host=host)
+
+    def endpoint(self, host: str) -> str:
+        entry = self.get(host)
+        if entry.endpoint:
+            return entry.endpoint
+        if host == "docker.io":
+            return DOCKER_HUB_ENDPOINT
+        scheme = "http" if self.tls(host) is TlsMode.PLAIN_HTTP else "https"
+        return f"{scheme}://{host}"
+
+    def tls(self, host: str) -> TlsMode:
+        entry = self.get(host)
+        if entry.tls is not None:
+            return entry.tls
+        if entry.endpoint:
+            return TlsMode.PLAIN_HTTP if entry.endpoint.startswith("http://") else TlsMode.VERIFY
+        return TlsMode.PLAIN_HTTP if is_loopback(host) else TlsMode.VERIFY
+
+    def auth_kind(self, host: str) -> AuthKind:
+        kind = self.get(host).auth.kind
+        if kind is not AuthKind.AUTO:
+            return kind
+        if ecr_host(host):
+            return AuthKind.ECR
+        if gar_host(host):
+            return AuthKind.GAR
+        return AuthKind.DOCKER_CONFIG

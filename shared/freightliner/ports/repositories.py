@@ -1,0 +1,24 @@
+"""The repository-admin port: control-plane actions a registry API does not offer.
+
+ECR needs a repository created before the first push and decides tag immutability per
+repository; plain OCI registries create repositories on push and let tags move.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+
+class RepositoryInfo(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    tags_immutable: bool = False
+    created: bool = False
+
+
+class RepositoryAdmin(Protocol):
+    def ensure_repository(self, registry: str, repository: str) -> RepositoryInfo:
+        """Make sure `repository` exists and say whether its tags are immutable."""
+        ...
