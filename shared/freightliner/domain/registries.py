@@ -122,6 +122,9 @@ class Registries:
             raise InvalidInput(f"registries config {path}: {loc}: {first['msg']}") from None
         return cls(parsed.registries)
 
+    def hosts(self) -> list[str]:
+        return list(self._by_host)
+
     def get(self, host: str) -> RegistryConfig:
         return self._by_host.get(host) or RegistryConfig(host=host)
 

@@ -1,0 +1,176 @@
+"""`freightliner`: the command line over the same engine the serverless functions use."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from freightliner.adapters.local.static_creds import parse_user_pass
+from freightliner.bootstrap import Container
+from freightliner.cli.progress import ConsoleProgress, human_bytes
+from freightliner.domain.errors import FreightlinerError, InvalidInput
+from freightliner.domain.reference import Reference
+from freightliner.engine.copy import Copier
+from freightliner.engine.inspect import inspect_image
+from freightliner.engine.models import CopyOptions, CopyReport
+from freightliner.ports.credentials import Credential
+
+ENV_SRC_CREDS = "FREIGHTLINER_SRC_CREDS"
+ENV_DEST_CREDS = "FREIGHTLINER_DEST_CREDS"
+EXIT_UNEXPECTED = 70
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="freightliner",
+        description="Replicate container images between ECR, Artifact Registry and any OCI "
+        "registry.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--registries", type=Path, metavar="FILE",
+                       help="registries config (YAML): endpoints, TLS and auth per host")
+        p.add_argument("--json", action="store_true", help="print one JSON document")
+
+    copy = sub.add_parser("copy", help="copy an image (every platform by default)")
+    copy.add_argument("source", help="host/repository[:tag][@digest]")
+    copy.add_argument("destination", help="host/repository[:tag]")
+    copy.add_argument("--platform", action="append", default=[], metavar="OS/ARCH[/VARIANT]",
+                      help="copy only these platforms of an index (changes its digest)")
+    copy.add_argument("--referrers", action="store_true",
+                      help="also copy signatures, SBOMs and attestations")
+    copy.add_argument("--jobs", type=int, default=8, metavar="N",
+                      help="blobs copied at once (default 8)")
+    copy.add_argument("--src-creds", metavar="USER:PASS",
+                      help=f"source credentials (or ${ENV_SRC_CREDS})")
+    copy.add_argument("--dest-creds", metavar="USER:PASS",
+                      help=f"destination credentials (or ${ENV_DEST_CREDS})")
+    copy.add_argument("--dry-run", action="store_true", help="show what would be copied")
+    common(copy)
+
+    inspect = sub.add_parser("inspect", help="media type, digest, platforms and size")
+    inspect.add_argument("reference")
+    inspect.add_argument("--creds", metavar="USER:PASS")
+    common(inspect)
+
+    tags = sub.add_parser("tags", help="list a repository's tags")
+    tags.add_argument("repository", help="host/repository")
+    tags.add_argument("--creds", metavar="USER:PASS")
+    common(tags)
+    return parser
+
+
+def _creds(host: str, value: str | None, env: str | None = None) -> dict[str, Credential]:
+    text = value or (os.environ.get(env) if env else None)
+    return {host: parse_user_pass(text)} if text else {}
+
+
+def _print_copy(report: CopyReport) -> None:
+    print(f"{report.status}: {report.source} -> {report.destination}")
+    print(f"  digest      {report.digest}" + (
+        f" (changed from {report.source_digest})" if report.digest_changed else " (unchanged)"
+    ))
+    print(f"  media type  {report.media_type}")
+    print(f"  manifests   {report.manifests_pushed} pushed, {report.manifests_skipped} present")
+    print(f"  blobs       {report.blobs_copied} copied, {report.blobs_mounted} mounted, "
+          f"{report.blobs_skipped} present")
+    print(f"  bytes       {human_bytes(report.bytes_copied)} in {report.seconds:.2f}s")
+    if report.referrers_copied:
+        print(f"  referrers   {report.referrers_copied} copied")
+
+
+def _run_copy(args: argparse.Namespace) -> int:
+    src = Reference.parse(args.source)
+    dst = Reference.parse(args.destination)
+    if args.jobs < 1 or args.jobs > 64:
+        raise InvalidInput("--jobs must be between 1 and 64")
+    options = CopyOptions(
+        platforms=args.platform, referrers=args.referrers, jobs=args.jobs, dry_run=args.dry_run
+    )
+    credentials = {
+        **_creds(src.registry, args.src_creds, ENV_SRC_CREDS),
+        **_creds(dst.registry, args.dest_creds, ENV_DEST_CREDS),
+    }
+    container = Container.from_environment(args.registries, credentials)
+    try:
+        with ConsoleProgress(live=None if not args.json else False) as progress:
+            sink = progress if not args.json else None
+            with Copier(container, options, sink) as copier:
+                report = copier.copy(src, dst)
+    finally:
+        container.close()
+    if args.json:
+        print(report.model_dump_json(indent=2))
+    else:
+        _print_copy(report)
+    return 0
+
+
+def _run_inspect(args: argparse.Namespace) -> int:
+    ref = Reference.parse(args.reference)
+    container = Container.from_environment(args.registries, _creds(ref.registry, args.creds))
+    try:
+        summary = inspect_image(container.client(ref.registry), ref)
+    finally:
+        container.close()
+    if args.json:
+        print(summary.model_dump_json(indent=2))
+        return 0
+    print(f"{summary.reference}\n  media type  {summary.media_type}\n"
+          f"  digest      {summary.digest}\n  size        {human_bytes(summary.size)}")
+    for platform in summary.platforms:
+        print(f"  {platform.platform:<16} {platform.digest} {human_bytes(platform.size)}")
+    return 0
+
+
+def _run_tags(args: argparse.Namespace) -> int:
+    ref = Reference.parse(args.repository)
+    if ref.tag or ref.digest:
+        raise InvalidInput(f"give a repository without tag or digest, not {args.repository!r}")
+    container = Container.from_environment(args.registries, _creds(ref.registry, args.creds))
+    try:
+        tags = list(container.client(ref.registry).list_tags(ref.repository))
+    finally:
+        container.close()
+    if args.json:
+        print(json.dumps({"repository": ref.name, "tags": tags}, indent=2))
+    else:
+        print("\n".join(tags))
+    return 0
+
+
+COMMANDS: dict[str, Any] = {"copy": _run_copy, "inspect": _run_inspect, "tags": _run_tags}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(COMMANDS[args.command](args))
+    except FreightlinerError as exc:
+        if getattr(args, "json", False):
+            print(json.dumps(exc.to_dict(), indent=2))
+        print(f"freightliner: {exc.kind}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("freightliner: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the one-line reason; a traceback only with --verbose
+        logging.getLogger(__name__).debug("unexpected failure", exc_info=True)
+        print(f"freightliner: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_UNEXPECTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

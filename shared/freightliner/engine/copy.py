@@ -1,0 +1,412 @@
+"""`copy_image`: the one copy path for every pair of registries.
+
+Digest first (HEAD the destination and skip what is already there), blobs before manifests,
+children before their index, so a destination never holds a manifest whose content is
+missing. Blobs stream from source to destination through a digest verifier; a mismatch aborts
+the image before any manifest is written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from freightliner.domain import mediatypes as mt
+from freightliner.domain.digest import Digest
+from freightliner.domain.errors import NotFound, TagConflict, Where
+from freightliner.domain.manifest import Descriptor, parse_manifest
+from freightliner.domain.platform import Platform
+from freightliner.domain.reference import Reference
+from freightliner.engine.models import CopyOptions, CopyReport
+from freightliner.ports.progress import NullProgress, ProgressSink
+from freightliner.ports.repositories import RepositoryAdmin
+from freightliner.registry.client import FetchedManifest, RegistryClient, fallback_tag
+from freightliner.registry.retry import call_with_retry
+
+log = logging.getLogger(__name__)
+
+
+class ClientSource(Protocol):
+    """Where the engine gets a registry client and a repository admin for a host."""
+
+    def client(self, host: str) -> RegistryClient: ...
+
+    def repository_admin(self, host: str) -> RepositoryAdmin: ...
+
+
+class BlobLocations:
+    """Remembers which repository of a registry holds a blob, so later copies can mount it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._where: dict[tuple[str, str], str] = {}
+
+    def remember(self, host: str, digest: Digest, repository: str) -> None:
+        with self._lock:
+            self._where[(host, str(digest))] = repository
+
+    def lookup(self, host: str, digest: Digest) -> str | None:
+        with self._lock:
+            return self._where.get((host, str(digest)))
+
+
+@dataclass
+class _Stats:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    manifests_pushed: int = 0
+    manifests_skipped: int = 0
+    blobs_copied: int = 0
+    blobs_mounted: int = 0
+    blobs_skipped: int = 0
+    bytes_copied: int = 0
+    referrers_copied: int = 0
+
+    def add(self, name: str, amount: int = 1) -> None:
+        with self.lock:
+            setattr(self, name, getattr(self, name) + amount)
+
+
+@dataclass
+class _Plan:
+    """Post-order list of manifests to push (children first) and the blobs they need."""
+
+    manifests: list[FetchedManifest] = field(default_factory=list)
+    blobs: dict[str, Descriptor] = field(default_factory=dict)
+
+
+class Copier:
+    """Copies images between registries; one instance may serve many copies concurrently."""
+
+    def __init__(
+        self,
+        clients: ClientSource,
+        options: CopyOptions | None = None,
+        progress: ProgressSink | None = None,
+        locations: BlobLocations | None = None,
+    ) -> None:
+        self.clients = clients
+        self.options = options or CopyOptions()
+        self.progress = progress or NullProgress()
+        self.locations = locations or BlobLocations()
+        self._blob_pool = ThreadPoolExecutor(self.options.jobs, thread_name_prefix="blob")
+
+    def close(self) -> None:
+        self._blob_pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Copier:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- public -------------------------------------------------------------------------
+
+    def copy_many(self, pairs: Iterable[tuple[Reference, Reference]]) -> list[CopyReport]:
+        """Copy several images with at most `jobs` in flight; first failure is raised after
+        the others finish."""
+        with ThreadPoolExecutor(self.options.jobs, thread_name_prefix="image") as pool:
+            futures = [pool.submit(self.copy, src, dst) for src, dst in pairs]
+        return [future.result() for future in futures]
+
+    def copy(self, src: Reference, dst: Reference) -> CopyReport:
+        started = time.monotonic()
+        stats = _Stats()
+        source = self.clients.client(src.registry)
+        dest = self.clients.client(dst.registry)
+        top = source.get_manifest(src.repository, src.identifier)
+        if src.digest is not None and top.digest != src.digest:
+            raise NotFound(f"registry served {top.digest} for a pinned digest", _where(src))
+        pushed = self._apply_platforms(top, src)
+        dest_tag = dst.tag if dst.tag is not None else (src.tag if dst.digest is None else None)
+        if dst.digest is not None and dst.digest != pushed.digest:
+            raise TagConflict(
+                f"destination pins {dst.digest} but the copy has digest {pushed.digest}",
+                _where(dst),
+            )
+        report = CopyReport(
+            source=str(src), destination=str(dst), status="copied",
+            media_type=pushed.media_type, source_digest=str(top.digest),
+            digest=str(pushed.digest), digest_changed=pushed.digest != top.digest,
+            platforms=self.options.platforms,
+        )
+        immutable = False
+        if not self.options.dry_run:
+            immutable = self.clients.repository_admin(dst.registry).ensure_repository(
+                dst.registry, dst.repository
+            ).tags_immutable
+        current = dest.head_manifest(dst.repository, dest_tag or str(pushed.digest))
+        if current is not None and current.digest == pushed.digest:
+            report.status = "up-to-date"
+            stats.manifests_skipped += 1
+        else:
+            if current is not None and dest_tag and immutable:
+                raise TagConflict(
+                    f"tag {dest_tag} is immutable and already points at {current.digest.short}"
+                    f", not {pushed.digest.short}; refusing to overwrite",
+                    _where(dst, "PUT manifest"),
+                )
+            self._transfer(source, src.repository, dest, dst.repository, pushed, dest_tag, stats)
+            if self.options.dry_run:
+                report.status = "planned"
+        if self.options.referrers:
+            self._copy_referrers(source, src.repository, dest, dst.repository, pushed, stats)
+        report.manifests_pushed = stats.manifests_pushed
+        report.manifests_skipped = stats.manifests_skipped
+        report.blobs_copied = stats.blobs_copied
+        report.blobs_mounted = stats.blobs_mounted
+        report.blobs_skipped = stats.blobs_skipped
+        report.bytes_copied = stats.bytes_copied
+        report.referrers_copied = stats.referrers_copied
+        report.seconds = round(time.monotonic() - started, 3)
+        log.info(
+            "copied %s -> %s digest %s (%d blobs, %d bytes)", src, dst, pushed.digest.short,
+            stats.blobs_copied, stats.bytes_copied,
+        )
+        return report
+
+    # -- platforms ----------------------------------------------------------------------
+
+    def _apply_platforms(self, top: FetchedManifest, src: Reference) -> FetchedManifest:
+        wanted = self.options.parsed_platforms()
+        if not wanted or not top.manifest.is_index:
+            return top
+        raw = json.loads(top.data)
+        kept = [
+            entry for entry, desc in zip(raw["manifests"], top.manifest.manifests, strict=True)
+            if desc.platform is not None and any(
+                p.matches(desc.platform.os, desc.platform.architecture, desc.platform.variant)
+                for p in wanted
+            )
+        ]
+        if not kept:
+            available = ", ".join(
+                str(Platform(d.platform.os, d.platform.architecture, d.platform.variant))
+                for d in top.manifest.manifests if d.platform is not None
+            )
+            raise NotFound(
+                f"no manifest for {', '.join(map(str, wanted))} in the index "
+                f"(available: {available or 'none'})",
+                _where(src, "filter platforms"),
+            )
+        if len(kept) == len(raw["manifests"]):
+            return top
+        raw["manifests"] = kept
+        data = json.dumps(raw, separators=(",", ":")).encode()
+        manifest = parse_manifest(data, top.media_type)
+        return FetchedManifest(data, Digest.of(data), top.media_type, manifest)
+
+    # -- the transfer -------------------------------------------------------------------
+
+    def _transfer(
+        self,
+        source: RegistryClient,
+        src_repo: str,
+        dest: RegistryClient,
+        dst_repo: str,
+        top: FetchedManifest,
+        tag: str | None,
+        stats: _Stats,
+    ) -> bool:
+        """Copy one manifest tree; returns whether the destination accepted `subject`."""
+        plan = _Plan()
+        self._plan(source, src_repo, dest, dst_repo, top, plan, stats, is_top=True)
+        self._copy_blobs(source, src_repo, dest, dst_repo, list(plan.blobs.values()), stats)
+        if self.options.dry_run:
+            stats.add("manifests_pushed", len(plan.manifests))
+            return False
+        accepted = False
+        for fetched in plan.manifests:
+            reference = tag if fetched is top and tag else str(fetched.digest)
+            pushed = dest.put_manifest(dst_repo, reference, fetched.data, fetched.media_type)
+            accepted = pushed.subject_accepted
+            stats.add("manifests_pushed")
+        return accepted
+
+    def _plan(
+        self,
+        source: RegistryClient,
+        src_repo: str,
+        dest: RegistryClient,
+        dst_repo: str,
+        fetched: FetchedManifest,
+        plan: _Plan,
+        stats: _Stats,
+        is_top: bool,
+    ) -> None:
+        if not is_top and dest.head_manifest(dst_repo, str(fetched.digest)) is not None:
+            stats.add("manifests_skipped")
+            return
+        if fetched.manifest.is_index:
+            for child in fetched.manifest.manifests:
+                if any(m.digest == child.parsed_digest for m in plan.manifests):
+                    continue
+                if child.media_type not in mt.MANIFEST_TYPES:
+                    plan.blobs.setdefault(child.digest, child)  # an artifact blob in an index
+                    continue
+                child_manifest = source.get_manifest(src_repo, child.digest)
+                self._plan(source, src_repo, dest, dst_repo, child_manifest, plan, stats, False)
+        else:
+            for blob in fetched.manifest.blobs():
+                plan.blobs.setdefault(blob.digest, blob)
+        plan.manifests.append(fetched)
+
+    def _copy_blobs(
+        self,
+        source: RegistryClient,
+        src_repo: str,
+        dest: RegistryClient,
+        dst_repo: str,
+        blobs: list[Descriptor],
+        stats: _Stats,
+    ) -> None:
+        futures: list[Future[None]] = [
+            self._blob_pool.submit(self._copy_blob, source, src_repo, dest, dst_repo, blob, stats)
+            for blob in blobs
+        ]
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in pending:
+            future.cancel()
+        wait(pending)
+        for future in futures:
+            if future.done() and not future.cancelled() and future.exception() is not None:
+                raise future.exception()  # type: ignore[misc]
+
+    def _copy_blob(
+        self,
+        source: RegistryClient,
+        src_repo: str,
+        dest: RegistryClient,
+        dst_repo: str,
+        blob: Descriptor,
+        stats: _Stats,
+    ) -> None:
+        digest = blob.parsed_digest
+        if blob.urls:
+            log.info("skipping foreign layer %s (served from its own URLs)", digest.short)
+            stats.add("blobs_skipped")
+            return
+        if dest.head_blob(dst_repo, digest) is not None:
+            self.locations.remember(dest.host, digest, dst_repo)
+            stats.add("blobs_skipped")
+            self.progress.blob_done(str(digest), blob.size, "skipped")
+            return
+        if self.options.dry_run:
+            stats.add("blobs_copied")
+            stats.add("bytes_copied", blob.size)
+            return
+        location: str | None = None
+        mount_from = self.locations.lookup(dest.host, digest)
+        if mount_from is None and source.host == dest.host and src_repo != dst_repo:
+            mount_from = src_repo
+        if mount_from and mount_from != dst_repo:
+            location = dest.mount_blob(dst_repo, digest, mount_from)
+            if location is None:
+                self.locations.remember(dest.host, digest, dst_repo)
+                stats.add("blobs_mounted")
+                self.progress.blob_done(str(digest), blob.size, "mounted")
+                return
+
+        self.progress.blob_started(str(digest), blob.size)
+        moved = [0]
+
+        def on_bytes(count: int) -> None:
+            moved[0] += count
+            self.progress.bytes_moved(count)
+
+        def attempt() -> None:
+            nonlocal location
+            moved[0] = 0
+            try:
+                dest.upload_blob(
+                    dst_repo, digest, blob.size,
+                    lambda: source.open_blob(src_repo, digest), location, on_bytes,
+                )
+            finally:
+                location = None  # a failed upload session is not reused
+
+        call_with_retry(attempt, dest.transport.retry)
+        self.locations.remember(dest.host, digest, dst_repo)
+        stats.add("blobs_copied")
+        stats.add("bytes_copied", moved[0])
+        self.progress.blob_done(str(digest), blob.size, "copied")
+
+    # -- referrers ----------------------------------------------------------------------
+
+    def _copy_referrers(
+        self,
+        source: RegistryClient,
+        src_repo: str,
+        dest: RegistryClient,
+        dst_repo: str,
+        top: FetchedManifest,
+        stats: _Stats,
+    ) -> None:
+        subjects = [top.digest]
+        if top.manifest.is_index:
+            subjects += [c.parsed_digest for c in top.manifest.manifests]
+        seen: set[Digest] = set(subjects)
+        while subjects:
+            subject = subjects.pop()
+            found, via_api = source.referrers(src_repo, subject)
+            if not found:
+                continue
+            accepted = True
+            for desc in found:
+                referrer = source.get_manifest(src_repo, desc.digest)
+                if dest.head_manifest(dst_repo, desc.digest) is None:
+                    if not self.options.dry_run:
+                        accepted = self._transfer(
+                            source, src_repo, dest, dst_repo, referrer, None, stats
+                        ) and accepted
+                    stats.add("referrers_copied")
+                else:
+                    accepted = False  # unknown: check the destination's referrers below
+                if referrer.digest not in seen:
+                    seen.add(referrer.digest)
+                    subjects.append(referrer.digest)
+            if not accepted and not self.options.dry_run:
+                self._update_fallback(source, src_repo, dest, dst_repo, subject, found, via_api)
+
+    def _update_fallback(
+        self,
+        source: RegistryClient,
+        src_repo: str,
+        dest: RegistryClient,
+        dst_repo: str,
+        subject: Digest,
+        found: list[Descriptor],
+        source_via_api: bool,
+    ) -> None:
+        """Keep the destination's `sha256-<hex>` referrers tag listing every referrer."""
+        existing, dest_via_api = dest.referrers(dst_repo, subject)
+        if dest_via_api:
+            return
+        known = {d.digest for d in existing}
+        missing = [d for d in found if d.digest not in known]
+        if not missing:
+            return
+        tag = fallback_tag(subject)
+        if not existing and not source_via_api:
+            original = source.referrers_tag(src_repo, subject)
+            if original is not None:
+                dest.put_manifest(dst_repo, tag, original.data, original.media_type)
+                return
+        current = dest.referrers_tag(dst_repo, subject)
+        raw = json.loads(current.data) if current else {
+            "schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": [],
+        }
+        raw["manifests"] = list(raw.get("manifests", [])) + [
+            d.model_dump(by_alias=True, exclude_none=True) for d in missing
+        ]
+        data = json.dumps(raw, separators=(",", ":")).encode()
+        dest.put_manifest(dst_repo, tag, data, mt.OCI_INDEX)
+
+
+def _where(ref: Reference, operation: str = "copy") -> Where:
+    return Where(ref.registry, ref.repository, ref.identifier, operation)

@@ -1,0 +1,49 @@
+"""What a copy is asked to do and what it reports: the engine's boundary models."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from freightliner.domain.platform import Platform
+
+
+class CopyOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    platforms: list[str] = Field(
+        default_factory=list, description="os/arch[/variant]; empty copies every platform"
+    )
+    referrers: bool = False
+    jobs: int = Field(default=8, ge=1, le=64)
+    dry_run: bool = False
+
+    @field_validator("platforms")
+    @classmethod
+    def _platforms(cls, values: list[str]) -> list[str]:
+        return [str(Platform.parse(value)) for value in values]
+
+    def parsed_platforms(self) -> list[Platform]:
+        return [Platform.parse(value) for value in self.platforms]
+
+
+class CopyReport(BaseModel):
+    """One image copied (or planned): counts, bytes, time, and the digests on both sides."""
+
+    source: str
+    destination: str
+    status: Literal["copied", "up-to-date", "planned"]
+    media_type: str
+    source_digest: str
+    digest: str
+    digest_changed: bool = False
+    platforms: list[str] = Field(default_factory=list)
+    manifests_pushed: int = 0
+    manifests_skipped: int = 0
+    blobs_copied: int = 0
+    blobs_mounted: int = 0
+    blobs_skipped: int = 0
+    bytes_copied: int = 0
+    referrers_copied: int = 0
+    seconds: float = 0.0

@@ -1,0 +1,389 @@
+"""A client for the OCI Distribution API (and Docker Registry v2) on one registry.
+
+Manifests, blobs (streamed, verified, monolithic or chunked upload, cross-repository mount),
+tags and catalog with `Link` pagination, and referrers with the tag-schema fallback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import ContextManager
+
+import httpx
+
+from freightliner.domain import mediatypes as mt
+from freightliner.domain.digest import Digest, DigestVerifier, verify_bytes
+from freightliner.domain.errors import DigestMismatch, InvalidInput, Unavailable, Where
+from freightliner.domain.manifest import Descriptor, Manifest, parse_manifest
+from freightliner.registry.transport import RegistryTransport
+
+READ_CHUNK = 1024 * 1024
+_RANGE_RE = re.compile(r"^(?:bytes=)?0-(-?[0-9]+)$")
+_LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+MAX_UPLOAD_RESTARTS = 3
+
+BlobSource = Callable[[], ContextManager[Iterator[bytes]]]
+"""Opens a fresh stream of a blob's bytes from the start; may be called again to restart."""
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestHead:
+    digest: Digest
+    media_type: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedManifest:
+    """The exact bytes a registry served, their digest, and the parsed document."""
+
+    data: bytes
+    digest: Digest
+    media_type: str
+    manifest: Manifest
+
+
+@dataclass(frozen=True, slots=True)
+class PushedManifest:
+    digest: Digest
+    subject_accepted: bool  # the registry answered OCI-Subject: it maintains referrers itself
+
+
+def _next_link(response: httpx.Response) -> str | None:
+    match = _LINK_RE.search(response.headers.get("Link", ""))
+    return match.group(1) if match else None
+
+
+class _ExactReader:
+    """Hands out exactly-sized slices of a chunk stream, verifying everything it reads."""
+
+    def __init__(self, chunks: Iterator[bytes], verifier: DigestVerifier) -> None:
+        self._chunks = chunks
+        self._verifier = verifier
+        self._pending = b""
+
+    def take(self, count: int) -> Iterator[bytes]:
+        remaining = count
+        while remaining > 0:
+            if not self._pending:
+                try:
+                    chunk = next(self._chunks)
+                except StopIteration:
+                    raise DigestMismatch(
+                        f"source stream ended {remaining} bytes early", self._verifier.where
+                    ) from None
+                self._verifier.update(chunk)
+                self._pending = chunk
+            piece, self._pending = self._pending[:remaining], self._pending[remaining:]
+            remaining -= len(piece)
+            yield piece
+
+    def finish(self) -> None:
+        """Drain what is left (there should be nothing) and check the digest."""
+        if self._pending:
+            raise DigestMismatch("source stream is longer than declared", self._verifier.where)
+        for chunk in self._chunks:
+            self._verifier.update(chunk)
+        self._verifier.verify()
+
+
+class RegistryClient:
+    """Operations on one registry host. Thread-safe; share one per host."""
+
+    def __init__(self, host: str, transport: RegistryTransport, chunk_size: int) -> None:
+        self.host = host
+        self.transport = transport
+        self.chunk_size = chunk_size
+
+    def _where(self, repository: str = "", reference: str = "", operation: str = "") -> Where:
+        return Where(self.host, repository, reference, operation)
+
+    # -- manifests ----------------------------------------------------------------------
+
+    def head_manifest(self, repository: str, reference: str) -> ManifestHead | None:
+        where = self._where(repository, reference, "HEAD manifest")
+        response = self.transport.request(
+            "HEAD", f"/v2/{repository}/manifests/{reference}", where,
+            headers={"Accept": mt.ACCEPT}, missing_ok=True,
+        )
+        if response is None:
+            return None
+        header = response.headers.get("Docker-Content-Digest")
+        if not header:
+            # Some registries omit the digest on HEAD; GET tells for certain.
+            fetched = self.get_manifest(repository, reference)
+            return ManifestHead(fetched.digest, fetched.media_type, len(fetched.data))
+        return ManifestHead(
+            Digest.parse(header),
+            response.headers.get("Content-Type", "").split(";")[0],
+            int(response.headers.get("Content-Length", "0")),
+        )
+
+    def get_manifest(self, repository: str, reference: str) -> FetchedManifest:
+        where = self._where(repository, reference, "GET manifest")
+        response = self.transport.request(
+            "GET", f"/v2/{repository}/manifests/{reference}", where,
+            headers={"Accept": mt.ACCEPT},
+        )
+        assert response is not None
+        data = response.content
+        content_type = response.headers.get("Content-Type")
+        manifest = parse_manifest(data, content_type, where)
+        if reference.startswith(("sha256:", "sha512:")):
+            digest = Digest.parse(reference)
+            verify_bytes(data, digest, where)
+        else:
+            header = response.headers.get("Docker-Content-Digest")
+            digest = Digest.parse(header) if header else Digest.of(data)
+            verify_bytes(data, digest, where)
+        return FetchedManifest(data, digest, manifest.media_type, manifest)
+
+    def put_manifest(
+        self, repository: str, reference: str, data: bytes, media_type: str
+    ) -> PushedManifest:
+        where = self._where(repository, reference, "PUT manifest")
+        response = self.transport.request(
+            "PUT", f"/v2/{repository}/manifests/{reference}", where,
+            ok=(200, 201, 202), headers={"Content-Type": media_type}, content=data,
+        )
+        assert response is not None
+        expected = Digest.of(data)
+        header = response.headers.get("Docker-Content-Digest")
+        if header and Digest.parse(header).algorithm == "sha256" and header != str(expected):
+            raise DigestMismatch(
+                f"registry stored the manifest as {header}, expected {expected}", where
+            )
+        return PushedManifest(expected, "OCI-Subject" in response.headers)
+
+    def delete_manifest(self, repository: str, digest: Digest) -> None:
+        where = self._where(repository, str(digest), "DELETE manifest")
+        self.transport.request(
+            "DELETE", f"/v2/{repository}/manifests/{digest}", where, ok=(200, 202)
+        )
+
+    # -- blobs --------------------------------------------------------------------------
+
+    def head_blob(self, repository: str, digest: Digest) -> int | None:
+        """The blob's size if the repository has it, else None."""
+        where = self._where(repository, str(digest), "HEAD blob")
+        response = self.transport.request(
+            "HEAD", f"/v2/{repository}/blobs/{digest}", where, missing_ok=True
+        )
+        if response is None:
+            return None
+        return int(response.headers.get("Content-Length", "-1"))
+
+    @contextlib.contextmanager
+    def open_blob(self, repository: str, digest: Digest) -> Iterator[Iterator[bytes]]:
+        """Stream a blob's raw bytes (registries may redirect to object storage)."""
+        where = self._where(repository, str(digest), "GET blob")
+        with self.transport.stream("GET", f"/v2/{repository}/blobs/{digest}", where) as resp:
+            yield resp.iter_raw(READ_CHUNK)
+
+    def get_blob(self, repository: str, digest: Digest, limit: int = 16 * 1024 * 1024) -> bytes:
+        """A small blob (a config) read whole and verified."""
+        where = self._where(repository, str(digest), "GET blob")
+        verifier = DigestVerifier(digest, None, where)
+        parts: list[bytes] = []
+        with self.open_blob(repository, digest) as chunks:
+            for chunk in chunks:
+                verifier.update(chunk)
+                parts.append(chunk)
+                if verifier.seen > limit:
+                    raise InvalidInput(f"blob larger than {limit} bytes", where)
+        verifier.verify()
+        return b"".join(parts)
+
+    def mount_blob(self, repository: str, digest: Digest, from_repository: str) -> str | None:
+        """Mount from another repository; None when mounted, else the upload URL to use."""
+        where = self._where(repository, str(digest), f"mount blob from {from_repository}")
+        response = self.transport.request(
+            "POST", f"/v2/{repository}/blobs/uploads/", where, ok=(201, 202),
+            params={"mount": str(digest), "from": from_repository},
+            mount_from=from_repository,
+        )
+        assert response is not None
+        if response.status_code == 201:
+            return None
+        return self._location(response, where)
+
+    def start_upload(self, repository: str) -> str:
+        where = self._where(repository, "", "start blob upload")
+        response = self.transport.request(
+            "POST", f"/v2/{repository}/blobs/uploads/", where, ok=(202,)
+        )
+        assert response is not None
+        return self._location(response, where)
+
+    def upload_blob(
+        self,
+        repository: str,
+        digest: Digest,
+        size: int,
+        source: BlobSource,
+        location: str | None = None,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> None:
+        """Upload a blob from `source`, verifying it as it streams; nothing is committed unless
+        every byte matched `digest`."""
+        location = location or self.start_upload(repository)
+        if size <= self.chunk_size:
+            self._upload_monolithic(repository, digest, size, source, location, on_bytes)
+        else:
+            self._upload_chunked(repository, digest, size, source, location, on_bytes)
+
+    def _upload_monolithic(
+        self,
+        repository: str,
+        digest: Digest,
+        size: int,
+        source: BlobSource,
+        location: str,
+        on_bytes: Callable[[int], None] | None,
+    ) -> None:
+        where = self._where(repository, str(digest), "PUT blob")
+        verifier = DigestVerifier(digest, size, where)
+        with source() as chunks:
+            reader = _ExactReader(chunks, verifier)
+
+            def body() -> Iterator[bytes]:
+                for piece in reader.take(size):
+                    if on_bytes:
+                        on_bytes(len(piece))
+                    yield piece
+                reader.finish()  # raises before the last byte is sent if the digest is wrong
+
+            with self.transport.stream(
+                "PUT", location, where, ok=(201, 204),
+                params={"digest": str(digest)},
+                headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+                content=body(),
+            ):
+                pass
+
+    def _upload_chunked(
+        self,
+        repository: str,
+        digest: Digest,
+        size: int,
+        source: BlobSource,
+        location: str,
+        on_bytes: Callable[[int], None] | None,
+    ) -> None:
+        where = self._where(repository, str(digest), "PATCH blob")
+        offset = 0
+        for _ in range(MAX_UPLOAD_RESTARTS + 1):
+            verifier = DigestVerifier(digest, size, where)
+            with source() as chunks:
+                reader = _ExactReader(chunks, verifier)
+                for _piece in reader.take(offset):
+                    pass  # bytes the registry already holds: hash them, do not resend
+                while offset < size:
+                    count = min(self.chunk_size, size - offset)
+                    body = self._counted(reader.take(count), on_bytes)
+                    with self.transport.stream(
+                        "PATCH", location, where, ok=(202, 416),
+                        headers={
+                            "Content-Type": "application/octet-stream",
+                            "Content-Length": str(count),
+                            "Content-Range": f"{offset}-{offset + count - 1}",
+                        },
+                        content=body,
+                    ) as response:
+                        if response.status_code == 416:
+                            location, offset = self._upload_status(location, where)
+                            break
+                        location = self._location(response, where)
+                        offset += count
+                else:
+                    reader.finish()
+                    self.transport.request(
+                        "PUT", location, where, ok=(201, 204), params={"digest": str(digest)},
+                        headers={"Content-Length": "0"}, content=b"",
+                    )
+                    return
+        raise Unavailable(
+            f"upload kept losing its place after {MAX_UPLOAD_RESTARTS} restarts", where
+        )
+
+    @staticmethod
+    def _counted(
+        pieces: Iterator[bytes], on_bytes: Callable[[int], None] | None
+    ) -> Iterator[bytes]:
+        for piece in pieces:
+            if on_bytes:
+                on_bytes(len(piece))
+            yield piece
+
+    def _upload_status(self, location: str, where: Where) -> tuple[str, int]:
+        """Ask the registry how much of an upload it holds (after a 416)."""
+        response = self.transport.request("GET", location, where, ok=(204,))
+        assert response is not None
+        received = response.headers.get("Range", "")
+        match = _RANGE_RE.match(received)
+        if received and not match:
+            raise Unavailable(f"registry sent an unreadable upload Range {received!r}", where)
+        # "0-N" is inclusive; registries spell an empty upload "0-0" or "0--1".
+        offset = int(match.group(1)) + 1 if match and int(match.group(1)) > 0 else 0
+        return self._location(response, where, default=location), offset
+
+    def _location(self, response: httpx.Response, where: Where, default: str = "") -> str:
+        location = response.headers.get("Location") or default
+        if not location:
+            raise Unavailable("registry did not say where to continue the upload", where)
+        return self.transport.absolute(location)
+
+    # -- listings -----------------------------------------------------------------------
+
+    def _paginate(self, url: str, key: str, where: Where) -> Iterator[str]:
+        next_url: str | None = url
+        while next_url:
+            response = self.transport.request("GET", next_url, where)
+            assert response is not None
+            body = response.json()
+            yield from body.get(key) or []
+            link = _next_link(response)
+            next_url = self.transport.absolute(link) if link else None
+
+    def list_tags(self, repository: str, page_size: int = 1000) -> Iterator[str]:
+        where = self._where(repository, "", "list tags")
+        return self._paginate(f"/v2/{repository}/tags/list?n={page_size}", "tags", where)
+
+    def catalog(self, page_size: int = 1000) -> Iterator[str]:
+        where = self._where("", "", "list catalog")
+        return self._paginate(f"/v2/_catalog?n={page_size}", "repositories", where)
+
+    # -- referrers ----------------------------------------------------------------------
+
+    def referrers(self, repository: str, digest: Digest) -> tuple[list[Descriptor], bool]:
+        """Descriptors of manifests whose subject is `digest`, and whether the OCI referrers
+        API answered (False: they came from the `sha256-<hex>` tag fallback)."""
+        where = self._where(repository, str(digest), "list referrers")
+        response = self.transport.request(
+            "GET", f"/v2/{repository}/referrers/{digest}", where,
+            headers={"Accept": mt.OCI_INDEX}, missing_ok=True,
+        )
+        if response is not None and response.headers.get("Content-Type", "").startswith(
+            mt.OCI_INDEX
+        ):
+            index = parse_manifest(response.content, mt.OCI_INDEX, where)
+            return list(index.manifests), True
+        fallback = self.referrers_tag(repository, digest)
+        if fallback is None:
+            return [], False
+        return list(fallback.manifest.manifests), False
+
+    def referrers_tag(self, repository: str, digest: Digest) -> FetchedManifest | None:
+        tag = fallback_tag(digest)
+        if self.head_manifest(repository, tag) is None:
+            return None
+        return self.get_manifest(repository, tag)
+
+
+def fallback_tag(digest: Digest) -> str:
+    """The referrers tag schema: `sha256:<hex>` → `sha256-<hex>` (truncated to 128 chars)."""
+    return f"{digest.algorithm}-{digest.hex}"[:128]
+

@@ -1,0 +1,218 @@
+"""HTTP to one registry: a pooled httpx client, the auth flow, and failure classification.
+
+Every response status and transport exception is turned into the project's error taxonomy
+here, once, with the registry, repository, reference and operation in the message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator, Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from freightliner.domain.errors import (
+    FreightlinerError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    TagConflict,
+    Timeout,
+    Unauthorized,
+    Unavailable,
+    Where,
+)
+from freightliner.registry.auth import AUTH_REFRESHED, MOUNT_FROM, RegistryAuth
+from freightliner.registry.retry import RetryPolicy, call_with_retry
+
+USER_AGENT = "freightliner/0.1"
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _registry_errors(response: httpx.Response) -> str:
+    """The OCI error codes and messages in a response body, if it has any."""
+    try:
+        body = json.loads(response.read() or b"{}")
+    except (ValueError, httpx.HTTPError):
+        return ""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errors, list):
+        return ""
+    parts = []
+    for error in errors[:3]:
+        if isinstance(error, dict):
+            parts.append(f"{error.get('code', '')}: {error.get('message', '')}".strip(": "))
+    return "; ".join(parts)
+
+
+def classify(response: httpx.Response, where: Where) -> FreightlinerError:
+    """The taxonomy error for a response that was not what the operation expected."""
+    status = response.status_code
+    detail = _registry_errors(response)
+    suffix = f" ({detail})" if detail else ""
+    if status == 429:
+        return RateLimited(
+            f"rate limited (HTTP 429){suffix}", where,
+            retry_after=_retry_after(response.headers.get("Retry-After")),
+        )
+    if status >= 500 or status == 408:
+        return Unavailable(f"registry error HTTP {status}{suffix}", where)
+    if status == 401:
+        if response.request.extensions.get(AUTH_REFRESHED):
+            return Unavailable("credentials were refreshed mid-upload; restarting", where)
+        return Unauthorized(f"authentication failed (HTTP 401){suffix}", where)
+    if status == 403:
+        return Forbidden(f"access denied (HTTP 403){suffix}", where)
+    if status == 404:
+        return NotFound(f"not found (HTTP 404){suffix}", where)
+    lowered = detail.lower()
+    if "tag_invalid" in lowered and "immutable" in lowered:
+        return TagConflict(f"tag is immutable and points at another digest{suffix}", where)
+    return InvalidInput(f"registry refused the request (HTTP {status}){suffix}", where)
+
+
+class RegistryTransport:
+    """Requests to one registry endpoint; thread-safe and shared by all copies to that host."""
+
+    def __init__(
+        self,
+        host: str,
+        endpoint: str,
+        auth: RegistryAuth,
+        *,
+        verify_tls: bool = True,
+        max_connections: int = 16,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.host = host
+        self.endpoint = endpoint.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self.auth = auth
+        self._client = httpx.Client(
+            base_url=self.endpoint,
+            auth=auth,
+            verify=verify_tls,
+            timeout=httpx.Timeout(timeout, connect=10.0),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            headers={"User-Agent": USER_AGENT},
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        where: Where,
+        *,
+        ok: tuple[int, ...] = (200,),
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        mount_from: str | None = None,
+        follow_redirects: bool = True,
+        missing_ok: bool = False,
+    ) -> httpx.Response | None:
+        """A buffered request with retries; `None` for 404 when `missing_ok`."""
+
+        def attempt() -> httpx.Response | None:
+            with self._send(
+                method, url, where, headers=headers, params=params, content=content,
+                mount_from=mount_from, follow_redirects=follow_redirects,
+            ) as response:
+                if missing_ok and response.status_code == 404:
+                    return None
+                if response.status_code not in ok:
+                    raise classify(response, where)
+                response.read()
+                return response
+
+        return call_with_retry(attempt, self.retry)
+
+    @contextlib.contextmanager
+    def stream(
+        self,
+        method: str,
+        url: str,
+        where: Where,
+        *,
+        ok: tuple[int, ...] = (200,),
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        content: Any = None,
+        follow_redirects: bool = True,
+    ) -> Iterator[httpx.Response]:
+        """One streamed request, no retries: the caller restarts the whole operation."""
+        with self._send(
+            method, url, where, headers=headers, params=params, content=content,
+            follow_redirects=follow_redirects,
+        ) as response:
+            if response.status_code not in ok:
+                raise classify(response, where)
+            yield response
+
+    @contextlib.contextmanager
+    def _send(
+        self,
+        method: str,
+        url: str,
+        where: Where,
+        *,
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, str] | None,
+        content: Any,
+        follow_redirects: bool,
+        mount_from: str | None = None,
+    ) -> Iterator[httpx.Response]:
+        target = httpx.URL(self.absolute(url))
+        if params:
+            # Merge, never replace: upload URLs carry state in their query string.
+            target = target.copy_merge_params(params)
+        request = self._client.build_request(method, target, headers=headers, content=content)
+        if mount_from:
+            request.extensions[MOUNT_FROM] = mount_from
+        try:
+            response = self._client.send(
+                request, stream=True, follow_redirects=follow_redirects
+            )
+        except httpx.TimeoutException as exc:
+            raise Timeout(f"timed out ({type(exc).__name__})", where) from None
+        except httpx.TransportError as exc:
+            raise Unavailable(f"connection failed ({type(exc).__name__}: {exc})", where) from None
+        try:
+            yield response
+        except httpx.TimeoutException as exc:
+            raise Timeout(f"timed out while streaming ({type(exc).__name__})", where) from None
+        except httpx.TransportError as exc:
+            raise Unavailable(
+                f"connection failed while streaming ({type(exc).__name__}: {exc})", where
+            ) from None
+        finally:
+            response.close()
+
+    def absolute(self, location: str) -> str:
+        """Resolve a `Location` header against the endpoint (registries send both forms)."""
+        return str(httpx.URL(self.endpoint).join(location))
