@@ -63,7 +63,7 @@ class RegistryConfig(BaseModel):
     auth: AuthConfig = Field(default_factory=AuthConfig)
     max_concurrency: int = Field(default=8, ge=1, le=256)
     chunk_size: int = Field(
-        default=64 * 1024 * 1024,
+        default=128 * 1024 * 1024,
         ge=1024 * 1024,
         description="blobs larger than this are uploaded in PATCH chunks of this size",
     )

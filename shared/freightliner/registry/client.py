@@ -20,7 +20,6 @@ from freightliner.domain.errors import DigestMismatch, InvalidInput, Unavailable
 from freightliner.domain.manifest import Descriptor, Manifest, parse_manifest
 from freightliner.registry.transport import RegistryTransport
 
-READ_CHUNK = 1024 * 1024
 _RANGE_RE = re.compile(r"^(?:bytes=)?0-(-?[0-9]+)$")
 _LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 MAX_UPLOAD_RESTARTS = 3
@@ -181,7 +180,7 @@ class RegistryClient:
         """Stream a blob's raw bytes (registries may redirect to object storage)."""
         where = self._where(repository, str(digest), "GET blob")
         with self.transport.stream("GET", f"/v2/{repository}/blobs/{digest}", where) as resp:
-            yield resp.iter_raw(READ_CHUNK)
+            yield resp.iter_raw()
 
     def get_blob(self, repository: str, digest: Digest, limit: int = 16 * 1024 * 1024) -> bytes:
         """A small blob (a config) read whole and verified."""

@@ -1,0 +1,126 @@
+"""An HTTP reverse proxy on loopback that injects registry failures on a schedule.
+
+There is no toxiproxy here; this forwards requests to a real registry and, for requests a
+rule matches, answers 429/503 or drops the connection instead, a given number of times.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+
+Matcher = Callable[[str, str], bool]  # (method, path) -> applies?
+
+
+@dataclass
+class Fault:
+    matches: Matcher
+    status: int  # 0 drops the connection without answering
+    times: int
+    retry_after: str | None = None
+    hits: int = 0
+
+
+@dataclass
+class FaultyProxy:
+    upstream: str
+    faults: list[Fault] = field(default_factory=list)
+    requests: list[tuple[str, str, int]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fail(
+        self, matches: Matcher, status: int, times: int, retry_after: str | None = None
+    ) -> Fault:
+        fault = Fault(matches, status, times, retry_after)
+        self.faults.append(fault)
+        return fault
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.hits < fault.times and fault.matches(method, path):
+                    fault.hits += 1
+                    return fault
+        return None
+
+
+def _handler(proxy: FaultyProxy, client: httpx.Client) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+        def _relay(self) -> None:
+            length = int(self.headers.get("Content-Length", "0") or 0)
+            body = self.rfile.read(length) if length else b""
+            fault = proxy._take_fault(self.command, self.path)
+            if fault is not None:
+                proxy.requests.append((self.command, self.path, fault.status))
+                if fault.status == 0:
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                self.send_response(fault.status)
+                if fault.retry_after is not None:
+                    self.send_header("Retry-After", fault.retry_after)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host",)}
+            request = client.build_request(
+                self.command, proxy.upstream + self.path, headers=headers, content=body
+            )
+            response = client.send(request, stream=True)
+            try:
+                proxy.requests.append((self.command, self.path, response.status_code))
+                self.send_response(response.status_code)
+                for key, value in response.headers.multi_items():
+                    if key.lower() in ("transfer-encoding", "connection", "content-length"):
+                        continue
+                    if key.lower() == "location" and value.startswith(proxy.upstream):
+                        value = value[len(proxy.upstream):]
+                    self.send_header(key, value)
+                data = response.read() if self.command != "HEAD" else b""
+                length_header = response.headers.get("Content-Length")
+                self.send_header(
+                    "Content-Length",
+                    length_header if self.command == "HEAD" and length_header else str(len(data)),
+                )
+                self.end_headers()
+                if data:
+                    self.wfile.write(data)
+            finally:
+                response.close()
+
+        do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _relay
+
+    return Handler
+
+
+def start_proxy(upstream: str) -> tuple[FaultyProxy, str, Callable[[], None]]:
+    """Start a proxy in front of `upstream`; returns it, its host:port, and a stop function."""
+    proxy = FaultyProxy(upstream.rstrip("/"))
+    client = httpx.Client(timeout=60.0)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(proxy, client))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        client.close()
+
+    return proxy, f"127.0.0.1:{server.server_address[1]}", stop
+
+
+def iter_matching(proxy: FaultyProxy, method: str, fragment: str) -> Iterator[int]:
+    """Statuses of the requests that went through with this method and path fragment."""
+    for seen_method, path, status in proxy.requests:
+        if seen_method == method and fragment in path:
+            yield status
