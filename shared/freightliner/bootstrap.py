@@ -105,8 +105,12 @@ class Container:
         token_client = httpx.Client(verify=verify, timeout=30.0, follow_redirects=True)
         auth = RegistryAuth(host, self.credential_provider(host), token_client)
         transport = RegistryTransport(
-            host, self.registries.endpoint(host), auth, verify_tls=verify,
-            max_connections=config.max_concurrency, retry=self._retry,
+            host,
+            self.registries.endpoint(host),
+            auth,
+            verify_tls=verify,
+            max_connections=config.max_concurrency,
+            retry=self._retry,
         )
         return RegistryClient(host, transport, config.chunk_size)
 
@@ -130,9 +134,9 @@ class Container:
                 return EnvCredentialProvider({host: (auth.username, auth.password_env)})
             if auth.password is None:
                 raise InvalidInput(f"registries config: {host} uses basic auth without password")
-            return StaticCredentialProvider({host: Credential(
-                username=auth.username, password=auth.password
-            )})
+            return StaticCredentialProvider(
+                {host: Credential(username=auth.username, password=auth.password)}
+            )
         if kind is AuthKind.ECR:
             return self._ecr_provider
         if kind is AuthKind.GAR:
@@ -159,7 +163,7 @@ class Container:
         key = (service, region)
         client = self._boto.get(key)
         if client is None:
-            import boto3  # deferred: keeps imports (and Lambda cold starts) light
+            import boto3  # noqa: PLC0415 - deferred: keeps imports and cold starts light
 
             client = self._boto[key] = boto3.client(service, region_name=region)  # type: ignore[call-overload]
         return client

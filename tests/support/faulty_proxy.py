@@ -82,9 +82,8 @@ def _handler(proxy: FaultyProxy, client: httpx.Client) -> type[BaseHTTPRequestHa
                 for key, value in response.headers.multi_items():
                     if key.lower() in ("transfer-encoding", "connection", "content-length"):
                         continue
-                    if key.lower() == "location" and value.startswith(proxy.upstream):
-                        value = value[len(proxy.upstream):]
-                    self.send_header(key, value)
+                    relative = key.lower() == "location" and value.startswith(proxy.upstream)
+                    self.send_header(key, value[len(proxy.upstream) :] if relative else value)
                 data = response.read() if self.command != "HEAD" else b""
                 length_header = response.headers.get("Content-Length")
                 self.send_header(
@@ -97,7 +96,7 @@ def _handler(proxy: FaultyProxy, client: httpx.Client) -> type[BaseHTTPRequestHa
             finally:
                 response.close()
 
-        do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _relay
+        do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _relay  # noqa: N815
 
     return Handler
 

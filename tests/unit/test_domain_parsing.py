@@ -70,8 +70,11 @@ def test_platform_matching_and_errors() -> None:
 def test_manifest_media_type_rules() -> None:
     oci = {
         "schemaVersion": 2,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": "sha256:" + "a" * 64, "size": 2},
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": "sha256:" + "a" * 64,
+            "size": 2,
+        },
         "layers": [],
     }
     parsed = parse_manifest(json.dumps(oci).encode(), mt.OCI_MANIFEST)

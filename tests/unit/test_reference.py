@@ -10,8 +10,15 @@ from freightliner.domain.reference import Reference, ecr_host, gar_host
 
 COMPONENT = st.from_regex(r"[a-z0-9]{1,8}(?:[._-][a-z0-9]{1,8}){0,2}", fullmatch=True)
 HOSTS = st.sampled_from(
-    ["localhost:5000", "127.0.0.1:8080", "ghcr.io", "quay.io", "docker.io",
-     "123456789012.dkr.ecr.us-east-1.amazonaws.com", "europe-west1-docker.pkg.dev"]
+    [
+        "localhost:5000",
+        "127.0.0.1:8080",
+        "ghcr.io",
+        "quay.io",
+        "docker.io",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+        "europe-west1-docker.pkg.dev",
+    ]
 )
 TAGS = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}", fullmatch=True)
 DIGESTS = st.one_of(

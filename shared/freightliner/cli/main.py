@@ -36,23 +36,36 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--registries", type=Path, metavar="FILE",
-                       help="registries config (YAML): endpoints, TLS and auth per host")
+        p.add_argument(
+            "--registries",
+            type=Path,
+            metavar="FILE",
+            help="registries config (YAML): endpoints, TLS and auth per host",
+        )
         p.add_argument("--json", action="store_true", help="print one JSON document")
 
     copy = sub.add_parser("copy", help="copy an image (every platform by default)")
     copy.add_argument("source", help="host/repository[:tag][@digest]")
     copy.add_argument("destination", help="host/repository[:tag]")
-    copy.add_argument("--platform", action="append", default=[], metavar="OS/ARCH[/VARIANT]",
-                      help="copy only these platforms of an index (changes its digest)")
-    copy.add_argument("--referrers", action="store_true",
-                      help="also copy signatures, SBOMs and attestations")
-    copy.add_argument("--jobs", type=int, default=8, metavar="N",
-                      help="blobs copied at once (default 8)")
-    copy.add_argument("--src-creds", metavar="USER:PASS",
-                      help=f"source credentials (or ${ENV_SRC_CREDS})")
-    copy.add_argument("--dest-creds", metavar="USER:PASS",
-                      help=f"destination credentials (or ${ENV_DEST_CREDS})")
+    copy.add_argument(
+        "--platform",
+        action="append",
+        default=[],
+        metavar="OS/ARCH[/VARIANT]",
+        help="copy only these platforms of an index (changes its digest)",
+    )
+    copy.add_argument(
+        "--referrers", action="store_true", help="also copy signatures, SBOMs and attestations"
+    )
+    copy.add_argument(
+        "--jobs", type=int, default=8, metavar="N", help="blobs copied at once (default 8)"
+    )
+    copy.add_argument(
+        "--src-creds", metavar="USER:PASS", help=f"source credentials (or ${ENV_SRC_CREDS})"
+    )
+    copy.add_argument(
+        "--dest-creds", metavar="USER:PASS", help=f"destination credentials (or ${ENV_DEST_CREDS})"
+    )
     copy.add_argument("--dry-run", action="store_true", help="show what would be copied")
     common(copy)
 
@@ -75,13 +88,16 @@ def _creds(host: str, value: str | None, env: str | None = None) -> dict[str, Cr
 
 def _print_copy(report: CopyReport) -> None:
     print(f"{report.status}: {report.source} -> {report.destination}")
-    print(f"  digest      {report.digest}" + (
-        f" (changed from {report.source_digest})" if report.digest_changed else " (unchanged)"
-    ))
+    print(
+        f"  digest      {report.digest}"
+        + (f" (changed from {report.source_digest})" if report.digest_changed else " (unchanged)")
+    )
     print(f"  media type  {report.media_type}")
     print(f"  manifests   {report.manifests_pushed} pushed, {report.manifests_skipped} present")
-    print(f"  blobs       {report.blobs_copied} copied, {report.blobs_mounted} mounted, "
-          f"{report.blobs_skipped} present")
+    print(
+        f"  blobs       {report.blobs_copied} copied, {report.blobs_mounted} mounted, "
+        f"{report.blobs_skipped} present"
+    )
     print(f"  bytes       {human_bytes(report.bytes_copied)} in {report.seconds:.2f}s")
     if report.referrers_copied:
         print(f"  referrers   {report.referrers_copied} copied")
@@ -124,8 +140,10 @@ def _run_inspect(args: argparse.Namespace) -> int:
     if args.json:
         print(summary.model_dump_json(indent=2))
         return 0
-    print(f"{summary.reference}\n  media type  {summary.media_type}\n"
-          f"  digest      {summary.digest}\n  size        {human_bytes(summary.size)}")
+    print(
+        f"{summary.reference}\n  media type  {summary.media_type}\n"
+        f"  digest      {summary.digest}\n  size        {human_bytes(summary.size)}"
+    )
     for platform in summary.platforms:
         print(f"  {platform.platform:<16} {platform.digest} {human_bytes(platform.size)}")
     return 0

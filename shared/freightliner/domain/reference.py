@@ -45,9 +45,7 @@ def validate_repository(name: str) -> str:
 
 def validate_tag(tag: str) -> str:
     if not _TAG_RE.match(tag):
-        raise InvalidInput(
-            f"invalid tag {tag!r}: must match [A-Za-z0-9_][A-Za-z0-9._-]{{0,127}}"
-        )
+        raise InvalidInput(f"invalid tag {tag!r}: must match [A-Za-z0-9_][A-Za-z0-9._-]{{0,127}}")
     return tag
 
 
@@ -58,8 +56,11 @@ def validate_host(host: str) -> str:
 
 
 def _looks_like_host(component: str) -> bool:
-    return "." in component or ":" in component or component == "localhost" or (
-        component != component.lower()
+    return (
+        "." in component
+        or ":" in component
+        or component == "localhost"
+        or (component != component.lower())
     )
 
 

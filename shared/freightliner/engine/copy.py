@@ -72,6 +72,16 @@ class _Stats:
             setattr(self, name, getattr(self, name) + amount)
 
 
+@dataclass(frozen=True)
+class _Route:
+    """Where one copy reads from and writes to."""
+
+    source: RegistryClient
+    src_repo: str
+    dest: RegistryClient
+    dst_repo: str
+
+
 @dataclass
 class _Plan:
     """Post-order list of manifests to push (children first) and the blobs they need."""
@@ -119,6 +129,7 @@ class Copier:
         stats = _Stats()
         source = self.clients.client(src.registry)
         dest = self.clients.client(dst.registry)
+        route = _Route(source, src.repository, dest, dst.repository)
         top = source.get_manifest(src.repository, src.identifier)
         if src.digest is not None and top.digest != src.digest:
             raise NotFound(f"registry served {top.digest} for a pinned digest", _where(src))
@@ -130,16 +141,22 @@ class Copier:
                 _where(dst),
             )
         report = CopyReport(
-            source=str(src), destination=str(dst), status="copied",
-            media_type=pushed.media_type, source_digest=str(top.digest),
-            digest=str(pushed.digest), digest_changed=pushed.digest != top.digest,
+            source=str(src),
+            destination=str(dst),
+            status="copied",
+            media_type=pushed.media_type,
+            source_digest=str(top.digest),
+            digest=str(pushed.digest),
+            digest_changed=pushed.digest != top.digest,
             platforms=self.options.platforms,
         )
         immutable = False
         if not self.options.dry_run:
-            immutable = self.clients.repository_admin(dst.registry).ensure_repository(
-                dst.registry, dst.repository
-            ).tags_immutable
+            immutable = (
+                self.clients.repository_admin(dst.registry)
+                .ensure_repository(dst.registry, dst.repository)
+                .tags_immutable
+            )
         current = dest.head_manifest(dst.repository, dest_tag or str(pushed.digest))
         if current is not None and current.digest == pushed.digest:
             report.status = "up-to-date"
@@ -151,11 +168,11 @@ class Copier:
                     f", not {pushed.digest.short}; refusing to overwrite",
                     _where(dst, "PUT manifest"),
                 )
-            self._transfer(source, src.repository, dest, dst.repository, pushed, dest_tag, stats)
+            self._transfer(route, pushed, dest_tag, stats)
             if self.options.dry_run:
                 report.status = "planned"
         if self.options.referrers:
-            self._copy_referrers(source, src.repository, dest, dst.repository, pushed, stats)
+            self._copy_referrers(route, pushed, stats)
         report.manifests_pushed = stats.manifests_pushed
         report.manifests_skipped = stats.manifests_skipped
         report.blobs_copied = stats.blobs_copied
@@ -165,8 +182,12 @@ class Copier:
         report.referrers_copied = stats.referrers_copied
         report.seconds = round(time.monotonic() - started, 3)
         log.info(
-            "copied %s -> %s digest %s (%d blobs, %d bytes)", src, dst, pushed.digest.short,
-            stats.blobs_copied, stats.bytes_copied,
+            "copied %s -> %s digest %s (%d blobs, %d bytes)",
+            src,
+            dst,
+            pushed.digest.short,
+            stats.blobs_copied,
+            stats.bytes_copied,
         )
         return report
 
@@ -178,8 +199,10 @@ class Copier:
             return top
         raw = json.loads(top.data)
         kept = [
-            entry for entry, desc in zip(raw["manifests"], top.manifest.manifests, strict=True)
-            if desc.platform is not None and any(
+            entry
+            for entry, desc in zip(raw["manifests"], top.manifest.manifests, strict=True)
+            if desc.platform is not None
+            and any(
                 p.matches(desc.platform.os, desc.platform.architecture, desc.platform.variant)
                 for p in wanted
             )
@@ -187,7 +210,8 @@ class Copier:
         if not kept:
             available = ", ".join(
                 str(Platform(d.platform.os, d.platform.architecture, d.platform.variant))
-                for d in top.manifest.manifests if d.platform is not None
+                for d in top.manifest.manifests
+                if d.platform is not None
             )
             raise NotFound(
                 f"no manifest for {', '.join(map(str, wanted))} in the index "
@@ -205,41 +229,37 @@ class Copier:
 
     def _transfer(
         self,
-        source: RegistryClient,
-        src_repo: str,
-        dest: RegistryClient,
-        dst_repo: str,
+        route: _Route,
         top: FetchedManifest,
         tag: str | None,
         stats: _Stats,
     ) -> bool:
         """Copy one manifest tree; returns whether the destination accepted `subject`."""
         plan = _Plan()
-        self._plan(source, src_repo, dest, dst_repo, top, plan, stats, is_top=True)
-        self._copy_blobs(source, src_repo, dest, dst_repo, list(plan.blobs.values()), stats)
+        self._plan(route, top, plan, stats, is_top=True)
+        self._copy_blobs(route, list(plan.blobs.values()), stats)
         if self.options.dry_run:
             stats.add("manifests_pushed", len(plan.manifests))
             return False
         accepted = False
         for fetched in plan.manifests:
             reference = tag if fetched is top and tag else str(fetched.digest)
-            pushed = dest.put_manifest(dst_repo, reference, fetched.data, fetched.media_type)
+            pushed = route.dest.put_manifest(
+                route.dst_repo, reference, fetched.data, fetched.media_type
+            )
             accepted = pushed.subject_accepted
             stats.add("manifests_pushed")
         return accepted
 
     def _plan(
         self,
-        source: RegistryClient,
-        src_repo: str,
-        dest: RegistryClient,
-        dst_repo: str,
+        route: _Route,
         fetched: FetchedManifest,
         plan: _Plan,
         stats: _Stats,
         is_top: bool,
     ) -> None:
-        if not is_top and dest.head_manifest(dst_repo, str(fetched.digest)) is not None:
+        if not is_top and route.dest.head_manifest(route.dst_repo, str(fetched.digest)) is not None:
             stats.add("manifests_skipped")
             return
         if fetched.manifest.is_index:
@@ -249,8 +269,8 @@ class Copier:
                 if child.media_type not in mt.MANIFEST_TYPES:
                     plan.blobs.setdefault(child.digest, child)  # an artifact blob in an index
                     continue
-                child_manifest = source.get_manifest(src_repo, child.digest)
-                self._plan(source, src_repo, dest, dst_repo, child_manifest, plan, stats, False)
+                child_manifest = route.source.get_manifest(route.src_repo, child.digest)
+                self._plan(route, child_manifest, plan, stats, False)
         else:
             for blob in fetched.manifest.blobs():
                 plan.blobs.setdefault(blob.digest, blob)
@@ -258,18 +278,14 @@ class Copier:
 
     def _copy_blobs(
         self,
-        source: RegistryClient,
-        src_repo: str,
-        dest: RegistryClient,
-        dst_repo: str,
+        route: _Route,
         blobs: list[Descriptor],
         stats: _Stats,
     ) -> None:
         futures: list[Future[None]] = [
-            self._blob_pool.submit(self._copy_blob, source, src_repo, dest, dst_repo, blob, stats)
-            for blob in blobs
+            self._blob_pool.submit(self._copy_blob, route, blob, stats) for blob in blobs
         ]
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        _done, pending = wait(futures, return_when=FIRST_EXCEPTION)
         for future in pending:
             future.cancel()
         wait(pending)
@@ -279,10 +295,7 @@ class Copier:
 
     def _copy_blob(
         self,
-        source: RegistryClient,
-        src_repo: str,
-        dest: RegistryClient,
-        dst_repo: str,
+        route: _Route,
         blob: Descriptor,
         stats: _Stats,
     ) -> None:
@@ -291,8 +304,8 @@ class Copier:
             log.info("skipping foreign layer %s (served from its own URLs)", digest.short)
             stats.add("blobs_skipped")
             return
-        if dest.head_blob(dst_repo, digest) is not None:
-            self.locations.remember(dest.host, digest, dst_repo)
+        if route.dest.head_blob(route.dst_repo, digest) is not None:
+            self.locations.remember(route.dest.host, digest, route.dst_repo)
             stats.add("blobs_skipped")
             self.progress.blob_done(str(digest), blob.size, "skipped")
             return
@@ -301,13 +314,17 @@ class Copier:
             stats.add("bytes_copied", blob.size)
             return
         location: str | None = None
-        mount_from = self.locations.lookup(dest.host, digest)
-        if mount_from is None and source.host == dest.host and src_repo != dst_repo:
-            mount_from = src_repo
-        if mount_from and mount_from != dst_repo:
-            location = dest.mount_blob(dst_repo, digest, mount_from)
+        mount_from = self.locations.lookup(route.dest.host, digest)
+        if (
+            mount_from is None
+            and route.source.host == route.dest.host
+            and route.src_repo != route.dst_repo
+        ):
+            mount_from = route.src_repo
+        if mount_from and mount_from != route.dst_repo:
+            location = route.dest.mount_blob(route.dst_repo, digest, mount_from)
             if location is None:
-                self.locations.remember(dest.host, digest, dst_repo)
+                self.locations.remember(route.dest.host, digest, route.dst_repo)
                 stats.add("blobs_mounted")
                 self.progress.blob_done(str(digest), blob.size, "mounted")
                 return
@@ -323,15 +340,19 @@ class Copier:
             nonlocal location
             moved[0] = 0
             try:
-                dest.upload_blob(
-                    dst_repo, digest, blob.size,
-                    lambda: source.open_blob(src_repo, digest), location, on_bytes,
+                route.dest.upload_blob(
+                    route.dst_repo,
+                    digest,
+                    blob.size,
+                    lambda: route.source.open_blob(route.src_repo, digest),
+                    location=location,
+                    on_bytes=on_bytes,
                 )
             finally:
                 location = None  # a failed upload session is not reused
 
-        call_with_retry(attempt, dest.transport.retry)
-        self.locations.remember(dest.host, digest, dst_repo)
+        call_with_retry(attempt, route.dest.transport.retry)
+        self.locations.remember(route.dest.host, digest, route.dst_repo)
         stats.add("blobs_copied")
         stats.add("bytes_copied", moved[0])
         self.progress.blob_done(str(digest), blob.size, "copied")
@@ -340,10 +361,7 @@ class Copier:
 
     def _copy_referrers(
         self,
-        source: RegistryClient,
-        src_repo: str,
-        dest: RegistryClient,
-        dst_repo: str,
+        route: _Route,
         top: FetchedManifest,
         stats: _Stats,
     ) -> None:
@@ -353,17 +371,15 @@ class Copier:
         seen: set[Digest] = set(subjects)
         while subjects:
             subject = subjects.pop()
-            found, via_api = source.referrers(src_repo, subject)
+            found, via_api = route.source.referrers(route.src_repo, subject)
             if not found:
                 continue
             accepted = True
             for desc in found:
-                referrer = source.get_manifest(src_repo, desc.digest)
-                if dest.head_manifest(dst_repo, desc.digest) is None:
+                referrer = route.source.get_manifest(route.src_repo, desc.digest)
+                if route.dest.head_manifest(route.dst_repo, desc.digest) is None:
                     if not self.options.dry_run:
-                        accepted = self._transfer(
-                            source, src_repo, dest, dst_repo, referrer, None, stats
-                        ) and accepted
+                        accepted = self._transfer(route, referrer, None, stats) and accepted
                     stats.add("referrers_copied")
                 else:
                     accepted = False  # unknown: check the destination's referrers below
@@ -371,20 +387,17 @@ class Copier:
                     seen.add(referrer.digest)
                     subjects.append(referrer.digest)
             if not accepted and not self.options.dry_run:
-                self._update_fallback(source, src_repo, dest, dst_repo, subject, found, via_api)
+                self._update_fallback(route, subject, found, via_api)
 
     def _update_fallback(
         self,
-        source: RegistryClient,
-        src_repo: str,
-        dest: RegistryClient,
-        dst_repo: str,
+        route: _Route,
         subject: Digest,
         found: list[Descriptor],
         source_via_api: bool,
     ) -> None:
         """Keep the destination's `sha256-<hex>` referrers tag listing every referrer."""
-        existing, dest_via_api = dest.referrers(dst_repo, subject)
+        existing, dest_via_api = route.dest.referrers(route.dst_repo, subject)
         if dest_via_api:
             return
         known = {d.digest for d in existing}
@@ -393,19 +406,25 @@ class Copier:
             return
         tag = fallback_tag(subject)
         if not existing and not source_via_api:
-            original = source.referrers_tag(src_repo, subject)
+            original = route.source.referrers_tag(route.src_repo, subject)
             if original is not None:
-                dest.put_manifest(dst_repo, tag, original.data, original.media_type)
+                route.dest.put_manifest(route.dst_repo, tag, original.data, original.media_type)
                 return
-        current = dest.referrers_tag(dst_repo, subject)
-        raw = json.loads(current.data) if current else {
-            "schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": [],
-        }
+        current = route.dest.referrers_tag(route.dst_repo, subject)
+        raw = (
+            json.loads(current.data)
+            if current
+            else {
+                "schemaVersion": 2,
+                "mediaType": mt.OCI_INDEX,
+                "manifests": [],
+            }
+        )
         raw["manifests"] = list(raw.get("manifests", [])) + [
             d.model_dump(by_alias=True, exclude_none=True) for d in missing
         ]
         data = json.dumps(raw, separators=(",", ":")).encode()
-        dest.put_manifest(dst_repo, tag, data, mt.OCI_INDEX)
+        route.dest.put_manifest(route.dst_repo, tag, data, mt.OCI_INDEX)
 
 
 def _where(ref: Reference, operation: str = "copy") -> Where:

@@ -53,8 +53,9 @@ def inspect_image(client: RegistryClient, ref: Reference) -> ImageSummary:
                 f"/{platform.variant}" if platform.variant else ""
             )
         summary.platforms.append(
-            PlatformSummary(platform=name, digest=desc.digest, media_type=desc.media_type,
-                            size=size)
+            PlatformSummary(
+                platform=name, digest=desc.digest, media_type=desc.media_type, size=size
+            )
         )
     summary.size = total
     return summary

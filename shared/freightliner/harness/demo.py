@@ -40,8 +40,10 @@ def main() -> int:
         if before["digest"] != after["digest"] or after["digest"] != seeded.digest:
             print(f"\nFAIL: digest changed {before['digest']} -> {after['digest']}")
             return 1
-        print(f"\nOK: {dst} has digest {after['digest']} (unchanged), "
-              f"{len(after['platforms'])} platforms")
+        print(
+            f"\nOK: {dst} has digest {after['digest']} (unchanged), "
+            f"{len(after['platforms'])} platforms"
+        )
     return 0
 
 

@@ -66,9 +66,7 @@ class RegistryAuth(httpx.Auth):
     # -- the flow -----------------------------------------------------------------------
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        scopes = scopes_for(
-            request.method, request.url.path, request.extensions.get(MOUNT_FROM)
-        )
+        scopes = scopes_for(request.method, request.url.path, request.extensions.get(MOUNT_FROM))
         generation = self._generation
         self._authorize(request, scopes)
         response = yield request

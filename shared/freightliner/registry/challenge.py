@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 _PARAM_RE = re.compile(r'([A-Za-z0-9_-]+)=(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
-_PATH_RE = re.compile(
-    r"^/v2/(?P<name>.+?)/(?:manifests|blobs|tags|referrers)(?:/|$)"
-)
+_PATH_RE = re.compile(r"^/v2/(?P<name>.+?)/(?:manifests|blobs|tags|referrers)(?:/|$)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import ContextManager
 
 import httpx
 
@@ -24,7 +24,7 @@ _RANGE_RE = re.compile(r"^(?:bytes=)?0-(-?[0-9]+)$")
 _LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 MAX_UPLOAD_RESTARTS = 3
 
-BlobSource = Callable[[], ContextManager[Iterator[bytes]]]
+BlobSource = Callable[[], AbstractContextManager[Iterator[bytes]]]
 """Opens a fresh stream of a blob's bytes from the start; may be called again to restart."""
 
 
@@ -105,8 +105,11 @@ class RegistryClient:
     def head_manifest(self, repository: str, reference: str) -> ManifestHead | None:
         where = self._where(repository, reference, "HEAD manifest")
         response = self.transport.request(
-            "HEAD", f"/v2/{repository}/manifests/{reference}", where,
-            headers={"Accept": mt.ACCEPT}, missing_ok=True,
+            "HEAD",
+            f"/v2/{repository}/manifests/{reference}",
+            where,
+            headers={"Accept": mt.ACCEPT},
+            missing_ok=True,
         )
         if response is None:
             return None
@@ -124,7 +127,9 @@ class RegistryClient:
     def get_manifest(self, repository: str, reference: str) -> FetchedManifest:
         where = self._where(repository, reference, "GET manifest")
         response = self.transport.request(
-            "GET", f"/v2/{repository}/manifests/{reference}", where,
+            "GET",
+            f"/v2/{repository}/manifests/{reference}",
+            where,
             headers={"Accept": mt.ACCEPT},
         )
         assert response is not None
@@ -145,8 +150,12 @@ class RegistryClient:
     ) -> PushedManifest:
         where = self._where(repository, reference, "PUT manifest")
         response = self.transport.request(
-            "PUT", f"/v2/{repository}/manifests/{reference}", where,
-            ok=(200, 201, 202), headers={"Content-Type": media_type}, content=data,
+            "PUT",
+            f"/v2/{repository}/manifests/{reference}",
+            where,
+            ok=(200, 201, 202),
+            headers={"Content-Type": media_type},
+            content=data,
         )
         assert response is not None
         expected = Digest.of(data)
@@ -200,7 +209,10 @@ class RegistryClient:
         """Mount from another repository; None when mounted, else the upload URL to use."""
         where = self._where(repository, str(digest), f"mount blob from {from_repository}")
         response = self.transport.request(
-            "POST", f"/v2/{repository}/blobs/uploads/", where, ok=(201, 202),
+            "POST",
+            f"/v2/{repository}/blobs/uploads/",
+            where,
+            ok=(201, 202),
             params={"mount": str(digest), "from": from_repository},
             mount_from=from_repository,
         )
@@ -223,6 +235,7 @@ class RegistryClient:
         digest: Digest,
         size: int,
         source: BlobSource,
+        *,
         location: str | None = None,
         on_bytes: Callable[[int], None] | None = None,
     ) -> None:
@@ -230,12 +243,27 @@ class RegistryClient:
         every byte matched `digest`."""
         location = location or self.start_upload(repository)
         if size <= self.chunk_size:
-            self._upload_monolithic(repository, digest, size, source, location, on_bytes)
+            self._upload_monolithic(
+                repository=repository,
+                digest=digest,
+                size=size,
+                source=source,
+                location=location,
+                on_bytes=on_bytes,
+            )
         else:
-            self._upload_chunked(repository, digest, size, source, location, on_bytes)
+            self._upload_chunked(
+                repository=repository,
+                digest=digest,
+                size=size,
+                source=source,
+                location=location,
+                on_bytes=on_bytes,
+            )
 
     def _upload_monolithic(
         self,
+        *,
         repository: str,
         digest: Digest,
         size: int,
@@ -256,7 +284,10 @@ class RegistryClient:
                 reader.finish()  # raises before the last byte is sent if the digest is wrong
 
             with self.transport.stream(
-                "PUT", location, where, ok=(201, 204),
+                "PUT",
+                location,
+                where,
+                ok=(201, 204),
                 params={"digest": str(digest)},
                 headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
                 content=body(),
@@ -265,6 +296,7 @@ class RegistryClient:
 
     def _upload_chunked(
         self,
+        *,
         repository: str,
         digest: Digest,
         size: int,
@@ -284,7 +316,10 @@ class RegistryClient:
                     count = min(self.chunk_size, size - offset)
                     body = self._counted(reader.take(count), on_bytes)
                     with self.transport.stream(
-                        "PATCH", location, where, ok=(202, 416),
+                        "PATCH",
+                        location,
+                        where,
+                        ok=(202, 416),
                         headers={
                             "Content-Type": "application/octet-stream",
                             "Content-Length": str(count),
@@ -300,8 +335,13 @@ class RegistryClient:
                 else:
                     reader.finish()
                     self.transport.request(
-                        "PUT", location, where, ok=(201, 204), params={"digest": str(digest)},
-                        headers={"Content-Length": "0"}, content=b"",
+                        "PUT",
+                        location,
+                        where,
+                        ok=(201, 204),
+                        params={"digest": str(digest)},
+                        headers={"Content-Length": "0"},
+                        content=b"",
                     )
                     return
         raise Unavailable(
@@ -362,8 +402,11 @@ class RegistryClient:
         API answered (False: they came from the `sha256-<hex>` tag fallback)."""
         where = self._where(repository, str(digest), "list referrers")
         response = self.transport.request(
-            "GET", f"/v2/{repository}/referrers/{digest}", where,
-            headers={"Accept": mt.OCI_INDEX}, missing_ok=True,
+            "GET",
+            f"/v2/{repository}/referrers/{digest}",
+            where,
+            headers={"Accept": mt.OCI_INDEX},
+            missing_ok=True,
         )
         if response is not None and response.headers.get("Content-Type", "").startswith(
             mt.OCI_INDEX
@@ -385,4 +428,3 @@ class RegistryClient:
 def fallback_tag(digest: Digest) -> str:
     """The referrers tag schema: `sha256:<hex>` → `sha256-<hex>` (truncated to 128 chars)."""
     return f"{digest.algorithm}-{digest.hex}"[:128]
-

@@ -44,7 +44,8 @@ def call_with_retry(fn: Callable[[], T], policy: RetryPolicy) -> T:
             if attempt >= policy.attempts:
                 raise
             pause = policy.delay(attempt, exc)
-            log.info("retrying after %s (attempt %d of %d, %.2fs)", exc, attempt,
-                     policy.attempts, pause)
+            log.info(
+                "retrying after %s (attempt %d of %d, %.2fs)", exc, attempt, policy.attempts, pause
+            )
             policy.sleep(pause)
             attempt += 1

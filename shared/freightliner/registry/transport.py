@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 
 from freightliner.domain.errors import (
-    FreightlinerError,
     Forbidden,
+    FreightlinerError,
     InvalidInput,
     NotFound,
     RateLimited,
@@ -70,7 +70,8 @@ def classify(response: httpx.Response, where: Where) -> FreightlinerError:
     suffix = f" ({detail})" if detail else ""
     if status == 429:
         return RateLimited(
-            f"rate limited (HTTP 429){suffix}", where,
+            f"rate limited (HTTP 429){suffix}",
+            where,
             retry_after=_retry_after(response.headers.get("Retry-After")),
         )
     if status >= 500 or status == 408:
@@ -140,8 +141,14 @@ class RegistryTransport:
 
         def attempt() -> httpx.Response | None:
             with self._send(
-                method, url, where, headers=headers, params=params, content=content,
-                mount_from=mount_from, follow_redirects=follow_redirects,
+                method,
+                url,
+                where,
+                headers=headers,
+                params=params,
+                content=content,
+                mount_from=mount_from,
+                follow_redirects=follow_redirects,
             ) as response:
                 if missing_ok and response.status_code == 404:
                     return None
@@ -167,7 +174,12 @@ class RegistryTransport:
     ) -> Iterator[httpx.Response]:
         """One streamed request, no retries: the caller restarts the whole operation."""
         with self._send(
-            method, url, where, headers=headers, params=params, content=content,
+            method,
+            url,
+            where,
+            headers=headers,
+            params=params,
+            content=content,
             follow_redirects=follow_redirects,
         ) as response:
             if response.status_code not in ok:
@@ -195,9 +207,7 @@ class RegistryTransport:
         if mount_from:
             request.extensions[MOUNT_FROM] = mount_from
         try:
-            response = self._client.send(
-                request, stream=True, follow_redirects=follow_redirects
-            )
+            response = self._client.send(request, stream=True, follow_redirects=follow_redirects)
         except httpx.TimeoutException as exc:
             raise Timeout(f"timed out ({type(exc).__name__})", where) from None
         except httpx.TransportError as exc:
