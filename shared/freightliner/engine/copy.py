@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from freightliner.domain import mediatypes as mt
 from freightliner.domain.digest import Digest
@@ -411,15 +411,8 @@ class Copier:
                 route.dest.put_manifest(route.dst_repo, tag, original.data, original.media_type)
                 return
         current = route.dest.referrers_tag(route.dst_repo, subject)
-        raw = (
-            json.loads(current.data)
-            if current
-            else {
-                "schemaVersion": 2,
-                "mediaType": mt.OCI_INDEX,
-                "manifests": [],
-            }
-        )
+        empty = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": []}
+        raw: dict[str, Any] = json.loads(current.data) if current else empty
         raw["manifests"] = list(raw.get("manifests", [])) + [
             d.model_dump(by_alias=True, exclude_none=True) for d in missing
         ]

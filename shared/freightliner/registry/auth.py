@@ -132,7 +132,7 @@ class RegistryAuth(httpx.Auth):
         where = Where(registry=self.host, operation="token request")
         if not realm:
             raise Unauthorized("Bearer challenge without a realm", where)
-        params: list[tuple[str, str]] = []
+        params: list[tuple[str, str | int | float | bool | None]] = []
         if "service" in challenge.params:
             params.append(("service", challenge.params["service"]))
         params.extend(("scope", scope) for scope in scopes)

@@ -1,0 +1,64 @@
+"""botocore failures mapped onto the project's error taxonomy."""
+
+from __future__ import annotations
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
+
+from freightliner.domain.errors import (
+    Forbidden,
+    FreightlinerError,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    Timeout,
+    Unauthorized,
+    Unavailable,
+    Where,
+)
+
+_THROTTLING = {
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+}
+_DENIED = {"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"}
+_AUTH = {
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+}
+
+
+def aws_error(exc: Exception, where: Where) -> FreightlinerError:
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        text = f"{where.operation} failed: {code}"
+        if code in _THROTTLING:
+            return RateLimited(text, where)
+        if code in _DENIED:
+            return Forbidden(f"{text} (the caller lacks the IAM permission)", where)
+        if code in _AUTH:
+            return Unauthorized(text, where)
+        if code.endswith("NotFoundException"):
+            return NotFound(text, where)
+        if status >= 500 or code in ("ServerException", "ServiceUnavailable", "InternalFailure"):
+            return Unavailable(text, where)
+        return InvalidInput(text, where)
+    if isinstance(exc, NoCredentialsError):
+        return Unauthorized("no AWS credentials found (environment, profile or role)", where)
+    if isinstance(exc, (ConnectTimeoutError, ReadTimeoutError)):
+        return Timeout(f"{where.operation} timed out", where)
+    if isinstance(exc, (EndpointConnectionError, BotoCoreError)):
+        return Unavailable(f"{where.operation} failed: {type(exc).__name__}", where)
+    raise exc

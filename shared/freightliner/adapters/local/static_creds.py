@@ -1,0 +1,170 @@
+"""Credentials that need no cloud: given on the command line, in the environment, or in
+`~/.docker/config.json` (including its credential helpers)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from freightliner.domain.errors import InvalidInput
+from freightliner.ports.credentials import Credential, CredentialProvider
+
+log = logging.getLogger(__name__)
+_HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "registry-1.docker.io")
+
+
+def parse_user_pass(text: str) -> Credential:
+    """`user:pass` → Credential; the error never repeats the text (it holds a password)."""
+    username, sep, password = text.partition(":")
+    if not sep or not username:
+        raise InvalidInput("credentials must be given as USER:PASSWORD")
+    return Credential(username=username, password=SecretStr(password))
+
+
+class AnonymousProvider:
+    def get(self, registry: str) -> Credential | None:
+        return None
+
+    def invalidate(self, registry: str) -> None:
+        return None
+
+
+class StaticCredentialProvider:
+    def __init__(self, credentials: Mapping[str, Credential]) -> None:
+        self._credentials = dict(credentials)
+
+    def get(self, registry: str) -> Credential | None:
+        return self._credentials.get(registry)
+
+    def invalidate(self, registry: str) -> None:
+        return None  # nothing to refresh: the same credentials are all we have
+
+
+class EnvCredentialProvider:
+    """Username from config, password read from an environment variable at each use, so a
+    rotated value is picked up after a 401."""
+
+    def __init__(self, entries: Mapping[str, tuple[str, str]]) -> None:
+        self._entries = dict(entries)
+
+    def get(self, registry: str) -> Credential | None:
+        entry = self._entries.get(registry)
+        if entry is None:
+            return None
+        username, variable = entry
+        value = os.environ.get(variable)
+        if value is None:
+            raise InvalidInput(f"{registry}: environment variable {variable} is not set")
+        return Credential(username=username, password=SecretStr(value))
+
+    def invalidate(self, registry: str) -> None:
+        return None
+
+
+def _docker_config_path() -> Path:
+    base = os.environ.get("DOCKER_CONFIG")
+    return Path(base) / "config.json" if base else Path.home() / ".docker" / "config.json"
+
+
+class DockerConfigCredentialProvider:
+    """Reads `auths`, `credHelpers` and `credsStore` the way the docker CLI writes them."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._path = path
+
+    def _load(self) -> dict[str, object]:
+        path = self._path or _docker_config_path()
+        try:
+            raw = json.loads(path.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise InvalidInput(f"cannot read docker config {path}: {exc}") from None
+        return raw if isinstance(raw, dict) else {}
+
+    def get(self, registry: str) -> Credential | None:
+        config = self._load()
+        keys = [registry, f"https://{registry}", f"http://{registry}"]
+        if registry == "docker.io":
+            keys += list(_HUB_KEYS)
+        helpers = config.get("credHelpers")
+        if isinstance(helpers, dict):
+            for key in keys:
+                if isinstance(helpers.get(key), str):
+                    return _from_helper(str(helpers[key]), key)
+        auths = config.get("auths")
+        if isinstance(auths, dict):
+            for key in keys:
+                entry = auths.get(key) or auths.get(key + "/")
+                if isinstance(entry, dict):
+                    found = _from_auth_entry(entry, registry)
+                    if found:
+                        return found
+        store = config.get("credsStore")
+        if isinstance(store, str) and store:
+            return _from_helper(store, keys[-1] if registry == "docker.io" else registry)
+        return None
+
+    def invalidate(self, registry: str) -> None:
+        return None  # the file is re-read on every get()
+
+
+def _from_auth_entry(entry: dict[str, object], registry: str) -> Credential | None:
+    encoded = entry.get("auth")
+    if isinstance(encoded, str) and encoded:
+        try:
+            decoded = base64.b64decode(encoded).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise InvalidInput(
+                f"docker config: the auth entry for {registry} is not base64"
+            ) from None
+        return parse_user_pass(decoded)
+    username, password = entry.get("username"), entry.get("password")
+    if isinstance(username, str) and isinstance(password, str):
+        return Credential(username=username, password=SecretStr(password))
+    return None
+
+
+def _from_helper(helper: str, server: str) -> Credential | None:
+    program = shutil.which(f"docker-credential-{helper}")
+    if program is None:
+        log.debug("credential helper docker-credential-%s not installed; skipping", helper)
+        return None
+    result = subprocess.run(
+        [program, "get"], input=server, capture_output=True, text=True, timeout=30, check=False
+    )
+    if result.returncode != 0:
+        log.debug("docker-credential-%s has no credentials for %s", helper, server)
+        return None
+    try:
+        body = json.loads(result.stdout)
+        return Credential(username=body["Username"], password=SecretStr(body["Secret"]))
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInput(f"docker-credential-{helper} answered in an unknown format") from None
+
+
+class ChainCredentialProvider:
+    """The first provider with credentials for a registry wins."""
+
+    def __init__(self, providers: Sequence[CredentialProvider]) -> None:
+        self._providers = list(providers)
+
+    def get(self, registry: str) -> Credential | None:
+        for provider in self._providers:
+            found = provider.get(registry)
+            if found is not None:
+                return found
+        return None
+
+    def invalidate(self, registry: str) -> None:
+        for provider in self._providers:
+            provider.invalidate(registry)
