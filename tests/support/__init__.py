@@ -1,0 +1,1 @@
+"""Test helpers: token server, fault-injecting proxy, skopeo wrappers."""
