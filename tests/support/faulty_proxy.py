@@ -22,6 +22,8 @@ class Fault:
     status: int  # 0 drops the connection without answering
     times: int
     retry_after: str | None = None
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
     hits: int = 0
 
 
@@ -33,9 +35,16 @@ class FaultyProxy:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fail(
-        self, matches: Matcher, status: int, times: int, retry_after: str | None = None
+        self,
+        matches: Matcher,
+        status: int,
+        times: int,
+        retry_after: str | None = None,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
     ) -> Fault:
-        fault = Fault(matches, status, times, retry_after)
+        """Answer matching requests with `status` (0: drop the connection) `times` times."""
+        fault = Fault(matches, status, times, retry_after, body, dict(headers or {}))
         self.faults.append(fault)
         return fault
 
@@ -68,10 +77,14 @@ def _handler(proxy: FaultyProxy, client: httpx.Client) -> type[BaseHTTPRequestHa
                 self.send_response(fault.status)
                 if fault.retry_after is not None:
                     self.send_header("Retry-After", fault.retry_after)
-                self.send_header("Content-Length", "0")
+                for key, value in fault.headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(fault.body)))
                 self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(fault.body)
                 return
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host",)}
+            headers = [(k, v) for k, v in self.headers.items() if k.lower() != "host"]
             request = client.build_request(
                 self.command, proxy.upstream + self.path, headers=headers, content=body
             )
