@@ -70,29 +70,33 @@ class RegistryAuth(httpx.Auth):
         generation = self._generation
         self._authorize(request, scopes)
         response = yield request
-        if response.status_code != 401:
-            return
-        challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
-        if challenge is None or challenge.scheme not in ("basic", "bearer"):
-            return
-        had_auth = "Authorization" in request.headers
-        with self._lock:
-            self._challenge = challenge
-            if had_auth and generation == self._generation:
-                # The credentials (or token) we sent were refused: refresh them once.
-                self._generation += 1
-                self._tokens.clear()
-                self._provider.invalidate(self.host)
-        if challenge.scheme == "bearer" and "scope" in challenge.params:
-            scopes = tuple(dict.fromkeys((*scopes, *challenge.params["scope"].split(" "))))
-        if not isinstance(request.stream, httpx.ByteStream):
-            # A streamed body cannot be sent twice; the caller restarts the whole operation.
-            request.extensions[AUTH_REFRESHED] = True
-            return
-        self._authorize(request, scopes)
-        if "Authorization" not in request.headers:
-            return
-        yield request
+        refreshed = False
+        while response.status_code == 401:
+            challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
+            if challenge is None or challenge.scheme not in ("basic", "bearer"):
+                return
+            with self._lock:
+                self._challenge = challenge
+                if "Authorization" in request.headers:
+                    if refreshed:
+                        return  # refused even after a refresh: the caller reports it
+                    refreshed = True
+                    if generation == self._generation:
+                        # What we sent was refused: drop tokens and refresh credentials once.
+                        self._generation += 1
+                        self._tokens.clear()
+                        self._provider.invalidate(self.host)
+                    generation = self._generation
+            if challenge.scheme == "bearer" and "scope" in challenge.params:
+                scopes = tuple(dict.fromkeys((*scopes, *challenge.params["scope"].split(" "))))
+            if not isinstance(request.stream, httpx.ByteStream):
+                # A streamed body cannot be sent twice; the caller restarts the operation.
+                request.extensions[AUTH_REFRESHED] = True
+                return
+            self._authorize(request, scopes)
+            if "Authorization" not in request.headers:
+                return
+            response = yield request
 
     def _authorize(self, request: httpx.Request, scopes: tuple[str, ...]) -> None:
         challenge = self._challenge
