@@ -13,6 +13,8 @@ import pytest
 from freightliner.harness.registry import LocalRegistry, TokenAuthSettings
 from tests.support.token_server import ISSUER, SERVICE, TokenServer, start_token_server
 
+pytest_plugins = ["tests.support.moto_server"]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _tools_installed() -> None:

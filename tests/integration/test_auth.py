@@ -24,7 +24,6 @@ from freightliner.registry.auth import RegistryAuth
 from freightliner.registry.client import RegistryClient
 from freightliner.registry.transport import RegistryTransport
 from tests.conftest import AuthRegistry
-from tests.support.moto_server import moto_endpoint  # noqa: F401 - fixture
 from tests.support.skopeo import skopeo_digest
 
 ECR_HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
