@@ -404,3 +404,39 @@ def test_inspect_and_paginated_tags(
     assert sorted(tags) == ["t0", "t1", "t2", "t3", "t4", "v1"]
     code, out, _ = run_cli(capsys, "tags", f"{registry.host}/team/app")
     assert code == 0 and sorted(out.split()) == sorted(tags)
+
+
+def test_a_batch_of_images_copies_concurrently_within_the_bound(
+    registry: LocalRegistry, dest_registry: LocalRegistry
+) -> None:
+    with Pusher(registry.url) as pusher:
+        images = [pusher.image(f"team/app{n}", "v1", [RandomBlob(n, 20_000)]) for n in range(4)]
+    pairs = [
+        (
+            Reference.parse(f"{registry.host}/team/app{n}:v1"),
+            Reference.parse(f"{dest_registry.host}/mirror/app{n}:v1"),
+        )
+        for n in range(4)
+    ]
+    container = Container()
+    with Copier(container, CopyOptions(jobs=2)) as copier:
+        reports = copier.copy_many(pairs)
+    container.close()
+    assert [r.digest for r in reports] == [image.digest for image in images]
+    for n, image in enumerate(images):
+        assert skopeo_digest(f"{dest_registry.host}/mirror/app{n}:v1") == image.digest
+
+
+def test_plain_progress_lines_when_not_on_a_terminal(
+    registry: LocalRegistry, dest_registry: LocalRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Pusher(registry.url) as pusher:
+        image = pusher.image("team/app", "v1", [RandomBlob(4, 70_000)])
+    code, out, err = run_cli(
+        capsys, "copy", f"{registry.host}/team/app:v1", f"{dest_registry.host}/team/app:v1"
+    )
+    assert code == 0
+    short = image.blobs[1].split(":")[1][:12]
+    assert f"blob {short} copied (68.4 KB)" in err
+    assert f"digest      {image.digest} (unchanged)" in out
+    assert "blobs       2 copied, 0 mounted, 0 present" in out
