@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -56,20 +57,17 @@ class BlobLocations:
             return self._where.get((host, str(digest)))
 
 
-@dataclass
 class _Stats:
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    manifests_pushed: int = 0
-    manifests_skipped: int = 0
-    blobs_copied: int = 0
-    blobs_mounted: int = 0
-    blobs_skipped: int = 0
-    bytes_copied: int = 0
-    referrers_copied: int = 0
+    """Thread-safe counters named after the CopyReport fields they fill."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
 
     def add(self, name: str, amount: int = 1) -> None:
-        with self.lock:
-            setattr(self, name, getattr(self, name) + amount)
+        assert name in CopyReport.model_fields, name
+        with self._lock:
+            self.counts[name] += amount
 
 
 @dataclass(frozen=True)
@@ -160,7 +158,7 @@ class Copier:
         current = dest.head_manifest(dst.repository, dest_tag or str(pushed.digest))
         if current is not None and current.digest == pushed.digest:
             report.status = "up-to-date"
-            stats.manifests_skipped += 1
+            stats.add("manifests_skipped")
         else:
             if current is not None and dest_tag and immutable:
                 raise TagConflict(
@@ -173,21 +171,15 @@ class Copier:
                 report.status = "planned"
         if self.options.referrers:
             self._copy_referrers(route, pushed, stats)
-        report.manifests_pushed = stats.manifests_pushed
-        report.manifests_skipped = stats.manifests_skipped
-        report.blobs_copied = stats.blobs_copied
-        report.blobs_mounted = stats.blobs_mounted
-        report.blobs_skipped = stats.blobs_skipped
-        report.bytes_copied = stats.bytes_copied
-        report.referrers_copied = stats.referrers_copied
+        report = report.model_copy(update=dict(stats.counts))
         report.seconds = round(time.monotonic() - started, 3)
         log.info(
             "copied %s -> %s digest %s (%d blobs, %d bytes)",
             src,
             dst,
             pushed.digest.short,
-            stats.blobs_copied,
-            stats.bytes_copied,
+            stats.counts["blobs_copied"],
+            stats.counts["bytes_copied"],
         )
         return report
 

@@ -29,6 +29,23 @@ BlobSource = Callable[[], AbstractContextManager[Iterator[bytes]]]
 
 
 @dataclass(frozen=True, slots=True)
+class _Upload:
+    """One blob on its way up: what it is, where its bytes come from, who counts them."""
+
+    repository: str
+    digest: Digest
+    size: int
+    source: BlobSource
+    on_bytes: Callable[[int], None] | None
+
+    def counted(self, pieces: Iterator[bytes]) -> Iterator[bytes]:
+        for piece in pieces:
+            if self.on_bytes:
+                self.on_bytes(len(piece))
+            yield piece
+
+
+@dataclass(frozen=True, slots=True)
 class ManifestHead:
     digest: Digest
     media_type: str
@@ -242,79 +259,49 @@ class RegistryClient:
         """Upload a blob from `source`, verifying it as it streams; nothing is committed unless
         every byte matched `digest`."""
         location = location or self.start_upload(repository)
+        upload = _Upload(repository, digest, size, source, on_bytes)
         if size <= self.chunk_size:
-            self._upload_monolithic(
-                repository=repository,
-                digest=digest,
-                size=size,
-                source=source,
-                location=location,
-                on_bytes=on_bytes,
-            )
+            self._upload_monolithic(upload, location)
         else:
-            self._upload_chunked(
-                repository=repository,
-                digest=digest,
-                size=size,
-                source=source,
-                location=location,
-                on_bytes=on_bytes,
-            )
+            self._upload_chunked(upload, location)
 
-    def _upload_monolithic(
-        self,
-        *,
-        repository: str,
-        digest: Digest,
-        size: int,
-        source: BlobSource,
-        location: str,
-        on_bytes: Callable[[int], None] | None,
-    ) -> None:
-        where = self._where(repository, str(digest), "PUT blob")
-        verifier = DigestVerifier(digest, size, where)
-        with source() as chunks:
+    def _upload_monolithic(self, upload: _Upload, location: str) -> None:
+        where = self._where(upload.repository, str(upload.digest), "PUT blob")
+        verifier = DigestVerifier(upload.digest, upload.size, where)
+        with upload.source() as chunks:
             reader = _ExactReader(chunks, verifier)
 
             def body() -> Iterator[bytes]:
-                for piece in reader.take(size):
-                    if on_bytes:
-                        on_bytes(len(piece))
-                    yield piece
+                yield from upload.counted(reader.take(upload.size))
                 reader.finish()  # raises before the last byte is sent if the digest is wrong
 
+            headers = {
+                "Content-Type": "application/octet-stream",
+                "Content-Length": str(upload.size),
+            }
             with self.transport.stream(
                 "PUT",
                 location,
                 where,
                 ok=(201, 204),
-                params={"digest": str(digest)},
-                headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+                params={"digest": str(upload.digest)},
+                headers=headers,
                 content=body(),
             ):
                 pass
 
-    def _upload_chunked(
-        self,
-        *,
-        repository: str,
-        digest: Digest,
-        size: int,
-        source: BlobSource,
-        location: str,
-        on_bytes: Callable[[int], None] | None,
-    ) -> None:
-        where = self._where(repository, str(digest), "PATCH blob")
+    def _upload_chunked(self, upload: _Upload, location: str) -> None:
+        where = self._where(upload.repository, str(upload.digest), "PATCH blob")
+        size = upload.size
         offset = 0
         for _ in range(MAX_UPLOAD_RESTARTS + 1):
-            verifier = DigestVerifier(digest, size, where)
-            with source() as chunks:
+            verifier = DigestVerifier(upload.digest, size, where)
+            with upload.source() as chunks:
                 reader = _ExactReader(chunks, verifier)
                 for _piece in reader.take(offset):
                     pass  # bytes the registry already holds: hash them, do not resend
                 while offset < size:
                     count = min(self.chunk_size, size - offset)
-                    body = self._counted(reader.take(count), on_bytes)
                     with self.transport.stream(
                         "PATCH",
                         location,
@@ -325,7 +312,7 @@ class RegistryClient:
                             "Content-Length": str(count),
                             "Content-Range": f"{offset}-{offset + count - 1}",
                         },
-                        content=body,
+                        content=upload.counted(reader.take(count)),
                     ) as response:
                         if response.status_code == 416:
                             location, offset = self._upload_status(location, where)
@@ -339,7 +326,7 @@ class RegistryClient:
                         location,
                         where,
                         ok=(201, 204),
-                        params={"digest": str(digest)},
+                        params={"digest": str(upload.digest)},
                         headers={"Content-Length": "0"},
                         content=b"",
                     )
@@ -347,15 +334,6 @@ class RegistryClient:
         raise Unavailable(
             f"upload kept losing its place after {MAX_UPLOAD_RESTARTS} restarts", where
         )
-
-    @staticmethod
-    def _counted(
-        pieces: Iterator[bytes], on_bytes: Callable[[int], None] | None
-    ) -> Iterator[bytes]:
-        for piece in pieces:
-            if on_bytes:
-                on_bytes(len(piece))
-            yield piece
 
     def _upload_status(self, location: str, where: Where) -> tuple[str, int]:
         """Ask the registry how much of an upload it holds (after a 416)."""

@@ -117,7 +117,7 @@ class RegistryTransport:
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
             headers={"User-Agent": USER_AGENT},
-            follow_redirects=False,
+            follow_redirects=True,
         )
 
     def close(self) -> None:
@@ -134,7 +134,6 @@ class RegistryTransport:
         params: Mapping[str, str] | None = None,
         content: bytes | None = None,
         mount_from: str | None = None,
-        follow_redirects: bool = True,
         missing_ok: bool = False,
     ) -> httpx.Response | None:
         """A buffered request with retries; `None` for 404 when `missing_ok`."""
@@ -148,7 +147,6 @@ class RegistryTransport:
                 params=params,
                 content=content,
                 mount_from=mount_from,
-                follow_redirects=follow_redirects,
             ) as response:
                 if missing_ok and response.status_code == 404:
                     return None
@@ -170,7 +168,6 @@ class RegistryTransport:
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
         content: Any = None,
-        follow_redirects: bool = True,
     ) -> Iterator[httpx.Response]:
         """One streamed request, no retries: the caller restarts the whole operation."""
         with self._send(
@@ -180,7 +177,6 @@ class RegistryTransport:
             headers=headers,
             params=params,
             content=content,
-            follow_redirects=follow_redirects,
         ) as response:
             if response.status_code not in ok:
                 raise classify(response, where)
@@ -196,7 +192,6 @@ class RegistryTransport:
         headers: Mapping[str, str] | None,
         params: Mapping[str, str] | None,
         content: Any,
-        follow_redirects: bool,
         mount_from: str | None = None,
     ) -> Iterator[httpx.Response]:
         target = httpx.URL(self.absolute(url))
@@ -207,7 +202,7 @@ class RegistryTransport:
         if mount_from:
             request.extensions[MOUNT_FROM] = mount_from
         try:
-            response = self._client.send(request, stream=True, follow_redirects=follow_redirects)
+            response = self._client.send(request, stream=True, follow_redirects=True)
         except httpx.TimeoutException as exc:
             raise Timeout(f"timed out ({type(exc).__name__})", where) from None
         except httpx.TransportError as exc:

@@ -1,0 +1,174 @@
+"""Registry-to-registry copy: freightliner against skopeo, measured in the same run.
+
+Every timed copy goes into a freshly started, empty destination registry: skopeo keeps a
+blob-info cache and would otherwise mount blobs it saw in earlier runs and measure nothing.
+The tools alternate which goes first in each round, so neither always gets a warm source.
+Peak RSS is the child process's own `ru_maxrss`, read with `os.wait4`.
+
+    .venv/bin/python bench/copy_vs_skopeo.py [--layers 8 --layer-mb 100 --huge-mb 1024 --runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+from freightliner.harness.images import OCI_INDEX, OCI_MANIFEST, Pusher, RandomBlob
+from freightliner.harness.registry import LocalRegistry
+
+ROOT = Path(__file__).resolve().parent.parent
+FREIGHTLINER = str(Path(sys.executable).with_name("freightliner"))
+MB = 1024 * 1024
+SKOPEO_CACHES = (
+    Path.home() / ".local/share/containers/cache/blob-info-cache-v1.boltdb",
+    Path("/var/lib/containers/cache/blob-info-cache-v1.boltdb"),
+)
+
+
+@dataclass
+class Run:
+    tool: str
+    seconds: float
+    peak_rss_mb: float
+
+
+def manifest_digest(registry_url: str, repository: str, tag: str) -> str:
+    response = httpx.head(
+        f"{registry_url}/v2/{repository}/manifests/{tag}",
+        headers={"Accept": f"{OCI_MANIFEST}, {OCI_INDEX}"},
+    )
+    response.raise_for_status()
+    return response.headers["Docker-Content-Digest"]
+
+
+def timed(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one child process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        stderr = process.stderr.read().decode() if process.stderr else ""
+        raise SystemExit(f"{shlex.join(command)} failed ({process.returncode}): {stderr}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def copy_once(tool: str, source: LocalRegistry, repository: str) -> Run:
+    with LocalRegistry() as dest:
+        src = f"{source.host}/{repository}:v1"
+        dst = f"{dest.host}/{repository}:v1"
+        if tool == "skopeo":
+            for cache in SKOPEO_CACHES:
+                cache.unlink(missing_ok=True)
+            command = [
+                "skopeo",
+                "copy",
+                "--preserve-digests",
+                "--src-tls-verify=false",
+                "--dest-tls-verify=false",
+                f"docker://{src}",
+                f"docker://{dst}",
+            ]
+        else:
+            command = [FREIGHTLINER, "copy", src, dst, "--json"]
+        seconds, rss = timed(command)
+        expected = manifest_digest(source.url, repository, "v1")
+        actual = manifest_digest(dest.url, repository, "v1")
+        if actual != expected:
+            raise SystemExit(f"{tool} changed the digest: {expected} -> {actual}")
+        return Run(tool, seconds, rss)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--layers", type=int, default=8)
+    parser.add_argument("--layer-mb", type=int, default=100)
+    parser.add_argument("--huge-mb", type=int, default=1024)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    print(f"$ {shlex.join([Path(sys.executable).name, *sys.argv])}", flush=True)
+
+    image_bytes = args.layers * args.layer_mb * MB
+    runs: list[Run] = []
+    with LocalRegistry() as source:
+        with Pusher(source.url) as pusher:
+            print(
+                f"seeding {args.layers} x {args.layer_mb} MB and 1 x {args.huge_mb} MB ...",
+                flush=True,
+            )
+            pusher.image(
+                "bench/big",
+                "v1",
+                [RandomBlob(100 + n, args.layer_mb * MB) for n in range(args.layers)],
+            )
+            pusher.image("bench/huge", "v1", [RandomBlob(7, args.huge_mb * MB)])
+        for round_number in range(args.runs):
+            order = ["skopeo", "freightliner"]
+            if round_number % 2:
+                order.reverse()
+            for tool in order:
+                run = copy_once(tool, source, "bench/big")
+                runs.append(run)
+                print(
+                    f"  round {round_number + 1} {tool:<12} {run.seconds:7.2f} s "
+                    f"{run.peak_rss_mb:7.1f} MB RSS",
+                    flush=True,
+                )
+        huge = [copy_once(tool, source, "bench/huge") for tool in ("skopeo", "freightliner")]
+
+    summary: dict[str, dict[str, float]] = {}
+    print(
+        f"\n{args.layers} layers x {args.layer_mb} MB ({image_bytes / MB:.0f} MB), "
+        f"median of {args.runs} runs, each into an empty registry"
+    )
+    print(f"{'tool':<14}{'median s':>10}{'MB/s':>10}{'peak RSS MB':>14}")
+    for tool in ("skopeo", "freightliner"):
+        mine = [r for r in runs if r.tool == tool]
+        median = statistics.median(r.seconds for r in mine)
+        summary[tool] = {
+            "median_seconds": round(median, 3),
+            "mb_per_s": round(image_bytes / MB / median, 1),
+            "peak_rss_mb": round(max(r.peak_rss_mb for r in mine), 1),
+        }
+        s = summary[tool]
+        print(
+            f"{tool:<14}{s['median_seconds']:>10.2f}{s['mb_per_s']:>10.1f}{s['peak_rss_mb']:>14.1f}"
+        )
+    ratio = summary["freightliner"]["mb_per_s"] / summary["skopeo"]["mb_per_s"]
+    print(f"throughput ratio freightliner/skopeo: {ratio:.2f} (target >= 1.2)")
+    print(f"\n1 layer x {args.huge_mb} MB:")
+    for run in huge:
+        print(f"{run.tool:<14}{run.seconds:>10.2f} s {run.peak_rss_mb:>10.1f} MB peak RSS")
+    fl_huge = next(r for r in huge if r.tool == "freightliner")
+    print(f"freightliner peak RSS {fl_huge.peak_rss_mb:.1f} MB (target <= 150)")
+
+    results = ROOT / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    (results / "copy_vs_skopeo.json").write_text(
+        json.dumps(
+            {
+                "args": vars(args),
+                "summary": summary,
+                "ratio": round(ratio, 3),
+                "runs": [asdict(r) for r in runs],
+                "huge": [asdict(r) for r in huge],
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
