@@ -440,3 +440,39 @@ def test_plain_progress_lines_when_not_on_a_terminal(
     assert f"blob {short} copied (68.4 KB)" in err
     assert f"digest      {image.digest} (unchanged)" in out
     assert "blobs       2 copied, 0 mounted, 0 present" in out
+
+
+def test_mount_falls_back_to_the_upload_it_was_offered(
+    registry: LocalRegistry, dest_registry: LocalRegistry
+) -> None:
+    """A mount from a repository without the blob answers 202 with an upload session; the
+    blob is then uploaded into that session."""
+    blob = RandomBlob(11, 40_000)
+    with Pusher(registry.url) as pusher:
+        pusher.image("team/app", "v1", [blob])
+    container = Container()
+    dest = container.client(dest_registry.host)
+    source = container.client(registry.host)
+    digest = Reference.parse(f"x.io/a/b@{blob.digest()}").digest
+    assert digest is not None
+    location = dest.mount_blob("team/app", digest, "elsewhere/repo")
+    assert location is not None and "/blobs/uploads/" in location
+    dest.upload_blob(
+        "team/app",
+        digest,
+        blob.size,
+        lambda: source.open_blob("team/app", digest),
+        location=location,
+    )
+    assert dest.head_blob("team/app", digest) == blob.size
+    container.close()
+
+
+def test_catalog_follows_link_pagination(registry: LocalRegistry) -> None:
+    with Pusher(registry.url) as pusher:
+        for n in range(5):
+            pusher.image(f"team/app{n}", "v1", [b"x"])
+    container = Container()
+    names = list(container.client(registry.host).catalog(page_size=2))
+    container.close()
+    assert names == [f"team/app{n}" for n in range(5)]

@@ -151,6 +151,14 @@ class LocalRegistry:
             time.sleep(0.02)
         return False
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU the registry process has used (benchmarks report it)."""
+        if self._process is None:
+            return 0.0
+        stat = Path(f"/proc/{self._process.pid}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def log_tail(self, lines: int = 20) -> str:
         path = self.workdir / "registry.log"
         if not path.exists():
