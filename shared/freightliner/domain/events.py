@@ -1,0 +1,125 @@
+"""Trigger payloads as pydantic models: EventBridge "ECR Image Action" and GAR Pub/Sub
+notifications, both reduced to one `ImageEvent` the planner understands."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from freightliner.domain.digest import Digest
+from freightliner.domain.errors import InvalidInput
+from freightliner.domain.reference import Reference, validate_repository, validate_tag
+
+
+class ImageEvent(BaseModel):
+    """An image pushed to or deleted from a registry; what the planner turns into work."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    action: Literal["push", "delete"]
+    registry: str
+    repository: str
+    digest: str
+    tag: str | None = None
+
+    @property
+    def source(self) -> Reference:
+        return Reference(self.registry, self.repository, None, Digest.parse(self.digest))
+
+
+class EcrDetail(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+    result: str
+    repository_name: str = Field(alias="repository-name")
+    image_digest: str = Field(alias="image-digest")
+    action_type: str = Field(alias="action-type")
+    image_tag: str | None = Field(default=None, alias="image-tag")
+
+
+class EcrImageAction(BaseModel):
+    """EventBridge `ECR Image Action` (source aws.ecr)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+    id: str
+    detail_type: Literal["ECR Image Action"] = Field(alias="detail-type")
+    source: Literal["aws.ecr"]
+    account: str
+    region: str
+    detail: EcrDetail
+
+    def image_event(self) -> ImageEvent | None:
+        """None for results other than SUCCESS and actions other than PUSH/DELETE."""
+        if self.detail.result != "SUCCESS" or self.detail.action_type not in ("PUSH", "DELETE"):
+            return None
+        Digest.parse(self.detail.image_digest)
+        validate_repository(self.detail.repository_name)
+        if self.detail.image_tag:
+            validate_tag(self.detail.image_tag)
+        return ImageEvent(
+            event_id=self.id,
+            action="push" if self.detail.action_type == "PUSH" else "delete",
+            registry=f"{self.account}.dkr.ecr.{self.region}.amazonaws.com",
+            repository=self.detail.repository_name,
+            digest=self.detail.image_digest,
+            tag=self.detail.image_tag or None,
+        )
+
+
+class GarNotification(BaseModel):
+    """The JSON in a `gcr` topic message: full references in `digest` and `tag`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    action: str
+    digest: str
+    tag: str | None = None
+
+    def image_event(self, message_id: str) -> ImageEvent | None:
+        if self.action not in ("INSERT", "DELETE"):
+            return None
+        pinned = Reference.parse(self.digest)
+        if pinned.digest is None:
+            raise InvalidInput(f"GAR notification digest {self.digest!r} has no @sha256:…")
+        tag = Reference.parse(self.tag).tag if self.tag else None
+        return ImageEvent(
+            event_id=message_id,
+            action="push" if self.action == "INSERT" else "delete",
+            registry=pinned.registry,
+            repository=pinned.repository,
+            digest=str(pinned.digest),
+            tag=tag,
+        )
+
+
+class PubSubMessage(BaseModel):
+    """A Pub/Sub message as CloudEvents and push envelopes carry it (both id spellings)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    data: str = ""
+    message_id: str = Field(default="", alias="messageId")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _either_spelling(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and "messageId" not in raw and "message_id" in raw:
+            raw = {**raw, "messageId": raw["message_id"]}
+        return raw
+
+    def notification(self) -> GarNotification:
+        if not self.message_id:
+            raise InvalidInput("Pub/Sub message has no messageId")
+        try:
+            decoded = base64.b64decode(self.data, validate=True)
+            return GarNotification.model_validate(json.loads(decoded))
+        except (binascii.Error, ValueError, ValidationError) as exc:
+            raise InvalidInput(
+                f"Pub/Sub message {self.message_id} is not a GAR notification: {type(exc).__name__}"
+            ) from None

@@ -1,0 +1,51 @@
+"""Units of work that travel through the queue, and the states they move through.
+
+An item's identity is (job, destination reference, source digest), never a queue message id:
+a re-enqueued or re-delivered item is recognised as the same work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ItemStatus(StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    DONE = "DONE"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+
+
+TERMINAL = frozenset({ItemStatus.DONE, ItemStatus.FAILED, ItemStatus.SKIPPED})
+
+
+class WorkItem(BaseModel):
+    """One image to copy to one destination (or one destination tag to delete)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Literal[1] = 1
+    action: Literal["copy", "delete"] = "copy"
+    job_id: str = Field(min_length=1)
+    source: str = Field(description="full reference, pinned by digest")
+    destination: str = Field(description="destination reference with its tag (or digest)")
+    source_digest: str
+    platforms: list[str] = Field(default_factory=list)
+    referrers: bool = False
+    rule: str = ""
+    correlation_id: str = ""
+
+    @property
+    def item_id(self) -> str:
+        key = f"{self.job_id}|{self.destination}|{self.source_digest}|{self.action}"
+        return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def job_id_for(event_id: str, digest: str) -> str:
+    """A deterministic job id per (event, digest): duplicate deliveries map to one job."""
+    return "evt-" + hashlib.sha256(f"{event_id}|{digest}".encode()).hexdigest()[:24]

@@ -1,0 +1,68 @@
+"""Accepting an image event: plan it, record the job, enqueue (or gate) its items.
+
+Nothing is half written: the gate is checked before anything is recorded, and a job whose
+items were recorded but not yet all enqueued (a crash in between) is enqueued again when the
+event is delivered again; a job already enqueued is a duplicate and does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Literal
+
+from pydantic import BaseModel
+
+from freightliner.domain.errors import Unsupported
+from freightliner.domain.events import ImageEvent
+from freightliner.domain.rules import RulesDocument
+from freightliner.engine.planning import EventPlan, plan_event
+from freightliner.ports.work import JobRecord, ScanGate, StateStore, WorkQueue
+
+log = logging.getLogger(__name__)
+
+
+class IntakeResult(BaseModel):
+    outcome: Literal["enqueued", "duplicate", "no-match"]
+    plan: EventPlan
+
+
+def accept_event(
+    event: ImageEvent,
+    rules: RulesDocument,
+    *,
+    queue: WorkQueue,
+    state: StateStore,
+    gate: ScanGate | None,
+    correlation_id: str = "",
+) -> IntakeResult:
+    plan = plan_event(event, rules, correlation_id)
+    if not plan.items and not plan.gated:
+        log.warning("no rule matches %s %s/%s", event.action, event.registry, event.repository)
+        return IntakeResult(outcome="no-match", plan=plan)
+    if plan.gated and gate is None:
+        raise Unsupported(
+            f"rule(s) {', '.join(sorted({i.rule for i in plan.gated}))} ask for the scan gate, "
+            "but no scan gate is configured in this deployment"
+        )
+    job = JobRecord(
+        job_id=plan.job_id,
+        kind="event",
+        created_at=time.time(),
+        detail={
+            "event_id": event.event_id,
+            "action": event.action,
+            "source": f"{event.registry}/{event.repository}@{event.digest}",
+        },
+    )
+    if not state.create_job(job, [*plan.items, *plan.gated]):
+        existing = state.get_job(plan.job_id)
+        if existing is not None and existing.enqueued:
+            log.info("event %s already accepted as job %s", event.event_id, plan.job_id)
+            return IntakeResult(outcome="duplicate", plan=plan)
+    if plan.items:
+        queue.send(plan.items)
+    if plan.gated and gate is not None:
+        gate.start(plan.gated)
+    state.mark_enqueued(plan.job_id)
+    return IntakeResult(outcome="enqueued", plan=plan)

@@ -1,0 +1,88 @@
+"""Running one WorkItem: claim it, copy (or delete), record the outcome.
+
+Retryable failures release the item and re-raise, so the queue delivers it again later;
+permanent failures are recorded FAILED with their reason and not raised, so the message is
+removed instead of bouncing to the dead-letter queue. A duplicate delivery of a finished item
+does no work.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from pydantic import BaseModel
+
+from freightliner.domain.digest import Digest
+from freightliner.domain.errors import FreightlinerError, RetryableError
+from freightliner.domain.reference import Reference
+from freightliner.domain.work import ItemStatus, WorkItem
+from freightliner.engine.copy import ClientSource, Copier
+from freightliner.engine.models import CopyOptions, CopyReport
+from freightliner.ports.work import StateStore
+
+log = logging.getLogger(__name__)
+
+
+class ItemOutcome(BaseModel):
+    item_id: str
+    job_id: str
+    outcome: Literal["done", "skipped", "failed", "duplicate"]
+    source: str
+    destination: str
+    digest: str | None = None
+    bytes: int = 0
+    seconds: float = 0.0
+    error: dict[str, object] | None = None
+
+
+def _delete(clients: ClientSource, item: WorkItem) -> ItemStatus:
+    """Delete the destination manifest only if it still is the deleted source image."""
+    target = Reference.parse(item.destination)
+    client = clients.client(target.registry)
+    expected = Digest.parse(item.source_digest)
+    current = client.head_manifest(target.repository, target.identifier)
+    if current is None or current.digest != expected:
+        return ItemStatus.SKIPPED
+    client.delete_manifest(target.repository, expected)
+    return ItemStatus.DONE
+
+
+def process_item(
+    item: WorkItem, clients: ClientSource, state: StateStore, jobs: int = 8
+) -> ItemOutcome:
+    base = {
+        "item_id": item.item_id,
+        "job_id": item.job_id,
+        "source": item.source,
+        "destination": item.destination,
+    }
+    if state.claim(item) is None:
+        log.info("item %s already finished; duplicate delivery ignored", item.item_id)
+        return ItemOutcome(outcome="duplicate", **base)
+    try:
+        if item.action == "delete":
+            status = _delete(clients, item)
+            state.finish(item, status)
+            return ItemOutcome(outcome="done" if status is ItemStatus.DONE else "skipped", **base)
+        options = CopyOptions(platforms=item.platforms, referrers=item.referrers, jobs=jobs)
+        with Copier(clients, options) as copier:
+            report: CopyReport = copier.copy(
+                Reference.parse(item.source), Reference.parse(item.destination)
+            )
+    except RetryableError as exc:
+        state.release(item, str(exc), exc.kind)
+        raise
+    except FreightlinerError as exc:
+        state.finish(item, ItemStatus.FAILED, error=str(exc), error_kind=exc.kind)
+        log.warning("item %s failed: %s", item.item_id, exc)
+        return ItemOutcome(outcome="failed", error=exc.to_dict(), **base)
+    status = ItemStatus.SKIPPED if report.status == "up-to-date" else ItemStatus.DONE
+    state.finish(item, status, bytes_copied=report.bytes_copied, digest=report.digest)
+    return ItemOutcome(
+        outcome="done" if status is ItemStatus.DONE else "skipped",
+        digest=report.digest,
+        bytes=report.bytes_copied,
+        seconds=report.seconds,
+        **base,
+    )

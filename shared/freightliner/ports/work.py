@@ -1,0 +1,88 @@
+"""Ports for work in flight: the queue that carries WorkItems, the store that records them,
+and the scan gate that holds items back until a vulnerability scan passes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from pydantic import BaseModel, Field
+
+from freightliner.domain.work import ItemStatus, WorkItem
+
+
+class JobRecord(BaseModel):
+    job_id: str
+    kind: str = "event"
+    status: str = "RUNNING"
+    created_at: float
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    bytes: int = 0
+    enqueued: bool = False
+    detail: dict[str, str] = Field(default_factory=dict)
+
+
+class ItemRecord(BaseModel):
+    job_id: str
+    item_id: str
+    status: ItemStatus
+    source: str
+    destination: str
+    source_digest: str
+    attempts: int = 0
+    last_error: str | None = None
+    error_kind: str | None = None
+    bytes: int = 0
+    digest: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+
+
+class WorkQueue(Protocol):
+    def send(self, items: Sequence[WorkItem]) -> None:
+        """Enqueue every item or raise; never a silent partial send."""
+        ...
+
+
+class StateStore(Protocol):
+    def create_job(self, job: JobRecord, items: Sequence[WorkItem]) -> bool:
+        """Record a job with its items PENDING; False when the job already exists."""
+        ...
+
+    def mark_enqueued(self, job_id: str) -> None:
+        """Every item of the job is on the queue: a repeated event must not send them again."""
+        ...
+
+    def claim(self, item: WorkItem) -> ItemRecord | None:
+        """Move an item to RUNNING (attempts + 1); None when it is already finished."""
+        ...
+
+    def finish(
+        self,
+        item: WorkItem,
+        status: ItemStatus,
+        *,
+        error: str | None = None,
+        error_kind: str | None = None,
+        bytes_copied: int = 0,
+        digest: str | None = None,
+    ) -> None:
+        """Record a terminal status once and count it on the job."""
+        ...
+
+    def release(self, item: WorkItem, error: str, error_kind: str) -> None:
+        """Back to PENDING after a retryable failure, keeping the reason."""
+        ...
+
+    def get_job(self, job_id: str) -> JobRecord | None: ...
+
+    def list_items(self, job_id: str) -> list[ItemRecord]: ...
+
+
+class ScanGate(Protocol):
+    def start(self, items: Sequence[WorkItem]) -> None:
+        """Hold the items until their image's scan passes (the scan-gate state machine)."""
+        ...
