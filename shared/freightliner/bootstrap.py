@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import httpx
+from botocore.exceptions import BotoCoreError, ClientError
 
+from freightliner.adapters.aws.dynamo_state import DynamoStateStore
 from freightliner.adapters.aws.ecr_auth import EcrCredentialProvider
 from freightliner.adapters.aws.ecr_repositories import EcrRepositoryAdmin
+from freightliner.adapters.aws.errors import aws_error
+from freightliner.adapters.aws.sqs_queue import SqsWorkQueue
 from freightliner.adapters.gcp.gar_auth import GarCredentialProvider
 from freightliner.adapters.local.noop_repositories import NoopRepositoryAdmin
 from freightliner.adapters.local.static_creds import (
@@ -25,16 +30,23 @@ from freightliner.adapters.local.static_creds import (
     EnvCredentialProvider,
     StaticCredentialProvider,
 )
-from freightliner.domain.errors import InvalidInput
+from freightliner.domain.errors import InvalidInput, Where
+from freightliner.domain.events import ImageEvent
 from freightliner.domain.registries import AuthKind, Registries, TlsMode
+from freightliner.domain.rules import RulesDocument, parse_rules
+from freightliner.domain.work import WorkItem
+from freightliner.engine.intake import IntakeResult, accept_event
+from freightliner.engine.models import CopyReport
+from freightliner.engine.replicate_now import ReplicateNowRequest, replicate_now
+from freightliner.engine.worker import ItemOutcome, process_item
 from freightliner.ports.credentials import Credential, CredentialProvider
 from freightliner.ports.repositories import RepositoryAdmin
+from freightliner.ports.work import ScanGate, StateStore, WorkQueue
 from freightliner.registry.auth import RegistryAuth
 from freightliner.registry.client import RegistryClient
 from freightliner.registry.retry import RetryPolicy
 from freightliner.registry.transport import RegistryTransport
-
-ENV_REGISTRIES_FILE = "FREIGHTLINER_REGISTRIES"
+from freightliner.settings import ENV_QUEUE_URL, ENV_REGISTRIES, ENV_RULES, ENV_TABLE, Settings
 
 
 class Container:
@@ -59,7 +71,7 @@ class Container:
         cls, registries_file: Path | None = None, credentials: dict[str, Credential] | None = None
     ) -> Container:
         path = registries_file or (
-            Path(os.environ[ENV_REGISTRIES_FILE]) if os.environ.get(ENV_REGISTRIES_FILE) else None
+            Path(os.environ[ENV_REGISTRIES]) if os.environ.get(ENV_REGISTRIES) else None
         )
         return cls(Registries.load(path), credentials)
 
@@ -167,3 +179,152 @@ class Container:
 
             client = self._boto[key] = boto3.client(service, region_name=region)  # type: ignore[call-overload]
         return client
+
+
+def load_rules_text(spec: str, s3: Any, ssm: Any) -> tuple[str, str]:
+    """Rules document text and a name for errors, from a path, `s3://b/k` or `ssm:/name`."""
+    try:
+        if spec.startswith("s3://"):
+            bucket, _, key = spec[5:].partition("/")
+            body = s3().get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+            return body, spec
+        if spec.startswith("ssm:"):
+            name = spec[4:]
+            value = ssm().get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+            return str(value), spec
+        return Path(spec).read_text(), spec
+    except OSError as exc:
+        raise InvalidInput(f"cannot read rules {spec}: {exc.strerror}") from None
+    except (ClientError, BotoCoreError) as exc:
+        raise aws_error(exc, Where(registry=spec, operation="load rules")) from None
+
+
+class Pipeline:
+    """Everything the serverless handlers need, built on first use and cached while warm."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self._boto: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._boto:
+                import boto3  # noqa: PLC0415 - deferred: no client at import time
+
+                self._boto[service] = boto3.client(  # type: ignore[call-overload]
+                    service, region_name=self.settings.region
+                )
+            return self._boto[service]
+
+    def _require(self, value: str | None, variable: str) -> str:
+        if not value:
+            raise InvalidInput(f"{variable} is not set")
+        return value
+
+    @cached_property
+    def container(self) -> Container:
+        path = Path(self.settings.registries) if self.settings.registries else None
+        return Container(Registries.load(path))
+
+    @cached_property
+    def rules(self) -> RulesDocument:
+        spec = self._require(self.settings.rules, ENV_RULES)
+        text, origin = load_rules_text(
+            spec, lambda: self._client("s3"), lambda: self._client("ssm")
+        )
+        return parse_rules(text, origin)
+
+    @cached_property
+    def queue(self) -> WorkQueue:
+        url = self._require(self.settings.queue_url, ENV_QUEUE_URL)
+        return SqsWorkQueue(self._client("sqs"), url)
+
+    @cached_property
+    def state(self) -> StateStore:
+        import boto3  # noqa: PLC0415
+
+        table = self._require(self.settings.table, ENV_TABLE)
+        resource = boto3.resource("dynamodb", region_name=self.settings.region)
+        return DynamoStateStore(resource.Table(table))
+
+    @property
+    def gate(self) -> ScanGate | None:
+        return None  # the scan-gate state machine is not part of this deployment yet
+
+    @cached_property
+    def _idempotent_accept(self) -> Callable[..., IntakeResult]:
+        from aws_lambda_powertools.utilities.idempotency import (  # noqa: PLC0415
+            DynamoDBPersistenceLayer,
+            IdempotencyConfig,
+            idempotent_function,
+        )
+        from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import (  # noqa: PLC0415
+            PydanticSerializer,
+        )
+
+        table = self._require(self.settings.table, ENV_TABLE)
+        store = DynamoDBPersistenceLayer(
+            table_name=table,
+            key_attr="PK",
+            sort_key_attr="SK",
+            expiry_attr="expires_at",
+            static_pk_value="IDEMPOTENCY",
+            boto3_client=self._client("dynamodb"),
+        )
+        config = IdempotencyConfig(
+            event_key_jmespath="[event_id, digest]",
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=24 * 3600,
+        )
+
+        @idempotent_function(  # type: ignore[untyped-decorator]
+            data_keyword_argument="event",
+            persistence_store=store,
+            config=config,
+            output_serializer=PydanticSerializer(IntakeResult),
+        )
+        def accept(event: ImageEvent, correlation_id: str) -> IntakeResult:
+            return accept_event(
+                event,
+                self.rules,
+                queue=self.queue,
+                state=self.state,
+                gate=self.gate,
+                correlation_id=correlation_id,
+            )
+
+        return accept  # type: ignore[no-any-return]
+
+    def accept(self, event: ImageEvent, correlation_id: str = "") -> IntakeResult:
+        """Plan and enqueue an event once, however often it is delivered."""
+        return self._idempotent_accept(event=event, correlation_id=correlation_id)
+
+    def process(self, item: WorkItem) -> ItemOutcome:
+        return process_item(item, self.container, self.state, self.settings.jobs)
+
+    def replicate_now(self, request: ReplicateNowRequest) -> CopyReport:
+        return replicate_now(request, self.container, self.settings.jobs)
+
+    def extend_visibility(self, receipt_handle: str, seconds: int) -> None:
+        url = self._require(self.settings.queue_url, ENV_QUEUE_URL)
+        self._client("sqs").change_message_visibility(
+            QueueUrl=url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )
+
+
+_PIPELINE: Pipeline | None = None
+
+
+def pipeline() -> Pipeline:
+    """The process-wide pipeline (one per warm Lambda)."""
+    global _PIPELINE  # noqa: PLW0603 - the warm-container cache is the point
+    if _PIPELINE is None:
+        _PIPELINE = Pipeline()
+    return _PIPELINE
+
+
+def reset_pipeline() -> None:
+    """Forget the cached pipeline, e.g. after the environment changed (tests, local invoke)."""
+    global _PIPELINE  # noqa: PLW0603
+    _PIPELINE = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
@@ -17,6 +18,8 @@ def moto_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
+    # Backends live in this process and outlive a server: start every test from empty.
+    httpx.post(f"{endpoint}/moto-api/reset").raise_for_status()
     monkeypatch.setenv("MOTO_PORT", str(port))
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")

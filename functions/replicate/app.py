@@ -1,0 +1,53 @@
+"""SQS → copies. Partial batch responses: only the failed messages come back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from freightliner.bootstrap import pipeline
+from freightliner.domain.errors import RetryableError
+from freightliner.domain.work import WorkItem
+from freightliner.lambda_support import VisibilityHeartbeat, retry_delay
+from freightliner.observability import count_copy, count_failure, logger, metrics, short, tracer
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord) -> dict[str, Any]:
+    # An unreadable body raises: the message returns until maxReceiveCount sends it to the DLQ.
+    item = WorkItem.model_validate_json(record.body)
+    logger.append_keys(
+        correlation_id=item.correlation_id, item_id=item.item_id, digest=short(item.source_digest)
+    )
+    work = pipeline()
+    try:
+        with VisibilityHeartbeat(work.extend_visibility, record.receipt_handle):
+            outcome = work.process(item)
+    except RetryableError as exc:
+        count_failure(exc.kind)
+        delay = retry_delay(int(record.attributes.approximate_receive_count))
+        work.extend_visibility(record.receipt_handle, delay)
+        logger.warning("will retry", extra={"error": str(exc), "retry_in": delay})
+        raise
+    if outcome.outcome == "failed":
+        count_failure(str((outcome.error or {}).get("error", "error")))
+    elif outcome.outcome == "done":
+        count_copy(outcome.bytes, outcome.seconds)
+    logger.info(outcome.outcome, extra={"destination": item.destination, "bytes": outcome.bytes})
+    return outcome.model_dump()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

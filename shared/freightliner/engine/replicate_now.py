@@ -1,0 +1,26 @@
+"""The console's "Test" box: copy one image synchronously and return what happened."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from freightliner.domain.reference import Reference
+from freightliner.engine.copy import ClientSource, Copier
+from freightliner.engine.models import CopyOptions, CopyReport
+
+
+class ReplicateNowRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: str
+    destination: str
+    platforms: list[str] = Field(default_factory=list)
+    referrers: bool = False
+
+
+def replicate_now(request: ReplicateNowRequest, clients: ClientSource, jobs: int) -> CopyReport:
+    source = Reference.parse(request.source)
+    destination = Reference.parse(request.destination)
+    options = CopyOptions(platforms=request.platforms, referrers=request.referrers, jobs=jobs)
+    with Copier(clients, options) as copier:
+        return copier.copy(source, destination)

@@ -1,0 +1,35 @@
+"""Powertools Logger, Metrics and Tracer shared by every handler.
+
+Logs are JSON with a correlation id that follows the work from the event through the queue to
+the copy; digests appear as 12-character prefixes; credentials never appear (they are
+SecretStr end to end and no log line formats one).
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+SERVICE = "freightliner"
+NAMESPACE = "Freightliner"
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+tracer = Tracer(service=SERVICE)
+
+
+def short(digest: str | None) -> str:
+    """`sha256:abcdef…` → `abcdef012345`: enough to find an image, short enough to read."""
+    if not digest:
+        return ""
+    return digest.split(":", 1)[-1][:12]
+
+
+def count_failure(kind: str) -> None:
+    metrics.add_metric(name=f"Failures_{kind}", unit=MetricUnit.Count, value=1)
+
+
+def count_copy(bytes_copied: int, seconds: float) -> None:
+    metrics.add_metric(name="ImagesCopied", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="BytesCopied", unit=MetricUnit.Bytes, value=bytes_copied)
+    metrics.add_metric(name="CopySeconds", unit=MetricUnit.Seconds, value=seconds)

@@ -1,0 +1,40 @@
+"""Environment variable names and the settings read from them: one place for all of them.
+
+Only the composition root reads these, on first use, never at import time.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import BaseModel, Field
+
+ENV_QUEUE_URL = "FREIGHTLINER_QUEUE_URL"
+ENV_TABLE = "FREIGHTLINER_TABLE"
+ENV_RULES = "FREIGHTLINER_RULES"  # a path, s3://bucket/key, or ssm:/parameter/name
+ENV_REGISTRIES = "FREIGHTLINER_REGISTRIES"
+ENV_JOBS = "FREIGHTLINER_JOBS"
+ENV_SRC_CREDS = "FREIGHTLINER_SRC_CREDS"
+ENV_DEST_CREDS = "FREIGHTLINER_DEST_CREDS"
+ENV_REGION = "AWS_REGION"
+
+
+class Settings(BaseModel):
+    queue_url: str | None = None
+    table: str | None = None
+    rules: str | None = None
+    registries: str | None = None
+    jobs: int = Field(default=8, ge=1, le=64)
+    region: str = "us-east-1"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        return cls(
+            queue_url=env.get(ENV_QUEUE_URL) or None,
+            table=env.get(ENV_TABLE) or None,
+            rules=env.get(ENV_RULES) or None,
+            registries=env.get(ENV_REGISTRIES) or None,
+            jobs=int(env.get(ENV_JOBS) or 8),
+            region=env.get(ENV_REGION) or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        )

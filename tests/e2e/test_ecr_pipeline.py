@@ -1,0 +1,241 @@
+"""ECR push → EventBridge handler → SQS → replicate worker → "GAR", with moto in server mode,
+real registries on loopback and the real handlers."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+
+from freightliner.bootstrap import pipeline, reset_pipeline
+from freightliner.domain.work import ItemStatus
+from freightliner.harness.aws_resources import PipelineResources, create_resources
+from freightliner.harness.images import Pushed, Pusher, RandomBlob
+from freightliner.harness.lambda_runtime import LocalContext, drain
+from freightliner.harness.registry import LocalRegistry
+from tests.support.faulty_proxy import FaultyProxy, start_proxy
+from tests.support.handlers import load_handler
+from tests.support.skopeo import skopeo_digest
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+GAR = "us-docker.pkg.dev"
+
+
+@dataclass
+class Stack:
+    ecr: LocalRegistry
+    gar: LocalRegistry
+    gar_proxy: FaultyProxy
+    resources: PipelineResources
+    sqs: Any
+    on_ecr_push: ModuleType
+    replicate: ModuleType
+
+    def push(self, repository: str, tag: str, seed: int) -> Pushed:
+        with Pusher(self.ecr.url, auth=("AWS", "123456789012-auth-token")) as pusher:
+            return pusher.image(repository, tag, [RandomBlob(seed, 50_000), b"tail"])
+
+    def ecr_event(
+        self, image: Pushed, repository: str, tag: str | None, **detail: str
+    ) -> dict[str, Any]:
+        name = "ecr-push.json" if tag else "ecr-push-digest-only.json"
+        event = json.loads((EVENTS / name).read_text())
+        event["detail"].update({"repository-name": repository, "image-digest": image.digest})
+        if tag:
+            event["detail"]["image-tag"] = tag
+        event["detail"].update(detail)
+        return event
+
+    def fire(self, event: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.on_ecr_push.handler(event, LocalContext())
+        return result
+
+    def work(self) -> int:
+        return drain(self.sqs, self.resources.queue_url, self.replicate.handler)
+
+    def blob_uploads(self) -> int:
+        return sum(
+            1 for m, p, _ in self.gar_proxy.requests if m == "PUT" and "/blobs/uploads/" in p
+        )
+
+
+@pytest.fixture
+def stack(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    resources = create_resources(
+        sqs, boto3.client("dynamodb", region_name="us-east-1"), visibility_timeout=1
+    )
+    with (
+        LocalRegistry(basic_auth=("AWS", "123456789012-auth-token")) as ecr,
+        LocalRegistry() as gar,
+    ):
+        proxy, proxy_host, stop = start_proxy(gar.url)
+        registries = tmp_path / "registries.yaml"
+        registries.write_text(
+            "registries:\n"
+            f"  - host: {ECR}\n    endpoint: {ecr.url}\n"
+            f"  - host: {GAR}\n    endpoint: http://{proxy_host}\n    auth: {{kind: anonymous}}\n"
+        )
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(
+            "rules:\n"
+            "  - name: team-to-gar\n"
+            f"    source: {{registry: {ECR}, repository: 'team/**'}}\n"
+            f"    destinations: [{{registry: {GAR}, repository: 'proj/mirror/{{repository}}'}}]\n"
+            "    mirror_deletes: true\n"
+        )
+        monkeypatch.setenv("FREIGHTLINER_QUEUE_URL", resources.queue_url)
+        monkeypatch.setenv("FREIGHTLINER_TABLE", resources.table)
+        monkeypatch.setenv("FREIGHTLINER_RULES", str(rules))
+        monkeypatch.setenv("FREIGHTLINER_REGISTRIES", str(registries))
+        monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+        monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "FreightlinerTest")
+        reset_pipeline()
+        try:
+            yield Stack(
+                ecr,
+                gar,
+                proxy,
+                resources,
+                sqs,
+                load_handler("on_ecr_push"),
+                load_handler("replicate"),
+            )
+        finally:
+            reset_pipeline()
+            stop()
+
+
+def test_ecr_push_lands_in_gar_and_the_job_completes(stack: Stack) -> None:
+    image = stack.push("team/app", "v1", seed=1)
+    reply = stack.fire(stack.ecr_event(image, "team/app", "v1"))
+    assert reply["status"] == "enqueued" and reply["items"] == 1
+    assert stack.work() == 1
+    assert skopeo_digest(f"{stack.gar.host}/proj/mirror/team/app:v1") == image.digest
+    job = pipeline().state.get_job(reply["job_id"])
+    assert job is not None and job.status == "COMPLETE" and job.done == 1 and job.bytes > 50_000
+    [item] = pipeline().state.list_items(reply["job_id"])
+    assert item.status is ItemStatus.DONE and item.digest == image.digest and item.attempts == 1
+
+
+def test_duplicate_event_does_no_duplicate_work(stack: Stack) -> None:
+    image = stack.push("team/app", "v2", seed=2)
+    event = stack.ecr_event(image, "team/app", "v2")
+    first = stack.fire(event)
+    again = stack.fire(event)
+    assert first["status"] == "enqueued"
+    assert again == first  # powertools idempotency replays the stored reply
+    assert stack.work() == 1
+    uploads = stack.blob_uploads()
+    assert uploads == 3  # config + two layers, once
+    reset_pipeline()  # a cold start: only the DynamoDB records remember the event
+    assert stack.fire(event)["status"] == "enqueued"
+    assert stack.work() == 0 and stack.blob_uploads() == uploads
+
+
+def test_digest_only_push_is_copied_by_digest(stack: Stack) -> None:
+    image = stack.push("team/app", "v3", seed=3)
+    reply = stack.fire(stack.ecr_event(image, "team/app", None))
+    assert reply["status"] == "enqueued"
+    stack.work()
+    assert skopeo_digest(f"{stack.gar.host}/proj/mirror/team/app@{image.digest}") == image.digest
+
+
+def test_delete_is_mirrored_where_the_rule_says(stack: Stack) -> None:
+    image = stack.push("team/app", "v4", seed=4)
+    stack.fire(stack.ecr_event(image, "team/app", "v4"))
+    stack.work()
+    event = json.loads((EVENTS / "ecr-delete.json").read_text())
+    event["detail"].update(
+        {"repository-name": "team/app", "image-digest": image.digest, "image-tag": "v4"}
+    )
+    assert stack.fire(event)["status"] == "enqueued"
+    stack.work()
+    deletes = [p for m, p, s in stack.gar_proxy.requests if m == "DELETE" and s == 202]
+    assert deletes == [f"/v2/proj/mirror/team/app/manifests/{image.digest}"]
+
+
+def test_bad_and_unmatched_events_enqueue_nothing(stack: Stack) -> None:
+    image = stack.push("other/app", "v1", seed=5)
+    assert stack.fire(stack.ecr_event(image, "other/app", "v1"))["status"] == "no-match"
+    bad = stack.ecr_event(image, "team/app", "v1")
+    bad["detail"]["image-digest"] = "sha256:nothex"
+    reply = stack.fire(bad)
+    assert reply["status"] == "rejected" and reply["error"] == "invalid_input"
+    assert "sha256:nothex" in reply["message"]
+    missing = stack.ecr_event(image, "team/app", "v1")
+    del missing["detail"]["repository-name"]
+    reply = stack.fire(missing)
+    assert reply["status"] == "rejected" and "repository-name" in reply["message"]
+    failed = stack.ecr_event(image, "team/app", "v1", result="FAILURE")
+    assert stack.fire(failed)["status"] == "ignored"
+    assert stack.work() == 0
+
+
+def test_permanent_failure_is_recorded_and_not_sent_to_the_dlq(stack: Stack) -> None:
+    image = stack.push("team/app", "v6", seed=6)
+    missing = image.digest[:-4] + "0000"
+    event = stack.ecr_event(image, "team/app", "v6")
+    event["detail"]["image-digest"] = missing  # ECR says pushed, registry does not have it
+    reply = stack.fire(event)
+    stack.work()
+    [item] = pipeline().state.list_items(reply["job_id"])
+    assert item.status is ItemStatus.FAILED and item.error_kind == "not_found"
+    assert "not found" in (item.last_error or "")
+    job = pipeline().state.get_job(reply["job_id"])
+    assert job is not None and job.status == "COMPLETED_WITH_ERRORS"
+    dlq = stack.sqs.receive_message(QueueUrl=stack.resources.dlq_url, WaitTimeSeconds=0)
+    assert not dlq.get("Messages")
+
+
+def test_poison_message_reaches_the_dlq(stack: Stack) -> None:
+    stack.sqs.send_message(QueueUrl=stack.resources.queue_url, MessageBody="{not a work item")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        stack.work()
+        dlq = stack.sqs.receive_message(QueueUrl=stack.resources.dlq_url, WaitTimeSeconds=1)
+        if dlq.get("Messages"):
+            assert dlq["Messages"][0]["Body"] == "{not a work item"
+            return
+    pytest.fail("poison message never reached the DLQ")
+
+
+def test_destination_503s_are_retried_until_the_copy_completes(stack: Stack) -> None:
+    image = stack.push("team/app", "v7", seed=7)
+    stack.gar_proxy.fail(lambda m, p: m == "PUT" and "/manifests/" in p, 503, 2)
+    reply = stack.fire(stack.ecr_event(image, "team/app", "v7"))
+    stack.work()
+    assert skopeo_digest(f"{stack.gar.host}/proj/mirror/team/app:v7") == image.digest
+    job = pipeline().state.get_job(reply["job_id"])
+    assert job is not None and job.status == "COMPLETE"
+
+
+def test_replicate_now_copies_synchronously_and_explains_bad_input(stack: Stack) -> None:
+    image = stack.push("team/app", "v1", seed=8)
+    handler = load_handler("replicate_now").handler
+    request = json.loads((EVENTS / "replicate-now.json").read_text())
+    reply = handler(request, LocalContext())
+    assert reply["status"] == "copied" and reply["digest"] == image.digest
+    assert skopeo_digest(f"{stack.gar.host}/my-project/mirror/team/app:v1") == image.digest
+    reply = handler({"source": request["source"]}, LocalContext())
+    assert reply["status"] == "rejected" and "destination" in reply["message"]
+    reply = handler({**request, "source": f"{ECR}/team/app:nope"}, LocalContext())
+    assert reply["status"] == "rejected" and reply["error"] == "not_found"
+
+
+def test_sample_sqs_event_runs_through_the_worker(stack: Stack) -> None:
+    """The sample names an image that is not there: a permanent failure, reported FAILED and
+    not returned to the queue (no batch item failure)."""
+    event = json.loads((EVENTS / "sqs-replicate.json").read_text())
+    reply = stack.replicate.handler(event, LocalContext())
+    assert reply == {"batchItemFailures": []}
+    [item] = pipeline().state.list_items("evt-demo")
+    assert item.status is ItemStatus.FAILED and item.error_kind == "not_found"
