@@ -3,6 +3,7 @@ real registries on loopback and the real handlers."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from freightliner.harness.images import Pushed, Pusher, RandomBlob
 from freightliner.harness.lambda_runtime import LocalContext, drain
 from freightliner.harness.registry import LocalRegistry
 from tests.support.faulty_proxy import FaultyProxy, start_proxy
-from tests.support.handlers import load_handler
+from tests.support.handlers import load_cloud_function, load_handler
 from tests.support.skopeo import skopeo_digest
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -90,6 +91,10 @@ def stack(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
             "  - name: team-to-gar\n"
             f"    source: {{registry: {ECR}, repository: 'team/**'}}\n"
             f"    destinations: [{{registry: {GAR}, repository: 'proj/mirror/{{repository}}'}}]\n"
+            "    mirror_deletes: true\n"
+            "  - name: gar-to-ecr\n"
+            f"    source: {{registry: {GAR}, repository: 'my-project/apps/**'}}\n"
+            f"    destinations: [{{registry: {ECR}, repository: 'from-gar/{{name}}'}}]\n"
             "    mirror_deletes: true\n"
         )
         monkeypatch.setenv("FREIGHTLINER_QUEUE_URL", resources.queue_url)
@@ -239,3 +244,55 @@ def test_sample_sqs_event_runs_through_the_worker(stack: Stack) -> None:
     assert reply == {"batchItemFailures": []}
     [item] = pipeline().state.list_items("evt-demo")
     assert item.status is ItemStatus.FAILED and item.error_kind == "not_found"
+
+
+def test_gar_insert_lands_in_ecr_through_the_cloud_function(stack: Stack) -> None:
+    with Pusher(stack.gar.url) as pusher:
+        image = pusher.multi_platform("my-project/apps/hello", "1.0")
+    event = json.loads((EVENTS / "gar-insert.cloudevent.json").read_text())
+    payload = json.loads(base64.b64decode(event["data"]["message"]["data"]))
+    payload["digest"] = f"{GAR}/my-project/apps/hello@{image.digest}"
+    event["data"]["message"]["data"] = base64.b64encode(json.dumps(payload).encode()).decode()
+    client = load_cloud_function("on_gar_push", "cloudevent")
+    response = client.post(
+        "/", json=event, headers={"Content-Type": "application/cloudevents+json"}
+    )
+    assert response.status_code == 200, response.text
+    assert stack.work() == 1
+    creds = ("AWS", "123456789012-auth-token")
+    assert skopeo_digest(f"{stack.ecr.host}/from-gar/hello:1.0", creds) == image.digest
+    ecr = boto3.client("ecr", region_name="us-east-1")
+    assert [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]] == [
+        "from-gar/hello"
+    ]
+    # The same message again (Pub/Sub redelivery, snake_case id this time): no new work.
+    message = event["data"]["message"]
+    message["message_id"] = message.pop("messageId")
+    again = client.post("/", json=event, headers={"Content-Type": "application/cloudevents+json"})
+    assert again.status_code == 200 and stack.work() == 0
+
+
+def test_gar_delete_and_bad_messages(stack: Stack) -> None:
+    client = load_cloud_function("on_gar_push", "cloudevent")
+    event = json.loads((EVENTS / "gar-delete.cloudevent.json").read_text())
+    response = client.post(
+        "/", json=event, headers={"Content-Type": "application/cloudevents+json"}
+    )
+    assert response.status_code == 200  # nothing at the destination: the delete is skipped
+    stack.work()
+    event["data"]["message"]["data"] = base64.b64encode(b"not json").decode()
+    response = client.post(
+        "/", json=event, headers={"Content-Type": "application/cloudevents+json"}
+    )
+    assert response.status_code == 200  # acked: redelivering bad input cannot help
+    assert stack.work() == 0
+
+
+def test_gcp_replicate_now_over_http(stack: Stack) -> None:
+    image = stack.push("team/app", "v9", seed=9)
+    client = load_cloud_function("replicate_now", "http")
+    body = {"source": f"{ECR}/team/app:v9", "destination": f"{GAR}/p/now/app:v9"}
+    response = client.post("/", json=body)
+    assert response.status_code == 200 and response.get_json()["digest"] == image.digest
+    response = client.post("/", json={"source": "nope"})
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_input"

@@ -5,6 +5,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 from types import ModuleType
+from typing import Any
+
+from functions_framework import create_app
 
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 
@@ -15,3 +18,9 @@ def load_handler(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_cloud_function(target: str, signature: str) -> Any:
+    """A functions-framework test client for functions/on_gar_push/main.py."""
+    app = create_app(target, str(FUNCTIONS / "on_gar_push" / "main.py"), signature)
+    return app.test_client()
