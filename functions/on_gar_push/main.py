@@ -33,8 +33,9 @@ def on_gar_push(event: CloudEvent) -> dict[str, Any]:
     if image is None:
         logger.info("ignored GAR notification", extra={"message_id": message.message_id})
         return {"status": "ignored"}
-    logger.append_keys(correlation_id=message.message_id, repository=image.repository,
-                       digest=short(image.digest))
+    logger.append_keys(
+        correlation_id=message.message_id, repository=image.repository, digest=short(image.digest)
+    )
     try:
         result = pipeline().accept(image, correlation_id=message.message_id)
     except RetryableError:
@@ -42,8 +43,7 @@ def on_gar_push(event: CloudEvent) -> dict[str, Any]:
     except FreightlinerError as exc:
         return rejection(exc, "GAR notification")
     logger.info(result.outcome, extra={"job_id": result.plan.job_id})
-    return {"status": result.outcome, "job_id": result.plan.job_id,
-            "items": len(result.plan.items)}
+    return {"status": result.outcome, "job_id": result.plan.job_id, "items": len(result.plan.items)}
 
 
 @functions_framework.http
