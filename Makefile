@@ -2,10 +2,24 @@
 PY := .venv/bin/python
 SRC := shared/freightliner functions tests bench
 
-.PHONY: bootstrap test lint unit integration demo bench fmt clean
+.PHONY: bootstrap bootstrap-sam test lint validate build unit integration demo bench fmt clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
+
+bootstrap-sam:
+	@bash scripts/bootstrap-sam.sh
+
+# sam build needs the Lambda runtime's Python (3.12) on PATH; pyenv provides it where present.
+PY312_DIR := $(shell dirname "$$(command -v python3.12 || PYENV_VERSION=3.12.1 pyenv which python3.12 2>/dev/null || echo /nonexistent/python3.12)")
+SAM := SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam
+
+validate: bootstrap-sam
+	$(SAM) validate --region us-east-1
+	$(SAM) validate --lint --region us-east-1
+
+build: bootstrap-sam
+	PATH="$(PY312_DIR):$$PATH" $(SAM) build --region us-east-1
 
 lint: bootstrap
 	$(PY) -m ruff check $(SRC)
@@ -13,7 +27,7 @@ lint: bootstrap
 	$(PY) -m mypy
 	.venv/bin/lint-imports
 
-test: lint
+test: lint validate
 	$(PY) -m pytest
 
 unit: bootstrap
@@ -33,4 +47,4 @@ fmt: bootstrap
 	$(PY) -m ruff check --fix $(SRC)
 
 clean:
-	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf .venv .venv-sam .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

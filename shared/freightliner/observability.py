@@ -26,6 +26,8 @@ def short(digest: str | None) -> str:
 
 
 def count_failure(kind: str) -> None:
+    """One `Failures` total (alarmed on) and one per error kind (for the dashboard)."""
+    metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name=f"Failures_{kind}", unit=MetricUnit.Count, value=1)
 
 

@@ -1,0 +1,62 @@
+"""template.yaml checks that neither `sam validate` nor cfn-lint make."""
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from freightliner.adapters.aws.table_schema import TABLE_DEFINITION, TTL_ATTRIBUTE
+from freightliner.harness.aws_resources import MAX_RECEIVE_COUNT
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation short-form tags (!Ref, !Sub, ...) as plain values."""
+
+
+def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_mapping(node)  # type: ignore[arg-type]
+
+
+_CfnLoader.add_multi_constructor("!", _any_tag)
+
+
+def template() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
+    return loaded
+
+
+def test_state_table_matches_the_schema_the_code_uses() -> None:
+    table = template()["Resources"]["StateTable"]["Properties"]
+    for key in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode"):
+        assert table[key] == TABLE_DEFINITION[key], key
+    assert table["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+
+
+def test_queue_visibility_covers_six_replicate_timeouts() -> None:
+    resources = template()["Resources"]
+    timeout = resources["ReplicateFunction"]["Properties"]["Timeout"]
+    queue = resources["WorkQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * timeout
+    assert int(queue["RedrivePolicy"]["maxReceiveCount"]) >= MAX_RECEIVE_COUNT
+
+
+def test_every_function_handler_exists_and_no_action_is_a_wildcard() -> None:
+    resources = template()["Resources"]
+    functions = {k: v for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"}
+    assert functions
+    for name, function in functions.items():
+        props = function["Properties"]
+        module, _, attribute = props["Handler"].partition(".")
+        source = ROOT / props["CodeUri"] / f"{module}.py"
+        assert source.exists(), name
+        assert f"def {attribute}(" in source.read_text(), name
+        for policy in props.get("Policies", []):
+            for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+                assert all("*" not in action for action in statement["Action"]), name
