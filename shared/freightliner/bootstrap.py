@@ -22,6 +22,7 @@ from freightliner.adapters.aws.ecr_repositories import EcrRepositoryAdmin
 from freightliner.adapters.aws.errors import aws_error
 from freightliner.adapters.aws.sqs_queue import SqsWorkQueue
 from freightliner.adapters.gcp.gar_auth import GarCredentialProvider
+from freightliner.adapters.gcp.pubsub_source import PubSubNotificationSource
 from freightliner.adapters.local.noop_repositories import NoopRepositoryAdmin
 from freightliner.adapters.local.static_creds import (
     AnonymousProvider,
@@ -35,18 +36,26 @@ from freightliner.domain.events import ImageEvent
 from freightliner.domain.registries import AuthKind, Registries, TlsMode
 from freightliner.domain.rules import RulesDocument, parse_rules
 from freightliner.domain.work import WorkItem
+from freightliner.engine.gar_poll import PollReport, poll_notifications
 from freightliner.engine.intake import IntakeResult, accept_event
 from freightliner.engine.models import CopyReport
 from freightliner.engine.replicate_now import ReplicateNowRequest, replicate_now
 from freightliner.engine.worker import ItemOutcome, process_item
 from freightliner.ports.credentials import Credential, CredentialProvider
 from freightliner.ports.repositories import RepositoryAdmin
-from freightliner.ports.work import ScanGate, StateStore, WorkQueue
+from freightliner.ports.work import NotificationSource, ScanGate, StateStore, WorkQueue
 from freightliner.registry.auth import RegistryAuth
 from freightliner.registry.client import RegistryClient
 from freightliner.registry.retry import RetryPolicy
 from freightliner.registry.transport import RegistryTransport
-from freightliner.settings import ENV_QUEUE_URL, ENV_REGISTRIES, ENV_RULES, ENV_TABLE, Settings
+from freightliner.settings import (
+    ENV_GAR_SUBSCRIPTION,
+    ENV_QUEUE_URL,
+    ENV_REGISTRIES,
+    ENV_RULES,
+    ENV_TABLE,
+    Settings,
+)
 
 
 class Container:
@@ -302,6 +311,16 @@ class Pipeline:
 
     def process(self, item: WorkItem) -> ItemOutcome:
         return process_item(item, self.container, self.state, self.settings.jobs)
+
+    @cached_property
+    def notifications(self) -> NotificationSource:
+        from google.cloud import pubsub_v1  # noqa: PLC0415 - only the poller needs it
+
+        subscription = self._require(self.settings.gar_subscription, ENV_GAR_SUBSCRIPTION)
+        return PubSubNotificationSource(pubsub_v1.SubscriberClient(), subscription)
+
+    def poll_gar(self) -> PollReport:
+        return poll_notifications(self.notifications, self.accept)
 
     def replicate_now(self, request: ReplicateNowRequest) -> CopyReport:
         return replicate_now(request, self.container, self.settings.jobs)

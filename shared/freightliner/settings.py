@@ -16,6 +16,7 @@ ENV_REGISTRIES = "FREIGHTLINER_REGISTRIES"
 ENV_JOBS = "FREIGHTLINER_JOBS"
 ENV_SRC_CREDS = "FREIGHTLINER_SRC_CREDS"
 ENV_DEST_CREDS = "FREIGHTLINER_DEST_CREDS"
+ENV_GAR_SUBSCRIPTION = "FREIGHTLINER_GAR_SUBSCRIPTION"  # projects/P/subscriptions/S
 ENV_REGION = "AWS_REGION"
 
 
@@ -24,6 +25,7 @@ class Settings(BaseModel):
     table: str | None = None
     rules: str | None = None
     registries: str | None = None
+    gar_subscription: str | None = None
     jobs: int = Field(default=8, ge=1, le=64)
     region: str = "us-east-1"
 
@@ -35,6 +37,7 @@ class Settings(BaseModel):
             table=env.get(ENV_TABLE) or None,
             rules=env.get(ENV_RULES) or None,
             registries=env.get(ENV_REGISTRIES) or None,
+            gar_subscription=env.get(ENV_GAR_SUBSCRIPTION) or None,
             jobs=int(env.get(ENV_JOBS) or 8),
             region=env.get(ENV_REGION) or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         )

@@ -14,6 +14,8 @@ from typing import Any
 
 import boto3
 import pytest
+from drongo.services.pubsub import PubSubEmulator, pubsub_backends
+from google.cloud import pubsub_v1
 
 from freightliner.bootstrap import pipeline, reset_pipeline
 from freightliner.domain.work import ItemStatus
@@ -296,3 +298,56 @@ def test_gcp_replicate_now_over_http(stack: Stack) -> None:
     assert response.status_code == 200 and response.get_json()["digest"] == image.digest
     response = client.post("/", json={"source": "nope"})
     assert response.status_code == 400 and response.get_json()["error"] == "invalid_input"
+
+
+@pytest.fixture
+def pubsub(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """drongo's in-process gRPC Pub/Sub emulator behind the stock google-cloud-pubsub client."""
+    emulator = PubSubEmulator()
+    emulator.start()
+    publisher = pubsub_v1.PublisherClient()
+    subscriber = pubsub_v1.SubscriberClient()
+    topic = "projects/my-project/topics/gcr"
+    subscription = "projects/my-project/subscriptions/freightliner"
+    publisher.create_topic(request={"name": topic})
+    subscriber.create_subscription(request={"name": subscription, "topic": topic})
+    monkeypatch.setenv("FREIGHTLINER_GAR_SUBSCRIPTION", subscription)
+    reset_pipeline()
+    try:
+        yield publisher, subscriber, topic, subscription
+    finally:
+        emulator.stop()
+        pubsub_backends.reset()
+
+
+def test_gar_poller_acks_only_after_enqueueing(
+    stack: Stack, pubsub: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publisher, subscriber, topic, subscription = pubsub
+    with Pusher(stack.gar.url) as pusher:
+        image = pusher.image("my-project/apps/polled", "2.0", [b"polled layer"])
+    notification = {
+        "action": "INSERT",
+        "digest": f"{GAR}/my-project/apps/polled@{image.digest}",
+        "tag": f"{GAR}/my-project/apps/polled:2.0",
+    }
+    publisher.publish(topic, json.dumps(notification).encode()).result()
+    poller = load_handler("gar_poller").handler
+    schedule = json.loads((EVENTS / "schedule.json").read_text())
+
+    # SQS unreachable: the work cannot be enqueued, so the message must not be acked.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    reset_pipeline()
+    report = poller(schedule, LocalContext())
+    assert report["pulled"] == 1 and report["retried"] == 1 and report["enqueued"] == 0
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SQS")
+    reset_pipeline()
+    report = poller(schedule, LocalContext())
+    assert report["pulled"] == 1 and report["enqueued"] == 1
+    assert stack.work() == 1
+    creds = ("AWS", "123456789012-auth-token")
+    assert skopeo_digest(f"{stack.ecr.host}/from-gar/polled:2.0", creds) == image.digest
+    left = subscriber.pull(request={"subscription": subscription, "max_messages": 10}, timeout=5)
+    assert not left.received_messages  # acked once enqueued

@@ -86,3 +86,21 @@ class ScanGate(Protocol):
     def start(self, items: Sequence[WorkItem]) -> None:
         """Hold the items until their image's scan passes (the scan-gate state machine)."""
         ...
+
+
+class PulledMessage(BaseModel):
+    ack_id: str
+    message_id: str
+    data: bytes
+
+
+class NotificationSource(Protocol):
+    """A subscription to registry notifications (GAR's `gcr` topic), pulled on a schedule."""
+
+    def pull(self, max_messages: int) -> list[PulledMessage]: ...
+
+    def ack(self, ack_ids: Sequence[str]) -> None: ...
+
+    def nack(self, ack_ids: Sequence[str]) -> None:
+        """Make the messages available again at once (their work could not be enqueued)."""
+        ...
