@@ -19,17 +19,18 @@ from google.cloud import pubsub_v1
 
 from freightliner.bootstrap import pipeline, reset_pipeline
 from freightliner.domain.work import ItemStatus
-from freightliner.harness.aws_resources import PipelineResources, create_resources
+from freightliner.harness.aws_resources import PipelineResources
 from freightliner.harness.images import Pushed, Pusher, RandomBlob
 from freightliner.harness.lambda_runtime import LocalContext, drain
+from freightliner.harness.local_stack import ECR_CREDS, ECR_HOST, GAR_HOST, LocalStack
 from freightliner.harness.registry import LocalRegistry
 from tests.support.faulty_proxy import FaultyProxy, start_proxy
 from tests.support.handlers import load_cloud_function, load_handler
 from tests.support.skopeo import skopeo_digest
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
-ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
-GAR = "us-docker.pkg.dev"
+ECR = ECR_HOST
+GAR = GAR_HOST
 
 
 @dataclass
@@ -43,7 +44,7 @@ class Stack:
     replicate: ModuleType
 
     def push(self, repository: str, tag: str, seed: int) -> Pushed:
-        with Pusher(self.ecr.url, auth=("AWS", "123456789012-auth-token")) as pusher:
+        with Pusher(self.ecr.url, auth=ECR_CREDS) as pusher:
             return pusher.image(repository, tag, [RandomBlob(seed, 50_000), b"tail"])
 
     def ecr_event(
@@ -71,48 +72,20 @@ class Stack:
 
 
 @pytest.fixture
-def stack(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    resources = create_resources(
-        sqs, boto3.client("dynamodb", region_name="us-east-1"), visibility_timeout=1
-    )
-    with (
-        LocalRegistry(basic_auth=("AWS", "123456789012-auth-token")) as ecr,
-        LocalRegistry() as gar,
-    ):
-        proxy, proxy_host, stop = start_proxy(gar.url)
-        registries = tmp_path / "registries.yaml"
-        registries.write_text(
-            "registries:\n"
-            f"  - host: {ECR}\n    endpoint: {ecr.url}\n"
-            f"  - host: {GAR}\n    endpoint: http://{proxy_host}\n    auth: {{kind: anonymous}}\n"
-        )
-        rules = tmp_path / "rules.yaml"
-        rules.write_text(
-            "rules:\n"
-            "  - name: team-to-gar\n"
-            f"    source: {{registry: {ECR}, repository: 'team/**'}}\n"
-            f"    destinations: [{{registry: {GAR}, repository: 'proj/mirror/{{repository}}'}}]\n"
-            "    mirror_deletes: true\n"
-            "  - name: gar-to-ecr\n"
-            f"    source: {{registry: {GAR}, repository: 'my-project/apps/**'}}\n"
-            f"    destinations: [{{registry: {ECR}, repository: 'from-gar/{{name}}'}}]\n"
-            "    mirror_deletes: true\n"
-        )
-        monkeypatch.setenv("FREIGHTLINER_QUEUE_URL", resources.queue_url)
-        monkeypatch.setenv("FREIGHTLINER_TABLE", resources.table)
-        monkeypatch.setenv("FREIGHTLINER_RULES", str(rules))
-        monkeypatch.setenv("FREIGHTLINER_REGISTRIES", str(registries))
-        monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-        monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "FreightlinerTest")
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    with LocalStack(tmp_path / "stack", visibility_timeout=1) as local:
+        proxy, proxy_host, stop = start_proxy(local.gar.url)
+        local.route_gar(f"http://{proxy_host}")
+        local.apply_env()
         reset_pipeline()
+        assert local.resources is not None
         try:
             yield Stack(
-                ecr,
-                gar,
+                local.ecr,
+                local.gar,
                 proxy,
-                resources,
-                sqs,
+                local.resources,
+                boto3.client("sqs", region_name="us-east-1"),
                 load_handler("on_ecr_push"),
                 load_handler("replicate"),
             )
@@ -126,7 +99,7 @@ def test_ecr_push_lands_in_gar_and_the_job_completes(stack: Stack) -> None:
     reply = stack.fire(stack.ecr_event(image, "team/app", "v1"))
     assert reply["status"] == "enqueued" and reply["items"] == 1
     assert stack.work() == 1
-    assert skopeo_digest(f"{stack.gar.host}/proj/mirror/team/app:v1") == image.digest
+    assert skopeo_digest(f"{stack.gar.host}/my-project/apps/team/app:v1") == image.digest
     job = pipeline().state.get_job(reply["job_id"])
     assert job is not None and job.status == "COMPLETE" and job.done == 1 and job.bytes > 50_000
     [item] = pipeline().state.list_items(reply["job_id"])
@@ -153,7 +126,9 @@ def test_digest_only_push_is_copied_by_digest(stack: Stack) -> None:
     reply = stack.fire(stack.ecr_event(image, "team/app", None))
     assert reply["status"] == "enqueued"
     stack.work()
-    assert skopeo_digest(f"{stack.gar.host}/proj/mirror/team/app@{image.digest}") == image.digest
+    assert (
+        skopeo_digest(f"{stack.gar.host}/my-project/apps/team/app@{image.digest}") == image.digest
+    )
 
 
 def test_delete_is_mirrored_where_the_rule_says(stack: Stack) -> None:
@@ -167,7 +142,7 @@ def test_delete_is_mirrored_where_the_rule_says(stack: Stack) -> None:
     assert stack.fire(event)["status"] == "enqueued"
     stack.work()
     deletes = [p for m, p, s in stack.gar_proxy.requests if m == "DELETE" and s == 202]
-    assert deletes == [f"/v2/proj/mirror/team/app/manifests/{image.digest}"]
+    assert deletes == [f"/v2/my-project/apps/team/app/manifests/{image.digest}"]
 
 
 def test_bad_and_unmatched_events_enqueue_nothing(stack: Stack) -> None:
@@ -220,7 +195,7 @@ def test_destination_503s_are_retried_until_the_copy_completes(stack: Stack) -> 
     stack.gar_proxy.fail(lambda m, p: m == "PUT" and "/manifests/" in p, 503, 2)
     reply = stack.fire(stack.ecr_event(image, "team/app", "v7"))
     stack.work()
-    assert skopeo_digest(f"{stack.gar.host}/proj/mirror/team/app:v7") == image.digest
+    assert skopeo_digest(f"{stack.gar.host}/my-project/apps/team/app:v7") == image.digest
     job = pipeline().state.get_job(reply["job_id"])
     assert job is not None and job.status == "COMPLETE"
 
