@@ -10,7 +10,7 @@ from freightliner.bootstrap import pipeline
 from freightliner.domain.errors import FreightlinerError, RetryableError
 from freightliner.domain.events import EcrImageAction
 from freightliner.lambda_support import rejection
-from freightliner.observability import logger, metrics, short, tracer
+from freightliner.observability import count_event, logger, metrics, short, tracer
 
 
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
@@ -29,11 +29,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"status": "ignored"}
     logger.append_keys(repository=image.repository, digest=short(image.digest))
     try:
-        result = pipeline().accept(image, correlation_id=action.id)
+        result = pipeline().accept(image, correlation_id=action.id, lambda_context=context)
     except RetryableError:
         raise  # EventBridge / Lambda retry the event
     except FreightlinerError as exc:
         return rejection(exc, "ECR event")
+    count_event(result.outcome)
     logger.info(
         result.outcome, extra={"job_id": result.plan.job_id, "items": len(result.plan.items)}
     )

@@ -19,7 +19,7 @@ from freightliner.domain.errors import FreightlinerError, RetryableError
 from freightliner.domain.events import PubSubMessage
 from freightliner.engine.replicate_now import ReplicateNowRequest
 from freightliner.lambda_support import rejection
-from freightliner.observability import logger, short
+from freightliner.observability import count_event, logger, short
 
 
 @functions_framework.cloud_event
@@ -42,6 +42,7 @@ def on_gar_push(event: CloudEvent) -> dict[str, Any]:
         raise  # not acked: Pub/Sub delivers it again
     except FreightlinerError as exc:
         return rejection(exc, "GAR notification")
+    count_event(result.outcome)
     logger.info(result.outcome, extra={"job_id": result.plan.job_id})
     return {"status": result.outcome, "job_id": result.plan.job_id, "items": len(result.plan.items)}
 

@@ -262,10 +262,19 @@ class Pipeline:
         return None  # the scan-gate state machine is not part of this deployment yet
 
     @cached_property
+    def _idempotency_config(self) -> Any:
+        from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig  # noqa: PLC0415
+
+        return IdempotencyConfig(
+            event_key_jmespath="[event_id, digest]",
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=24 * 3600,
+        )
+
+    @cached_property
     def _idempotent_accept(self) -> Callable[..., IntakeResult]:
         from aws_lambda_powertools.utilities.idempotency import (  # noqa: PLC0415
             DynamoDBPersistenceLayer,
-            IdempotencyConfig,
             idempotent_function,
         )
         from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import (  # noqa: PLC0415
@@ -281,11 +290,7 @@ class Pipeline:
             static_pk_value="IDEMPOTENCY",
             boto3_client=self._client("dynamodb"),
         )
-        config = IdempotencyConfig(
-            event_key_jmespath="[event_id, digest]",
-            raise_on_no_idempotency_key=True,
-            expires_after_seconds=24 * 3600,
-        )
+        config = self._idempotency_config
 
         @idempotent_function(  # type: ignore[untyped-decorator]
             data_keyword_argument="event",
@@ -305,8 +310,12 @@ class Pipeline:
 
         return accept  # type: ignore[no-any-return]
 
-    def accept(self, event: ImageEvent, correlation_id: str = "") -> IntakeResult:
+    def accept(
+        self, event: ImageEvent, correlation_id: str = "", lambda_context: Any = None
+    ) -> IntakeResult:
         """Plan and enqueue an event once, however often it is delivered."""
+        if lambda_context is not None:  # lets an in-progress record expire with the invocation
+            self._idempotency_config.register_lambda_context(lambda_context)
         return self._idempotent_accept(event=event, correlation_id=correlation_id)
 
     def process(self, item: WorkItem) -> ItemOutcome:

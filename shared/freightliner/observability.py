@@ -35,3 +35,8 @@ def count_copy(bytes_copied: int, seconds: float) -> None:
     metrics.add_metric(name="ImagesCopied", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="BytesCopied", unit=MetricUnit.Bytes, value=bytes_copied)
     metrics.add_metric(name="CopySeconds", unit=MetricUnit.Seconds, value=seconds)
+
+
+def count_event(outcome: str) -> None:
+    """Events by what became of them: enqueued, duplicate, no-match."""
+    metrics.add_metric(name=f"Events_{outcome.replace('-', '_')}", unit=MetricUnit.Count, value=1)

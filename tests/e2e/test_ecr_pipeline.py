@@ -20,12 +20,12 @@ from google.cloud import pubsub_v1
 from freightliner.bootstrap import pipeline, reset_pipeline
 from freightliner.domain.work import ItemStatus
 from freightliner.harness.aws_resources import PipelineResources
+from freightliner.harness.functions import cloud_function_client, load_handler
 from freightliner.harness.images import Pushed, Pusher, RandomBlob
 from freightliner.harness.lambda_runtime import LocalContext, drain
 from freightliner.harness.local_stack import ECR_CREDS, ECR_HOST, GAR_HOST, LocalStack
 from freightliner.harness.registry import LocalRegistry
 from tests.support.faulty_proxy import FaultyProxy, start_proxy
-from tests.support.handlers import load_cloud_function, load_handler
 from tests.support.skopeo import skopeo_digest
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -230,7 +230,7 @@ def test_gar_insert_lands_in_ecr_through_the_cloud_function(stack: Stack) -> Non
     payload = json.loads(base64.b64decode(event["data"]["message"]["data"]))
     payload["digest"] = f"{GAR}/my-project/apps/hello@{image.digest}"
     event["data"]["message"]["data"] = base64.b64encode(json.dumps(payload).encode()).decode()
-    client = load_cloud_function("on_gar_push", "cloudevent")
+    client = cloud_function_client("on_gar_push", "cloudevent")
     response = client.post(
         "/", json=event, headers={"Content-Type": "application/cloudevents+json"}
     )
@@ -250,7 +250,7 @@ def test_gar_insert_lands_in_ecr_through_the_cloud_function(stack: Stack) -> Non
 
 
 def test_gar_delete_and_bad_messages(stack: Stack) -> None:
-    client = load_cloud_function("on_gar_push", "cloudevent")
+    client = cloud_function_client("on_gar_push", "cloudevent")
     event = json.loads((EVENTS / "gar-delete.cloudevent.json").read_text())
     response = client.post(
         "/", json=event, headers={"Content-Type": "application/cloudevents+json"}
@@ -267,7 +267,7 @@ def test_gar_delete_and_bad_messages(stack: Stack) -> None:
 
 def test_gcp_replicate_now_over_http(stack: Stack) -> None:
     image = stack.push("team/app", "v9", seed=9)
-    client = load_cloud_function("replicate_now", "http")
+    client = cloud_function_client("replicate_now", "http")
     body = {"source": f"{ECR}/team/app:v9", "destination": f"{GAR}/p/now/app:v9"}
     response = client.post("/", json=body)
     assert response.status_code == 200 and response.get_json()["digest"] == image.digest

@@ -1,50 +1,136 @@
-"""`make demo`: two local registries, a multi-platform image, one `freightliner copy`.
+"""`make demo`: the replication pipeline on one machine, both directions.
 
-Runs the real CLI as a subprocess, exactly as a user would, then checks the copy with
-`freightliner inspect` on both sides: the index digest must be unchanged.
+1. `freightliner copy` (the CLI) copies a 3-platform image from local "ECR" to local "GAR".
+2. An ECR push event goes through the real `on_ecr_push` handler; the `replicate` handler,
+   fed by an SQS poller as Lambda's event source mapping would, copies it to "GAR".
+3. A GAR INSERT CloudEvent goes through the Cloud Function (functions-framework); the copy
+   lands back in a second ECR repository.
+Then a summary from DynamoDB, and every digest checked against the source.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
+from typing import Any
 
-from freightliner.harness.images import seed_demo_image
+import boto3
+import httpx
+
+from freightliner.bootstrap import pipeline, reset_pipeline
+from freightliner.domain.work import job_id_for
+from freightliner.harness.functions import EVENTS, cloud_function_client, load_handler
+from freightliner.harness.images import OCI_INDEX, OCI_MANIFEST, Pusher
+from freightliner.harness.lambda_runtime import LocalContext, drain
+from freightliner.harness.local_stack import ECR_CREDS, ECR_HOST, GAR_HOST, LocalStack
 from freightliner.harness.registry import LocalRegistry
 
 
-def _cli(*args: str) -> str:
-    command = [sys.executable, "-m", "freightliner.cli.main", *args]
-    print(f"$ freightliner {' '.join(args)}", flush=True)
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        sys.stderr.write(result.stderr)
-        raise SystemExit(f"demo: freightliner {args[0]} failed (exit {result.returncode})")
-    return result.stdout
+def _digest(registry: LocalRegistry, repository: str, tag: str, auth: Any = None) -> str:
+    response = httpx.head(
+        f"{registry.url}/v2/{repository}/manifests/{tag}",
+        headers={"Accept": f"{OCI_INDEX}, {OCI_MANIFEST}"},
+        auth=auth,
+    )
+    return str(response.headers.get("Docker-Content-Digest", f"missing ({response.status_code})"))
+
+
+def _step(text: str) -> None:
+    print(f"\n== {text}", flush=True)
 
 
 def main() -> int:
-    with LocalRegistry() as source, LocalRegistry() as destination:
-        print(f"source registry      {source.url}")
-        print(f"destination registry {destination.url}")
-        seeded = seed_demo_image(source.url, "demo/app", "v1")
-        print(f"seeded {source.host}/demo/app:v1  {seeded.digest}  ({seeded.media_type})\n")
-        src = f"{source.host}/demo/app:v1"
-        dst = f"{destination.host}/mirror/demo/app:v1"
-        print(_cli("copy", src, dst))
-        before = json.loads(_cli("inspect", "--json", src))
-        after = json.loads(_cli("inspect", "--json", dst))
-        for platform in after["platforms"]:
-            print(f"  {platform['platform']:<14} {platform['digest']}")
-        if before["digest"] != after["digest"] or after["digest"] != seeded.digest:
-            print(f"\nFAIL: digest changed {before['digest']} -> {after['digest']}")
+    with (
+        tempfile.TemporaryDirectory(prefix="freightliner-demo-") as tmp,
+        LocalStack(Path(tmp)) as stack,
+    ):
+        stack.apply_env()
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the summary tells the story
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        reset_pipeline()
+        print(f"local ECR  {ECR_HOST} -> {stack.ecr.url}")
+        print(f"local GAR  {GAR_HOST} -> {stack.gar.url}")
+        print(f"moto       {stack.moto_url} (SQS, DynamoDB, ECR control plane)")
+        with Pusher(stack.ecr.url, auth=ECR_CREDS) as pusher:
+            seeded = pusher.multi_platform(
+                "team/app", "v1", layer_sizes=(2 * 1024 * 1024, 256 * 1024)
+            )
+        print(f"seeded     {ECR_HOST}/team/app:v1 {seeded.digest} (3 platforms)")
+
+        _step("1. freightliner copy (CLI)")
+        command = [
+            sys.executable,
+            "-m",
+            "freightliner.cli.main",
+            "copy",
+            f"{ECR_HOST}/team/app:v1",
+            f"{GAR_HOST}/my-project/cli/app:v1",
+        ]
+        print("$ freightliner copy", *command[-2:])
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        print(result.stdout.rstrip() or result.stderr.rstrip())
+        if result.returncode != 0:
             return 1
-        print(
-            f"\nOK: {dst} has digest {after['digest']} (unchanged), "
-            f"{len(after['platforms'])} platforms"
+
+        _step("2. ECR push -> on_ecr_push -> SQS -> replicate -> GAR")
+        event = json.loads((EVENTS / "ecr-push.json").read_text())
+        event["detail"].update({"repository-name": "team/app", "image-digest": seeded.digest})
+        reply = load_handler("on_ecr_push").handler(event, LocalContext())
+        print(f"on_ecr_push: {reply}")
+        sqs = boto3.client("sqs")
+        assert stack.resources is not None
+        replicate = load_handler("replicate").handler
+        print(f"replicate: {drain(sqs, stack.resources.queue_url, replicate)} message(s)")
+        jobs = [reply["job_id"]]
+
+        _step("3. GAR INSERT (Pub/Sub CloudEvent) -> on_gar_push -> SQS -> replicate -> ECR")
+        cloud_event = json.loads((EVENTS / "gar-insert.cloudevent.json").read_text())
+        notification = {
+            "action": "INSERT",
+            "digest": f"{GAR_HOST}/my-project/apps/team/app@{seeded.digest}",
+            "tag": f"{GAR_HOST}/my-project/apps/team/app:v1",
+        }
+        cloud_event["data"]["message"]["data"] = base64.b64encode(
+            json.dumps(notification).encode()
+        ).decode()
+        response = cloud_function_client("on_gar_push", "cloudevent").post(
+            "/", json=cloud_event, headers={"Content-Type": "application/cloudevents+json"}
         )
-    return 0
+        print(f"on_gar_push: HTTP {response.status_code}")
+        print(f"replicate: {drain(sqs, stack.resources.queue_url, replicate)} message(s)")
+        state = pipeline().state
+        jobs.append(job_id_for(cloud_event["data"]["message"]["messageId"], seeded.digest))
+
+        _step("summary (from DynamoDB)")
+        print(f"{'source':<58} {'destination':<62} {'digest':<13} {'bytes':>9} {'s':>6}")
+        for job_id in dict.fromkeys(jobs):
+            for item in state.list_items(job_id):
+                seconds = (item.finished_at or 0) - (item.started_at or 0)
+                print(
+                    f"{item.source.split('@')[0]:<58} {item.destination:<62} "
+                    f"{(item.digest or '-')[7:19]:<13} {item.bytes:>9} {seconds:>6.2f}"
+                )
+        checks = {
+            f"{GAR_HOST}/my-project/cli/app:v1": _digest(stack.gar, "my-project/cli/app", "v1"),
+            f"{GAR_HOST}/my-project/apps/team/app:v1": _digest(
+                stack.gar, "my-project/apps/team/app", "v1"
+            ),
+            f"{ECR_HOST}/from-gar/app:v1": _digest(stack.ecr, "from-gar/app", "v1", ECR_CREDS),
+        }
+        _step("digests")
+        ok = True
+        for ref, digest in checks.items():
+            same = digest == seeded.digest
+            ok &= same
+            print(f"{'OK ' if same else 'BAD'} {ref} {digest}")
+        reset_pipeline()
+        print("\nall copies kept the source digest" if ok else "\nDIGEST MISMATCH")
+        return 0 if ok else 1
 
 
 if __name__ == "__main__":

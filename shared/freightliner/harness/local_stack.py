@@ -7,9 +7,11 @@ Used by `make demo`, `freightliner local up` and the end-to-end tests.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import boto3
 import httpx
@@ -76,6 +78,7 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request lines
         self.ecr.start()
         self.gar.start()
         port = free_port()
@@ -83,7 +86,7 @@ class LocalStack:
         self.moto.start()
         self.moto_url = f"http://127.0.0.1:{port}"
         httpx.post(f"{self.moto_url}/moto-api/reset").raise_for_status()
-        session = dict(
+        session: dict[str, Any] = dict(
             endpoint_url=self.moto_url,
             region_name="us-east-1",
             aws_access_key_id="local",

@@ -1,0 +1,33 @@
+"""Loading the deployable functions from the checkout (functions/<name>/app.py or main.py),
+so the demo, `freightliner invoke` and the tests run exactly the code that ships."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[3]
+FUNCTIONS = REPO / "functions"
+EVENTS = REPO / "events"
+GCP_FUNCTION = FUNCTIONS / "on_gar_push" / "main.py"
+
+
+def load_handler(name: str) -> ModuleType:
+    path = FUNCTIONS / name / "app.py"
+    if not path.exists():
+        known = sorted(p.parent.name for p in FUNCTIONS.glob("*/app.py"))
+        raise FileNotFoundError(f"no Lambda function {name!r}; known: {', '.join(known)}")
+    spec = importlib.util.spec_from_file_location(f"functions_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def cloud_function_client(target: str, signature: str) -> Any:
+    """A functions-framework test client for the GCP function (`cloudevent` or `http`)."""
+    from functions_framework import create_app  # noqa: PLC0415 - GCP tooling only
+
+    return create_app(target, str(GCP_FUNCTION), signature).test_client()  # type: ignore[no-untyped-call]
