@@ -13,6 +13,7 @@ from typing import Any
 
 from freightliner.adapters.local.static_creds import parse_user_pass
 from freightliner.bootstrap import Container
+from freightliner.cli.local import DEFAULT_DIR, invoke, local_down, local_up
 from freightliner.cli.progress import ConsoleProgress, human_bytes
 from freightliner.domain.errors import FreightlinerError, InvalidInput
 from freightliner.domain.reference import Reference
@@ -78,7 +79,26 @@ def _parser() -> argparse.ArgumentParser:
     tags.add_argument("repository", help="host/repository")
     tags.add_argument("--creds", metavar="USER:PASS")
     common(tags)
+    local = sub.add_parser("local", help="the pipeline on this machine (moto + local registries)")
+    local.add_argument("action", choices=["up", "down"])
+    local.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="state directory")
+    local.add_argument("--detach", action="store_true", help="run in the background")
+
+    invoke = sub.add_parser("invoke", help="run a function's handler once with an event file")
+    invoke.add_argument("function", help="on_ecr_push, on_gar_push, replicate, replicate_now, ...")
+    invoke.add_argument("event", type=Path, help="an event file, e.g. events/ecr-push.json")
+    invoke.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="`local up` state directory")
     return parser
+
+
+def _run_local(args: argparse.Namespace) -> int:
+    if args.action == "up":
+        return local_up(args.dir, args.detach)
+    return local_down(args.dir)
+
+
+def _run_invoke(args: argparse.Namespace) -> int:
+    return invoke(args.function, args.event, args.dir)
 
 
 def _creds(host: str, value: str | None, env: str | None = None) -> dict[str, Credential]:
@@ -165,7 +185,13 @@ def _run_tags(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: dict[str, Any] = {"copy": _run_copy, "inspect": _run_inspect, "tags": _run_tags}
+COMMANDS: dict[str, Any] = {
+    "copy": _run_copy,
+    "inspect": _run_inspect,
+    "tags": _run_tags,
+    "local": _run_local,
+    "invoke": _run_invoke,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

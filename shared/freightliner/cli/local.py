@@ -1,0 +1,128 @@
+"""`freightliner local up/down` and `freightliner invoke`: the pipeline on this machine.
+
+`local up` starts the local stack (moto, a local "ECR" and "GAR", queue and table) and runs
+the SQS poller that feeds the `replicate` handler as Lambda's event source mapping would; it
+writes the environment other commands need to `<dir>/env`. `invoke` runs any handler once
+with an event file against that stack.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from freightliner.domain.errors import InvalidInput
+
+DEFAULT_DIR = Path(".freightliner/local")
+
+
+def read_env(directory: Path) -> dict[str, str]:
+    path = directory / "env"
+    if not path.exists():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {key: value for key, value in pairs}
+
+
+def local_up(directory: Path, detach: bool) -> int:
+    if detach:
+        directory.mkdir(parents=True, exist_ok=True)
+        log = (directory / "stack.log").open("ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "freightliner.cli.main", "local", "up", "--dir", str(directory)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            if (directory / "env").exists():
+                print(f"local stack running (pid {process.pid}); environment in {directory}/env")
+                return 0
+            time.sleep(0.2)
+        raise InvalidInput(f"local stack did not start; see {directory}/stack.log")
+    import boto3  # noqa: PLC0415
+
+    from freightliner.harness.functions import load_handler  # noqa: PLC0415 - dev tooling
+    from freightliner.harness.lambda_runtime import poll_once  # noqa: PLC0415
+    from freightliner.harness.local_stack import LocalStack  # noqa: PLC0415
+
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    with LocalStack(directory.resolve() / "stack") as stack:
+        stack.apply_env()
+        (directory / "pid").write_text(str(os.getpid()))
+        (directory / "env").write_text("".join(f"{k}={v}\n" for k, v in stack.env.items()))
+        print(
+            f"local stack up: ECR {stack.ecr.url}, GAR {stack.gar.url}, moto {stack.moto_url}",
+            flush=True,
+        )
+        replicate = load_handler("replicate").handler
+        sqs = boto3.client("sqs")
+        assert stack.resources is not None
+        try:
+            while not stopping:
+                if poll_once(sqs, stack.resources.queue_url, replicate, wait_seconds=1) == 0:
+                    time.sleep(0.2)
+        finally:
+            for name in ("env", "pid"):
+                (directory / name).unlink(missing_ok=True)
+    print("local stack down", flush=True)
+    return 0
+
+
+def local_down(directory: Path) -> int:
+    pid_file = directory / "pid"
+    if not pid_file.exists():
+        print("no local stack running")
+        return 0
+    pid = int(pid_file.read_text())
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and pid_file.exists():
+        time.sleep(0.2)
+    print("local stack stopped")
+    return 0
+
+
+def invoke(function: str, event_file: Path, directory: Path) -> int:
+    from freightliner.bootstrap import reset_pipeline  # noqa: PLC0415
+    from freightliner.harness.functions import (  # noqa: PLC0415
+        cloud_function_client,
+        load_handler,
+    )
+    from freightliner.harness.lambda_runtime import LocalContext  # noqa: PLC0415
+
+    try:
+        event: Any = json.loads(event_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"cannot read event {event_file}: {exc}") from None
+    os.environ.update(read_env(directory))
+    reset_pipeline()
+    if function == "on_gar_push":
+        response = cloud_function_client("on_gar_push", "cloudevent").post(
+            "/", json=event, headers={"Content-Type": "application/cloudevents+json"}
+        )
+        result: Any = {"http_status": response.status_code, "body": response.get_json(silent=True)}
+    else:
+        try:
+            handler = load_handler(function).handler
+        except FileNotFoundError as exc:
+            raise InvalidInput(str(exc)) from None
+        result = handler(event, LocalContext())
+    print(json.dumps(result, indent=2, default=str))
+    return 0
