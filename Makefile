@@ -2,7 +2,8 @@
 PY := .venv/bin/python
 SRC := shared/freightliner functions tests bench
 
-.PHONY: bootstrap bootstrap-sam test lint validate build unit integration demo bench fmt clean
+
+.PHONY: bootstrap bootstrap-sam test lint validate build gcp-source unit integration demo bench fmt clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -20,6 +21,15 @@ validate: bootstrap-sam
 
 build: bootstrap-sam
 	PATH="$(PY312_DIR):$$PATH" $(SAM) build --region us-east-1
+
+# The Cloud Function's source: main.py, the freightliner package and its requirements.
+gcp-source: bootstrap
+	rm -rf build/gcp && mkdir -p build/gcp
+	cp functions/on_gar_push/main.py build/gcp/
+	cp -r shared/freightliner build/gcp/ && rm -rf build/gcp/freightliner/harness
+	find build/gcp -name __pycache__ -prune -exec rm -rf {} +
+	{ $(PY) layers/runtime_requirements.py; echo "functions-framework>=3.5"; } > build/gcp/requirements.txt
+	@echo "Cloud Function source assembled in build/gcp"
 
 lint: bootstrap
 	$(PY) -m ruff check $(SRC)
