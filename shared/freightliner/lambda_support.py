@@ -35,14 +35,20 @@ def rejection(exc: Exception, what: str) -> dict[str, Any]:
 class VisibilityHeartbeat:
     """Extends an SQS message's visibility every minute while its copy runs."""
 
-    def __init__(self, extend: Callable[[str, int], None], receipt_handle: str) -> None:
+    def __init__(
+        self,
+        extend: Callable[[str, int], None],
+        receipt_handle: str,
+        every: float = HEARTBEAT_SECONDS,
+    ) -> None:
         self._extend = extend
+        self._every = every
         self._receipt = receipt_handle
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        while not self._stop.wait(HEARTBEAT_SECONDS):
+        while not self._stop.wait(self._every):
             try:
                 self._extend(self._receipt, LEASE_SECONDS)
             except Exception:  # a missed heartbeat only risks a duplicate delivery

@@ -1,0 +1,117 @@
+"""Intake (plan, record, enqueue) and SQS lease handling, with in-memory fakes of the ports."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import pytest
+
+from freightliner.domain.errors import Unavailable, Unsupported
+from freightliner.domain.events import ImageEvent
+from freightliner.domain.rules import parse_rules
+from freightliner.domain.work import ItemStatus, WorkItem
+from freightliner.engine.intake import accept_event
+from freightliner.lambda_support import VisibilityHeartbeat, retry_delay
+from freightliner.ports.work import ItemRecord, JobRecord
+
+ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+EVENT = ImageEvent(
+    event_id="e-1",
+    action="push",
+    registry=ECR,
+    repository="team/app",
+    digest="sha256:" + "cd" * 32,
+    tag="v1",
+)
+
+
+def rules(gate: bool = False) -> str:
+    return (
+        "rules:\n  - name: r\n"
+        f"    source: {{registry: {ECR}, repository: 'team/*'}}\n"
+        "    destinations: [{registry: ghcr.io, repository: 'o/{name}'}]\n"
+        f"    scan_gate: {str(gate).lower()}\n"
+    )
+
+
+class FakeQueue:
+    def __init__(self, fail: bool = False) -> None:
+        self.sent: list[WorkItem] = []
+        self.fail = fail
+
+    def send(self, items: Sequence[WorkItem]) -> None:
+        if self.fail:
+            raise Unavailable("queue down")
+        self.sent += items
+
+
+class FakeState:
+    def __init__(self) -> None:
+        self.jobs: dict[str, JobRecord] = {}
+
+    def create_job(self, job: JobRecord, items: Sequence[WorkItem]) -> bool:
+        if job.job_id in self.jobs:
+            return False
+        self.jobs[job.job_id] = job.model_copy(update={"total": len(items)})
+        return True
+
+    def mark_enqueued(self, job_id: str) -> None:
+        self.jobs[job_id].enqueued = True
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        return self.jobs.get(job_id)
+
+    def claim(self, item: WorkItem) -> ItemRecord | None:
+        raise AssertionError("intake never claims")
+
+    def finish(self, item: WorkItem, status: ItemStatus, **_: object) -> None:
+        raise AssertionError("intake never finishes items")
+
+    def release(self, item: WorkItem, error: str, error_kind: str) -> None:
+        raise AssertionError("intake never releases items")
+
+    def list_items(self, job_id: str) -> list[ItemRecord]:
+        return []
+
+
+def test_a_crash_between_record_and_enqueue_is_repaired_on_redelivery() -> None:
+    state, broken = FakeState(), FakeQueue(fail=True)
+    with pytest.raises(Unavailable):
+        accept_event(EVENT, parse_rules(rules()), queue=broken, state=state, gate=None)
+    queue = FakeQueue()
+    result = accept_event(EVENT, parse_rules(rules()), queue=queue, state=state, gate=None)
+    assert result.outcome == "enqueued" and len(queue.sent) == 1
+    again = accept_event(EVENT, parse_rules(rules()), queue=queue, state=state, gate=None)
+    assert again.outcome == "duplicate" and len(queue.sent) == 1
+
+
+def test_gate_rules_fail_clearly_before_anything_is_written() -> None:
+    state, queue = FakeState(), FakeQueue()
+    with pytest.raises(Unsupported, match="no scan gate is configured"):
+        accept_event(EVENT, parse_rules(rules(gate=True)), queue=queue, state=state, gate=None)
+    assert state.jobs == {} and queue.sent == []
+
+
+def test_no_match_writes_nothing() -> None:
+    state, queue = FakeState(), FakeQueue()
+    other = EVENT.model_copy(update={"repository": "other/app"})
+    result = accept_event(other, parse_rules(rules()), queue=queue, state=state, gate=None)
+    assert result.outcome == "no-match" and state.jobs == {} and queue.sent == []
+
+
+def test_retry_delay_grows_and_is_capped() -> None:
+    assert [retry_delay(n) for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
+    assert retry_delay(20) == 900
+
+
+def test_heartbeat_extends_visibility_while_work_runs() -> None:
+    calls: list[tuple[str, int]] = []
+    with VisibilityHeartbeat(
+        lambda receipt, seconds: calls.append((receipt, seconds)), "receipt-1", every=0.02
+    ):
+        time.sleep(0.15)
+    count = len(calls)
+    time.sleep(0.06)
+    assert count >= 3 and len(calls) == count  # stops with the work
+    assert calls[0] == ("receipt-1", 180)
