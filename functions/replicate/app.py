@@ -17,7 +17,9 @@ from freightliner.domain.work import WorkItem
 from freightliner.lambda_support import VisibilityHeartbeat, retry_delay
 from freightliner.observability import count_copy, count_failure, logger, metrics, short, tracer
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# Report every failed message even when all of them failed: each keeps the visibility backoff
+# its record handler set, instead of the whole batch bouncing at once.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:
@@ -49,5 +51,8 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+        event=event,
+        record_handler=record_handler,
+        processor=processor,
+        context=context,
     )

@@ -326,3 +326,40 @@ def test_gar_poller_acks_only_after_enqueueing(
     assert skopeo_digest(f"{stack.ecr.host}/from-gar/polled:2.0", creds) == image.digest
     left = subscriber.pull(request={"subscription": subscription, "max_messages": 10}, timeout=5)
     assert not left.received_messages  # acked once enqueued
+
+
+def test_a_registry_down_beyond_client_retries_returns_the_message_with_backoff(
+    stack: Stack,
+) -> None:
+    image = stack.push("team/app", "v10", seed=10)
+    fault = stack.gar_proxy.fail(lambda m, p: m == "PUT" and "/manifests/" in p, 503, 1000)
+    reply = stack.fire(stack.ecr_event(image, "team/app", "v10"))
+    received = stack.sqs.receive_message(
+        QueueUrl=stack.resources.queue_url, AttributeNames=["All"], MaxNumberOfMessages=1
+    )["Messages"]
+    record = {
+        "messageId": received[0]["MessageId"],
+        "receiptHandle": received[0]["ReceiptHandle"],
+        "body": received[0]["Body"],
+        "attributes": received[0]["Attributes"],
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:freightliner-work",
+        "awsRegion": "us-east-1",
+    }
+    response = stack.replicate.handler({"Records": [record]}, LocalContext())
+    assert response == {"batchItemFailures": [{"itemIdentifier": received[0]["MessageId"]}]}
+    [item] = pipeline().state.list_items(reply["job_id"])
+    assert item.status is ItemStatus.PENDING and item.error_kind == "unavailable"
+    # The handler pushed the message's visibility out (30 s for a first receive).
+    assert not stack.sqs.receive_message(QueueUrl=stack.resources.queue_url).get("Messages")
+    fault.times = fault.hits  # the registry recovers
+    stack.sqs.change_message_visibility(
+        QueueUrl=stack.resources.queue_url,
+        ReceiptHandle=received[0]["ReceiptHandle"],
+        VisibilityTimeout=0,
+    )
+    assert stack.work() == 1
+    [item] = pipeline().state.list_items(reply["job_id"])
+    assert item.status is ItemStatus.DONE and item.attempts == 2
