@@ -18,6 +18,7 @@ from drongo.services.pubsub import PubSubEmulator, pubsub_backends
 from google.cloud import pubsub_v1
 
 from freightliner.bootstrap import pipeline, reset_pipeline
+from freightliner.domain.errors import InvalidInput
 from freightliner.domain.work import ItemStatus
 from freightliner.harness.aws_resources import PipelineResources
 from freightliner.harness.functions import cloud_function_client, load_handler
@@ -363,3 +364,22 @@ def test_a_registry_down_beyond_client_retries_returns_the_message_with_backoff(
     assert stack.work() == 1
     [item] = pipeline().state.list_items(reply["job_id"])
     assert item.status is ItemStatus.DONE and item.attempts == 2
+
+
+def test_rules_load_from_ssm_and_s3_with_errors_naming_the_source(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = (Path(__file__).resolve().parents[2] / "config/rules.example.yaml").read_text()
+    boto3.client("ssm", region_name="us-east-1").put_parameter(
+        Name="/freightliner/rules", Value=text, Type="String"
+    )
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="config")
+    s3.put_object(Bucket="config", Key="rules.yaml", Body=b"rules:\n  - name: x\n")
+    monkeypatch.setenv("FREIGHTLINER_RULES", "ssm:/freightliner/rules")
+    reset_pipeline()
+    assert [rule.name for rule in pipeline().rules.rules] == ["prod-to-gar", "gar-back-to-ecr"]
+    monkeypatch.setenv("FREIGHTLINER_RULES", "s3://config/rules.yaml")
+    reset_pipeline()
+    with pytest.raises(InvalidInput, match=r"s3://config/rules.yaml:2: rules\.0\.source"):
+        pipeline().rules  # noqa: B018 - loading is the point
