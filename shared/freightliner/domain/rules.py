@@ -7,12 +7,10 @@ glob and names destinations. A bad document fails at load with the line and fiel
 from __future__ import annotations
 
 import re
-from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from freightliner.domain.errors import InvalidInput
+from freightliner.domain.documents import load_document
 from freightliner.domain.globs import glob_match
 from freightliner.domain.platform import Platform
 from freightliner.domain.reference import validate_host, validate_repository
@@ -123,38 +121,6 @@ class RulesDocument(BaseModel):
         ]
 
 
-def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
-    """The 1-based line in the document where the value at `loc` starts."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            found = next((v for k, v in node.value if k.value == key), None)
-            if found is None:
-                return line
-            node = found
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
-            if key >= len(node.value):
-                return line
-            node = node.value[key]
-        else:
-            return line
-        line = node.start_mark.line + 1
-    return line
-
-
 def parse_rules(text: str, origin: str = "rules") -> RulesDocument:
     """Parse a YAML or JSON rules document; errors name the line and the field."""
-    try:
-        raw: Any = yaml.safe_load(text)
-        tree = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"{origin} is not valid YAML/JSON: {exc}") from None
-    try:
-        return RulesDocument.model_validate(raw or {})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = tuple(first["loc"])
-        field = ".".join(str(p) for p in loc) or "(document)"
-        line = _line_of(tree, loc)
-        where = f"{origin}:{line}" if line else origin
-        raise InvalidInput(f"{where}: {field}: {first['msg']}") from None
+    return load_document(text, origin, RulesDocument)

@@ -1,0 +1,169 @@
+"""Tree sync on one machine: enumerate a repository tree, filter, copy with a worker pool.
+
+Repositories stream from the registry's catalog (never the whole tree in memory: at most
+twice the concurrency are in flight), one failing repository never stops the others, and the
+report lists every failure with its reason. Images already at the destination with the same
+digest are skipped by the copier's digest-first check.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+from freightliner.domain.errors import FreightlinerError
+from freightliner.domain.reference import Reference
+from freightliner.domain.sync import SyncSpec
+from freightliner.engine.copy import ClientSource, Copier
+from freightliner.engine.models import CopyOptions
+
+
+class TreeProgress(Protocol):
+    def repository_found(self) -> None: ...
+
+    def repository_done(self) -> None: ...
+
+    def image_done(self, outcome: str, bytes_copied: int) -> None: ...
+
+
+class Failure(BaseModel):
+    repository: str
+    tag: str | None
+    error: str
+    kind: str
+
+
+class PlannedImage(BaseModel):
+    source: str
+    destination: str
+    action: Literal["copy", "skip"]
+    reason: str
+
+
+class TreeReport(BaseModel):
+    sync: str
+    dry_run: bool = False
+    repositories: int = 0
+    images: int = 0
+    copied: int = 0
+    skipped: int = 0
+    failed: int = 0
+    bytes: int = 0
+    failures: list[Failure] = Field(default_factory=list)
+    plan: list[PlannedImage] = Field(default_factory=list)
+
+
+class _Run:
+    def __init__(
+        self,
+        spec: SyncSpec,
+        clients: ClientSource,
+        copier: Copier,
+        dry_run: bool,
+        progress: TreeProgress | None,
+    ) -> None:
+        self.spec = spec
+        self.clients = clients
+        self.copier = copier
+        self.dry_run = dry_run
+        self.progress = progress
+        self.report = TreeReport(sync=spec.name, dry_run=dry_run)
+        self.lock = threading.Lock()
+
+    def repositories(self) -> Iterator[str]:
+        source = self.clients.client(self.spec.source.registry)
+        for repository in source.catalog():
+            if self.spec.selects(repository):
+                yield repository
+
+    def sync_repository(self, repository: str) -> None:
+        source = self.clients.client(self.spec.source.registry)
+        try:
+            tags = self.spec.select_tags(list(source.list_tags(repository)))
+        except FreightlinerError as exc:
+            self._fail(repository, None, str(exc), exc.kind)
+            return
+        target = self.spec.destination_repository(repository)
+        for tag in tags:
+            src = Reference(self.spec.source.registry, repository, tag)
+            dst = Reference(self.spec.destination.registry, target, tag)
+            try:
+                copied = self.copier.copy(src, dst)
+            except FreightlinerError as exc:
+                self._fail(repository, tag, str(exc), exc.kind)
+                continue
+            except Exception as exc:  # a bug must not stop the other repositories
+                self._fail(repository, tag, f"{type(exc).__name__}: {exc}", "unexpected")
+                continue
+            outcome = "skip" if copied.status == "up-to-date" else "copy"
+            with self.lock:
+                self.report.images += 1
+                if outcome == "skip":
+                    self.report.skipped += 1
+                else:
+                    self.report.copied += 1
+                    self.report.bytes += copied.bytes_copied
+                if self.dry_run:
+                    reason = (
+                        "same digest at destination"
+                        if outcome == "skip"
+                        else (f"{copied.blobs_copied} blobs, {copied.bytes_copied} bytes to copy")
+                    )
+                    self.report.plan.append(
+                        PlannedImage(
+                            source=str(src), destination=str(dst), action=outcome, reason=reason
+                        )
+                    )
+            if self.progress:
+                self.progress.image_done(
+                    "skipped" if outcome == "skip" else "copied", copied.bytes_copied
+                )
+
+    def _fail(self, repository: str, tag: str | None, error: str, kind: str) -> None:
+        with self.lock:
+            self.report.failed += 1
+            self.report.images += tag is not None
+            self.report.failures.append(
+                Failure(repository=repository, tag=tag, error=error, kind=kind)
+            )
+        if self.progress:
+            self.progress.image_done("failed", 0)
+
+
+def run_sync(
+    spec: SyncSpec,
+    clients: ClientSource,
+    *,
+    dry_run: bool = False,
+    progress: TreeProgress | None = None,
+) -> TreeReport:
+    options = CopyOptions(
+        platforms=spec.platforms,
+        referrers=spec.referrers,
+        jobs=spec.concurrency,
+        dry_run=dry_run,
+    )
+    with Copier(clients, options) as copier:
+        run = _Run(spec, clients, copier, dry_run, progress)
+        slots = threading.BoundedSemaphore(spec.concurrency * 2)
+        with ThreadPoolExecutor(spec.concurrency, thread_name_prefix="repo") as pool:
+            for repository in run.repositories():
+                slots.acquire()
+                run.report.repositories += 1
+                if progress:
+                    progress.repository_found()
+                future: Future[None] = pool.submit(run.sync_repository, repository)
+                future.add_done_callback(lambda _f: _finished(slots, progress))
+    run.report.plan.sort(key=lambda p: p.source)
+    run.report.failures.sort(key=lambda f: (f.repository, f.tag or ""))
+    return run.report
+
+
+def _finished(slots: threading.BoundedSemaphore, progress: TreeProgress | None) -> None:
+    slots.release()
+    if progress:
+        progress.repository_done()
