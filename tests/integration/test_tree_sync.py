@@ -17,6 +17,13 @@ from tests.support.faulty_proxy import start_proxy
 
 TAGS = ["v1.0.0", "v1.1.0", "v2.0.0", "v2.1.0-rc1", "latest"]
 SELECTED = ["v1.1.0", "v2.0.0"]  # semver ">=1.1,<3", prereleases out
+STATE = Path()
+
+
+@pytest.fixture(autouse=True)
+def _checkpoints_in_tmp(tmp_path: Path) -> None:
+    global STATE  # noqa: PLW0603 - one checkpoint file per test
+    STATE = tmp_path / "checkpoints.db"
 
 
 def seed_tree(registry: LocalRegistry) -> list[str]:
@@ -53,6 +60,8 @@ def catalog(registry: LocalRegistry) -> dict[str, list[str]]:
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    if args[0] in ("sync", "jobs") and "--state" not in args:
+        args = (*args, "--state", str(STATE))
     code = main(list(args))
     out = capsys.readouterr()
     return code, out.out, out.err

@@ -14,14 +14,14 @@ from typing import Any
 from freightliner.adapters.local.static_creds import parse_user_pass
 from freightliner.bootstrap import Container
 from freightliner.cli.local import DEFAULT_DIR, invoke, local_down, local_up
-from freightliner.cli.progress import ConsoleProgress, TreeConsoleProgress, human_bytes
+from freightliner.cli.progress import ConsoleProgress, human_bytes
+from freightliner.cli.sync_commands import add_parsers as add_sync_parsers
+from freightliner.cli.sync_commands import run_jobs_command, run_sync_command
 from freightliner.domain.errors import FreightlinerError, InvalidInput
 from freightliner.domain.reference import Reference
-from freightliner.domain.sync import parse_sync_file
 from freightliner.engine.copy import Copier
 from freightliner.engine.inspect import inspect_image
 from freightliner.engine.models import CopyOptions, CopyReport
-from freightliner.engine.tree import run_sync
 from freightliner.ports.credentials import Credential
 
 ENV_SRC_CREDS = "FREIGHTLINER_SRC_CREDS"
@@ -81,21 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     tags.add_argument("repository", help="host/repository")
     tags.add_argument("--creds", metavar="USER:PASS")
     common(tags)
-    sync = sub.add_parser("sync", help="copy repository trees as a sync file describes")
-    sync.add_argument("file", type=Path, help="sync definition (YAML)")
-    sync.add_argument(
-        "--only",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="run only these syncs of the file",
-    )
-    sync.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="print the plan (what would be copied or skipped, and why)",
-    )
-    common(sync)
+    add_sync_parsers(sub)
 
     local = sub.add_parser("local", help="the pipeline on this machine (moto + local registries)")
     local.add_argument("action", choices=["up", "down"])
@@ -107,43 +93,6 @@ def _parser() -> argparse.ArgumentParser:
     invoke.add_argument("event", type=Path, help="an event file, e.g. events/ecr-push.json")
     invoke.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="`local up` state directory")
     return parser
-
-
-def _run_sync(args: argparse.Namespace) -> int:
-    try:
-        text = args.file.read_text()
-    except OSError as exc:
-        raise InvalidInput(f"cannot read sync file {args.file}: {exc.strerror}") from None
-    syncs = parse_sync_file(text, str(args.file)).syncs
-    unknown = set(args.only) - {s.name for s in syncs}
-    if unknown:
-        raise InvalidInput(f"no sync named {', '.join(sorted(unknown))} in {args.file}")
-    container = Container.from_environment(args.registries)
-    reports = []
-    try:
-        for spec in syncs:
-            if args.only and spec.name not in args.only:
-                continue
-            with TreeConsoleProgress() as progress:
-                reports.append(run_sync(spec, container, dry_run=args.dry_run, progress=progress))
-    finally:
-        container.close()
-    if args.json:
-        print(json.dumps([r.model_dump() for r in reports], indent=2))
-    for report in reports if not args.json else []:
-        print(
-            f"sync {report.sync}: {report.repositories} repositories, {report.images} images: "
-            f"{report.copied} {'to copy' if report.dry_run else 'copied'}, "
-            f"{report.skipped} present, {report.failed} failed, {human_bytes(report.bytes)}"
-        )
-        for planned in report.plan:
-            print(
-                f"  {planned.action:<4} {planned.source} -> {planned.destination} "
-                f"({planned.reason})"
-            )
-        for failure in report.failures:
-            print(f"  FAILED {failure.repository}:{failure.tag or '*'}: {failure.error}")
-    return 0 if all(r.failed == 0 for r in reports) else 1
 
 
 def _run_local(args: argparse.Namespace) -> int:
@@ -244,7 +193,8 @@ COMMANDS: dict[str, Any] = {
     "copy": _run_copy,
     "inspect": _run_inspect,
     "tags": _run_tags,
-    "sync": _run_sync,
+    "sync": run_sync_command,
+    "jobs": run_jobs_command,
     "local": _run_local,
     "invoke": _run_invoke,
 }

@@ -11,15 +11,27 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from freightliner.domain.errors import FreightlinerError
+from freightliner.domain.errors import FreightlinerError, NotFound, Where
 from freightliner.domain.reference import Reference
 from freightliner.domain.sync import SyncSpec
+from freightliner.domain.work import ItemStatus, WorkItem
 from freightliner.engine.copy import ClientSource, Copier
 from freightliner.engine.models import CopyOptions
+from freightliner.ports.checkpoints import CheckpointSink
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Resume state: where outcomes go, and the items an earlier run already finished."""
+
+    job_id: str
+    sink: CheckpointSink
+    finished: frozenset[str] = frozenset()
 
 
 class TreeProgress(Protocol):
@@ -46,6 +58,7 @@ class PlannedImage(BaseModel):
 
 class TreeReport(BaseModel):
     sync: str
+    job_id: str | None = None
     dry_run: bool = False
     repositories: int = 0
     images: int = 0
@@ -63,15 +76,20 @@ class _Run:
         spec: SyncSpec,
         clients: ClientSource,
         copier: Copier,
+        *,
         dry_run: bool,
         progress: TreeProgress | None,
+        checkpoint: Checkpoint | None,
     ) -> None:
+        self.checkpoint = checkpoint
         self.spec = spec
         self.clients = clients
         self.copier = copier
         self.dry_run = dry_run
         self.progress = progress
-        self.report = TreeReport(sync=spec.name, dry_run=dry_run)
+        self.report = TreeReport(
+            sync=spec.name, dry_run=dry_run, job_id=checkpoint.job_id if checkpoint else None
+        )
         self.lock = threading.Lock()
 
     def repositories(self) -> Iterator[str]:
@@ -92,36 +110,80 @@ class _Run:
             src = Reference(self.spec.source.registry, repository, tag)
             dst = Reference(self.spec.destination.registry, target, tag)
             try:
-                copied = self.copier.copy(src, dst)
+                self._sync_image(repository, src, dst)
             except FreightlinerError as exc:
                 self._fail(repository, tag, str(exc), exc.kind)
-                continue
             except Exception as exc:  # a bug must not stop the other repositories
                 self._fail(repository, tag, f"{type(exc).__name__}: {exc}", "unexpected")
-                continue
-            outcome = "skip" if copied.status == "up-to-date" else "copy"
-            with self.lock:
-                self.report.images += 1
-                if outcome == "skip":
-                    self.report.skipped += 1
-                else:
-                    self.report.copied += 1
-                    self.report.bytes += copied.bytes_copied
-                if self.dry_run:
-                    reason = (
-                        "same digest at destination"
-                        if outcome == "skip"
-                        else (f"{copied.blobs_copied} blobs, {copied.bytes_copied} bytes to copy")
+
+    def _sync_image(self, repository: str, src: Reference, dst: Reference) -> None:
+        item_id: str | None = None
+        if self.checkpoint is not None:
+            head = self.clients.client(src.registry).head_manifest(repository, src.identifier)
+            if head is None:
+                raise NotFound("tag vanished while the tree was synced", _where(src))
+            item_id = _item_id(self.checkpoint.job_id, src, dst, str(head.digest))
+            if item_id in self.checkpoint.finished:
+                self._count("skip", 0, src, dst, "finished in an earlier run")
+                return
+        try:
+            copied = self.copier.copy(src, dst)
+        except FreightlinerError as exc:
+            self._record(repository, src, dst, item_id, ItemStatus.FAILED, error=str(exc))
+            raise
+        outcome = "skip" if copied.status == "up-to-date" else "copy"
+        reason = (
+            "same digest at destination"
+            if outcome == "skip"
+            else (f"{copied.blobs_copied} blobs, {copied.bytes_copied} bytes to copy")
+        )
+        self._count(outcome, copied.bytes_copied, src, dst, reason)
+        status = ItemStatus.SKIPPED if outcome == "skip" else ItemStatus.DONE
+        self._record(repository, src, dst, item_id, status, size=copied.bytes_copied)
+
+    def _count(self, outcome: str, size: int, src: Reference, dst: Reference, reason: str) -> None:
+        with self.lock:
+            self.report.images += 1
+            if outcome == "skip":
+                self.report.skipped += 1
+            else:
+                self.report.copied += 1
+                self.report.bytes += size
+            if self.dry_run:
+                self.report.plan.append(
+                    PlannedImage(
+                        source=str(src),
+                        destination=str(dst),
+                        action="skip" if outcome == "skip" else "copy",
+                        reason=reason,
                     )
-                    self.report.plan.append(
-                        PlannedImage(
-                            source=str(src), destination=str(dst), action=outcome, reason=reason
-                        )
-                    )
-            if self.progress:
-                self.progress.image_done(
-                    "skipped" if outcome == "skip" else "copied", copied.bytes_copied
                 )
+        if self.progress:
+            self.progress.image_done("skipped" if outcome == "skip" else "copied", size)
+
+    def _record(
+        self,
+        repository: str,
+        src: Reference,
+        dst: Reference,
+        item_id: str | None,
+        status: ItemStatus,
+        *,
+        size: int = 0,
+        error: str | None = None,
+    ) -> None:
+        if self.checkpoint is None or self.dry_run or item_id is None:
+            return
+        self.checkpoint.sink.record(
+            self.checkpoint.job_id,
+            item_id,
+            repository=repository,
+            source=str(src),
+            destination=str(dst),
+            status=status,
+            bytes_copied=size,
+            error=error,
+        )
 
     def _fail(self, repository: str, tag: str | None, error: str, kind: str) -> None:
         with self.lock:
@@ -140,6 +202,7 @@ def run_sync(
     *,
     dry_run: bool = False,
     progress: TreeProgress | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> TreeReport:
     options = CopyOptions(
         platforms=spec.platforms,
@@ -148,7 +211,7 @@ def run_sync(
         dry_run=dry_run,
     )
     with Copier(clients, options) as copier:
-        run = _Run(spec, clients, copier, dry_run, progress)
+        run = _Run(spec, clients, copier, dry_run=dry_run, progress=progress, checkpoint=checkpoint)
         slots = threading.BoundedSemaphore(spec.concurrency * 2)
         with ThreadPoolExecutor(spec.concurrency, thread_name_prefix="repo") as pool:
             for repository in run.repositories():
@@ -167,3 +230,14 @@ def _finished(slots: threading.BoundedSemaphore, progress: TreeProgress | None) 
     slots.release()
     if progress:
         progress.repository_done()
+
+
+def _item_id(job_id: str, src: Reference, dst: Reference, digest: str) -> str:
+    item = WorkItem(
+        job_id=job_id, source=f"{src.name}@{digest}", destination=str(dst), source_digest=digest
+    )
+    return item.item_id
+
+
+def _where(ref: Reference) -> Where:
+    return Where(ref.registry, ref.repository, ref.identifier, "sync")

@@ -1,0 +1,177 @@
+"""Local tree-sync checkpoints in SQLite (the embedded default).
+
+A job row keeps the sync definition it runs and that definition's checksum; a resume
+recomputes it and refuses a checkpoint that was altered or belongs to another definition.
+Item rows record every image's outcome, so a resumed run skips finished work without
+asking any registry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from freightliner.domain.errors import InvalidInput
+from freightliner.domain.work import ItemStatus
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY, sync_name TEXT NOT NULL, definition TEXT NOT NULL,
+    checksum TEXT NOT NULL, status TEXT NOT NULL, created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS items (
+    job_id TEXT NOT NULL, item_id TEXT NOT NULL, repository TEXT NOT NULL,
+    source TEXT NOT NULL, destination TEXT NOT NULL, status TEXT NOT NULL,
+    bytes INTEGER NOT NULL DEFAULT 0, error TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL, PRIMARY KEY (job_id, item_id)
+);
+"""
+
+
+def checksum(definition: str) -> str:
+    return hashlib.sha256(definition.encode()).hexdigest()
+
+
+class JobSummary(BaseModel):
+    job_id: str
+    sync_name: str
+    status: str
+    created_at: float
+    updated_at: float
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    running: int = 0
+    bytes: int = 0
+
+
+class ItemFailure(BaseModel):
+    repository: str
+    destination: str
+    error: str
+
+
+class SqliteCheckpoints:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        if self._db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            raise InvalidInput(f"checkpoint file {path} is corrupt; move it away to start over")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def create_job(self, sync_name: str, definition: str) -> str:
+        job_id = f"sync-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        now = time.time()
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO jobs VALUES (?, ?, ?, ?, 'RUNNING', ?, ?)",
+                (job_id, sync_name, definition, checksum(definition), now, now),
+            )
+        return job_id
+
+    def definition(self, job_id: str) -> str:
+        """The job's sync definition, after checking it is the one the job was created with."""
+        row = self._db.execute(
+            "SELECT definition, checksum FROM jobs WHERE job_id = ?", (job_id,)
+        ).fetchone()
+        if row is None:
+            raise InvalidInput(f"no job {job_id} in {self.path}")
+        definition, stored = row
+        if checksum(definition) != stored:
+            raise InvalidInput(
+                f"checkpoint for job {job_id} fails its checksum: it was altered; refusing to "
+                "resume from it"
+            )
+        return str(definition)
+
+    def finished(self, job_id: str, retry_failed: bool) -> set[str]:
+        """Item ids a resume must not run again."""
+        statuses = ("DONE", "SKIPPED") if retry_failed else ("DONE", "SKIPPED", "FAILED")
+        marks = ",".join("?" * len(statuses))
+        rows = self._db.execute(
+            f"SELECT item_id FROM items WHERE job_id = ? AND status IN ({marks})",  # noqa: S608
+            (job_id, *statuses),
+        )
+        return {row[0] for row in rows}
+
+    def record(
+        self,
+        job_id: str,
+        item_id: str,
+        *,
+        repository: str,
+        source: str,
+        destination: str,
+        status: ItemStatus,
+        bytes_copied: int = 0,
+        error: str | None = None,
+    ) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?) "
+                "ON CONFLICT (job_id, item_id) DO UPDATE SET status = excluded.status, "
+                "bytes = excluded.bytes, error = excluded.error, "
+                "attempts = items.attempts + 1, updated_at = excluded.updated_at",
+                (
+                    job_id,
+                    item_id,
+                    repository,
+                    source,
+                    destination,
+                    str(status),
+                    bytes_copied,
+                    error,
+                    time.time(),
+                ),
+            )
+
+    def close_job(self, job_id: str, status: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE jobs SET status = ?, updated_at = ? WHERE job_id = ?",
+                (status, time.time(), job_id),
+            )
+
+    def summary(self, job_id: str) -> JobSummary:
+        row = self._db.execute(
+            "SELECT job_id, sync_name, status, created_at, updated_at FROM jobs WHERE job_id = ?",
+            (job_id,),
+        ).fetchone()
+        if row is None:
+            raise InvalidInput(f"no job {job_id} in {self.path}")
+        summary = JobSummary(
+            job_id=row[0], sync_name=row[1], status=row[2], created_at=row[3], updated_at=row[4]
+        )
+        for status, count, total in self._db.execute(
+            "SELECT status, COUNT(*), SUM(bytes) FROM items WHERE job_id = ? GROUP BY status",
+            (job_id,),
+        ):
+            setattr(summary, status.lower(), count)
+            summary.bytes += total or 0
+        return summary
+
+    def jobs(self) -> list[JobSummary]:
+        ids = [r[0] for r in self._db.execute("SELECT job_id FROM jobs ORDER BY created_at")]
+        return [self.summary(job_id) for job_id in ids]
+
+    def failures(self, job_id: str, limit: int = 20) -> list[ItemFailure]:
+        rows = self._db.execute(
+            "SELECT repository, destination, error FROM items WHERE job_id = ? AND "
+            "status = 'FAILED' ORDER BY updated_at DESC LIMIT ?",
+            (job_id, limit),
+        )
+        return [ItemFailure(repository=r[0], destination=r[1], error=r[2] or "") for r in rows]

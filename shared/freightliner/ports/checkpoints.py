@@ -1,0 +1,22 @@
+"""The checkpoint port: where a tree sync records each image's outcome as it goes."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from freightliner.domain.work import ItemStatus
+
+
+class CheckpointSink(Protocol):
+    def record(
+        self,
+        job_id: str,
+        item_id: str,
+        *,
+        repository: str,
+        source: str,
+        destination: str,
+        status: ItemStatus,
+        bytes_copied: int = 0,
+        error: str | None = None,
+    ) -> None: ...
