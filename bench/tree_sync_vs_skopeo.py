@@ -1,0 +1,133 @@
+"""Tree sync: `freightliner sync` against a `skopeo sync` loop over the same repositories.
+
+Both copy REPOS repositories x TAGS small tags into a fresh, empty registry (skopeo's blob-info
+cache is removed first), then resync the same tree with everything present (the no-op case).
+skopeo has no tree mode across a catalog, so it runs `skopeo sync --src docker` once per
+repository, which is how such trees are mirrored with it today.
+
+    .venv/bin/python bench/tree_sync_vs_skopeo.py [--repos 300 --tags 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from freightliner.harness.images import Pusher, RandomBlob
+from freightliner.harness.registry import LocalRegistry
+
+ROOT = Path(__file__).resolve().parent.parent
+FREIGHTLINER = str(Path(sys.executable).with_name("freightliner"))
+SKOPEO_CACHES = (
+    Path.home() / ".local/share/containers/cache/blob-info-cache-v1.boltdb",
+    Path("/var/lib/containers/cache/blob-info-cache-v1.boltdb"),
+)
+
+
+def skopeo_tree(source: LocalRegistry, dest: LocalRegistry, repos: list[str]) -> float:
+    started = time.perf_counter()
+    for repo in repos:
+        subprocess.run(
+            [
+                "skopeo",
+                "sync",
+                "--src",
+                "docker",
+                "--dest",
+                "docker",
+                "--src-tls-verify=false",
+                "--dest-tls-verify=false",
+                "--preserve-digests",
+                f"{source.host}/{repo}",
+                f"{dest.host}/mirror/{repo.rsplit('/', 1)[0]}",
+            ],
+            check=True,
+            capture_output=True,
+        )
+    return time.perf_counter() - started
+
+
+def freightliner_tree(source: LocalRegistry, dest: LocalRegistry, state: Path) -> float:
+    spec = {
+        "syncs": [
+            {
+                "name": "bench",
+                "source": {"registry": source.host, "prefix": "tree"},
+                "destination": {"registry": dest.host, "prefix": "mirror/tree"},
+                "concurrency": 16,
+            }
+        ]
+    }
+    path = state.with_suffix(".yaml")
+    path.write_text(json.dumps(spec))
+    started = time.perf_counter()
+    subprocess.run(
+        [FREIGHTLINER, "sync", str(path), "--state", str(state), "--json"],
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - started
+
+
+def count_tags(dest: LocalRegistry, repos: list[str]) -> int:
+    return sum(
+        len(httpx.get(f"{dest.url}/v2/mirror/{repo}/tags/list").json().get("tags") or [])
+        for repo in repos
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repos", type=int, default=300)
+    parser.add_argument("--tags", type=int, default=3)
+    args = parser.parse_args()
+    print(f"$ {shlex.join([Path(sys.executable).name, *sys.argv])}", flush=True)
+    repos = [f"tree/team{n % 10}/svc{n}" for n in range(args.repos)]
+    results: dict[str, float] = {}
+    with LocalRegistry() as source, tempfile.TemporaryDirectory() as tmp:
+        print(f"seeding {args.repos} repositories x {args.tags} tags ...", flush=True)
+        with Pusher(source.url) as pusher:
+            for n, repo in enumerate(repos):
+                for t in range(args.tags):
+                    pusher.image(repo, f"v1.{t}.0", [RandomBlob(n * 100 + t, 4096)])
+        for tool in ("skopeo", "freightliner"):
+            for cache in SKOPEO_CACHES:
+                cache.unlink(missing_ok=True)
+            with LocalRegistry() as dest:
+                state = Path(tmp) / f"{tool}.db"
+                for phase in ("full", "noop"):
+                    if tool == "skopeo":
+                        results[f"{tool}_{phase}"] = skopeo_tree(source, dest, repos)
+                    else:
+                        results[f"{tool}_{phase}"] = freightliner_tree(source, dest, state)
+                    if phase == "full" and count_tags(dest, repos) != args.repos * args.tags:
+                        raise SystemExit(f"{tool} did not copy every tag")
+                print(
+                    f"  {tool:<13} full {results[f'{tool}_full']:7.2f} s   "
+                    f"no-op resync {results[f'{tool}_noop']:7.2f} s",
+                    flush=True,
+                )
+    full = results["skopeo_full"] / results["freightliner_full"]
+    noop = results["skopeo_noop"] / results["freightliner_noop"]
+    print(f"\nfull sync: freightliner {full:.1f}x faster than the skopeo sync loop (target >= 3)")
+    print(f"no-op resync: freightliner {noop:.1f}x faster (target >= 10)")
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "tree_sync_vs_skopeo.json").write_text(
+        json.dumps(
+            {"args": vars(args), **results, "full_ratio": full, "noop_ratio": noop}, indent=2
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
