@@ -117,14 +117,23 @@ class _Run:
                 self._fail(repository, tag, f"{type(exc).__name__}: {exc}", "unexpected")
 
     def _sync_image(self, repository: str, src: Reference, dst: Reference) -> None:
+        head = self.clients.client(src.registry).head_manifest(repository, src.identifier)
+        if head is None:
+            raise NotFound("tag vanished while the tree was synced", _where(src))
         item_id: str | None = None
         if self.checkpoint is not None:
-            head = self.clients.client(src.registry).head_manifest(repository, src.identifier)
-            if head is None:
-                raise NotFound("tag vanished while the tree was synced", _where(src))
             item_id = _item_id(self.checkpoint.job_id, src, dst, str(head.digest))
             if item_id in self.checkpoint.finished:
                 self._count("skip", 0, src, dst, "finished in an earlier run")
+                return
+        if not self.spec.platforms:
+            # Digest first: two HEADs decide the common no-op case without fetching anything.
+            present = self.clients.client(dst.registry).head_manifest(
+                dst.repository, dst.identifier
+            )
+            if present is not None and present.digest == head.digest:
+                self._count("skip", 0, src, dst, "same digest at destination")
+                self._record(repository, src, dst, item_id, ItemStatus.SKIPPED)
                 return
         try:
             copied = self.copier.copy(src, dst)
