@@ -13,11 +13,13 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 from drongo.services.pubsub import PubSubEmulator, pubsub_backends
 from google.cloud import pubsub_v1
 
 from freightliner.bootstrap import pipeline, reset_pipeline
+from freightliner.cli.main import main
 from freightliner.domain.errors import InvalidInput
 from freightliner.domain.work import ItemStatus
 from freightliner.harness.aws_resources import PipelineResources
@@ -383,3 +385,33 @@ def test_rules_load_from_ssm_and_s3_with_errors_naming_the_source(
     reset_pipeline()
     with pytest.raises(InvalidInput, match=r"s3://config/rules.yaml:2: rules\.0\.source"):
         pipeline().rules  # noqa: B018 - loading is the point
+
+
+def test_tree_sync_from_ecr_enumerates_through_describe_repositories(
+    stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ecr = boto3.client("ecr", region_name="us-east-1")
+    for n in range(3):
+        ecr.create_repository(repositoryName=f"prod/svc{n}")
+        stack.push(f"prod/svc{n}", "v1.0.0", seed=20 + n)
+    ecr.create_repository(repositoryName="dev/other")
+    sync = tmp_path / "sync.yaml"
+    sync.write_text(
+        json.dumps(
+            {
+                "syncs": [
+                    {
+                        "name": "ecr-tree",
+                        "source": {"registry": ECR, "prefix": "prod"},
+                        "destination": {"registry": GAR, "prefix": "my-project/prod"},
+                    }
+                ]
+            }
+        )
+    )
+    code = main(["sync", str(sync), "--state", str(tmp_path / "c.db"), "--json"])
+    [report] = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["repositories"] == 3 and report["copied"] == 3
+    for n in range(3):
+        tags = httpx.get(f"{stack.gar.url}/v2/my-project/prod/svc{n}/tags/list").json()["tags"]
+        assert tags == ["v1.0.0"]

@@ -93,8 +93,9 @@ class _Run:
         self.lock = threading.Lock()
 
     def repositories(self) -> Iterator[str]:
-        source = self.clients.client(self.spec.source.registry)
-        for repository in source.catalog():
+        host = self.spec.source.registry
+        listed = self.clients.repository_admin(host).list_repositories(host)
+        for repository in listed if listed is not None else self.clients.client(host).catalog():
             if self.spec.selects(repository):
                 yield repository
 

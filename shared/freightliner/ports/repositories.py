@@ -6,6 +6,7 @@ repository; plain OCI registries create repositories on push and let tags move.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -21,4 +22,9 @@ class RepositoryInfo(BaseModel):
 class RepositoryAdmin(Protocol):
     def ensure_repository(self, registry: str, repository: str) -> RepositoryInfo:
         """Make sure `repository` exists and say whether its tags are immutable."""
+        ...
+
+    def list_repositories(self, registry: str) -> Iterator[str] | None:
+        """Every repository, page by page, from the control plane; None when the registry's
+        own `_catalog` is the way to enumerate (plain OCI registries)."""
         ...

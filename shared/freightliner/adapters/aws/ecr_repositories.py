@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -71,6 +71,21 @@ class EcrRepositoryAdmin:
         with self._lock:
             self._known[key] = info
         return info
+
+    def list_repositories(self, registry: str) -> Iterator[str] | None:
+        """DescribeRepositories, paginated: ECR has no `_catalog`."""
+        return self._repository_pages(registry)
+
+    def _repository_pages(self, registry: str) -> Iterator[str]:
+        registry_id, region = self._registry(registry)
+        where = Where(registry, operation="ecr:DescribeRepositories")
+        paginator = self._factory(region).get_paginator("describe_repositories")
+        try:
+            for page in paginator.paginate(registryId=registry_id):
+                for repository in page.get("repositories", []):
+                    yield repository["repositoryName"]
+        except (ClientError, BotoCoreError) as exc:
+            raise aws_error(exc, where) from None
 
     @staticmethod
     def _describe(

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from freightliner.ports.repositories import RepositoryInfo
 
 
 class NoopRepositoryAdmin:
     def ensure_repository(self, registry: str, repository: str) -> RepositoryInfo:
         return RepositoryInfo()
+
+    def list_repositories(self, registry: str) -> Iterator[str] | None:
+        return None
