@@ -35,11 +35,13 @@ from freightliner.domain.errors import InvalidInput, Where
 from freightliner.domain.events import ImageEvent
 from freightliner.domain.registries import AuthKind, Registries, TlsMode
 from freightliner.domain.rules import RulesDocument, parse_rules
+from freightliner.domain.sync import SyncFile, SyncSpec, parse_sync_file
 from freightliner.domain.work import WorkItem
 from freightliner.engine.gar_poll import PollReport, poll_notifications
 from freightliner.engine.intake import IntakeResult, accept_event
 from freightliner.engine.models import CopyReport
 from freightliner.engine.replicate_now import ReplicateNowRequest, replicate_now
+from freightliner.engine.tree_fanout import start_tree
 from freightliner.engine.worker import ItemOutcome, process_item
 from freightliner.ports.credentials import Credential, CredentialProvider
 from freightliner.ports.repositories import RepositoryAdmin
@@ -53,6 +55,7 @@ from freightliner.settings import (
     ENV_QUEUE_URL,
     ENV_REGISTRIES,
     ENV_RULES,
+    ENV_SYNCS,
     ENV_TABLE,
     Settings,
 )
@@ -190,8 +193,9 @@ class Container:
         return client
 
 
-def load_rules_text(spec: str, s3: Any, ssm: Any) -> tuple[str, str]:
-    """Rules document text and a name for errors, from a path, `s3://b/k` or `ssm:/name`."""
+def load_document_text(spec: str, s3: Any, ssm: Any) -> tuple[str, str]:
+    """A document's text (rules, syncs) and a name for errors, from a path, `s3://b/k` or
+    `ssm:/name`."""
     try:
         if spec.startswith("s3://"):
             bucket, _, key = spec[5:].partition("/")
@@ -239,7 +243,7 @@ class Pipeline:
     @cached_property
     def rules(self) -> RulesDocument:
         spec = self._require(self.settings.rules, ENV_RULES)
-        text, origin = load_rules_text(
+        text, origin = load_document_text(
             spec, lambda: self._client("s3"), lambda: self._client("ssm")
         )
         return parse_rules(text, origin)
@@ -319,7 +323,7 @@ class Pipeline:
         return self._idempotent_accept(event=event, correlation_id=correlation_id)
 
     def process(self, item: WorkItem) -> ItemOutcome:
-        return process_item(item, self.container, self.state, self.settings.jobs)
+        return process_item(item, self.container, self.state, self.settings.jobs, self.queue)
 
     @cached_property
     def notifications(self) -> NotificationSource:
@@ -330,6 +334,17 @@ class Pipeline:
 
     def poll_gar(self) -> PollReport:
         return poll_notifications(self.notifications, self.accept)
+
+    @cached_property
+    def syncs(self) -> SyncFile:
+        spec = self._require(self.settings.syncs, ENV_SYNCS)
+        text, origin = load_document_text(
+            spec, lambda: self._client("s3"), lambda: self._client("ssm")
+        )
+        return parse_sync_file(text, origin)
+
+    def start_tree(self, spec: SyncSpec) -> str:
+        return start_tree(spec, self.container, queue=self.queue, state=self.state)
 
     def replicate_now(self, request: ReplicateNowRequest) -> CopyReport:
         return replicate_now(request, self.container, self.settings.jobs)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 ENV_QUEUE_URL = "FREIGHTLINER_QUEUE_URL"
 ENV_TABLE = "FREIGHTLINER_TABLE"
 ENV_RULES = "FREIGHTLINER_RULES"  # a path, s3://bucket/key, or ssm:/parameter/name
+ENV_SYNCS = "FREIGHTLINER_SYNCS"  # the sync file for scheduled tree syncs: path, s3:// or ssm:
 ENV_REGISTRIES = "FREIGHTLINER_REGISTRIES"
 ENV_JOBS = "FREIGHTLINER_JOBS"
 ENV_SRC_CREDS = "FREIGHTLINER_SRC_CREDS"
@@ -24,6 +25,7 @@ class Settings(BaseModel):
     queue_url: str | None = None
     table: str | None = None
     rules: str | None = None
+    syncs: str | None = None
     registries: str | None = None
     gar_subscription: str | None = None
     jobs: int = Field(default=8, ge=1, le=64)
@@ -36,6 +38,7 @@ class Settings(BaseModel):
             queue_url=env.get(ENV_QUEUE_URL) or None,
             table=env.get(ENV_TABLE) or None,
             rules=env.get(ENV_RULES) or None,
+            syncs=env.get(ENV_SYNCS) or None,
             registries=env.get(ENV_REGISTRIES) or None,
             gar_subscription=env.get(ENV_GAR_SUBSCRIPTION) or None,
             jobs=int(env.get(ENV_JOBS) or 8),

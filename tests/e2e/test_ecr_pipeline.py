@@ -415,3 +415,46 @@ def test_tree_sync_from_ecr_enumerates_through_describe_repositories(
     for n in range(3):
         tags = httpx.get(f"{stack.gar.url}/v2/my-project/prod/svc{n}/tags/list").json()["tags"]
         assert tags == ["v1.0.0"]
+
+
+def test_serverless_tree_sync_fans_out_and_completes_once(
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ecr = boto3.client("ecr", region_name="us-east-1")
+    for n in range(6):
+        ecr.create_repository(repositoryName=f"prod/svc{n}")
+        for tag in ("v1.0.0", "v2.0.0"):
+            stack.push(f"prod/svc{n}", tag, seed=100 + n * 10 + int(tag[1]))
+    syncs = tmp_path / "syncs.yaml"
+    syncs.write_text(
+        json.dumps(
+            {
+                "syncs": [
+                    {
+                        "name": "prod-to-gar",
+                        "source": {"registry": ECR, "prefix": "prod"},
+                        "destination": {"registry": GAR, "prefix": "my-project/prod"},
+                    }
+                ]
+            }
+        )
+    )
+    monkeypatch.setenv("FREIGHTLINER_SYNCS", str(syncs))
+    reset_pipeline()
+    start = load_handler("start_tree").handler
+    reply = start(json.loads((EVENTS / "start-tree.json").read_text()), LocalContext())
+    assert reply["status"] == "started"
+    assert stack.work() == 6 + 12  # six repository items, then twelve image items
+    job = pipeline().state.get_job(reply["job_id"])
+    assert job is not None and job.status == "COMPLETE"
+    assert (job.total, job.done, job.skipped, job.failed) == (18, 18, 0, 0)
+    for n in range(6):
+        tags = httpx.get(f"{stack.gar.url}/v2/my-project/prod/svc{n}/tags/list").json()["tags"]
+        assert sorted(tags) == ["v1.0.0", "v2.0.0"]
+    uploads = stack.blob_uploads()
+    again = start({"sync": "prod-to-gar"}, LocalContext())
+    assert stack.work() == 6  # repositories only: every image is already there
+    job = pipeline().state.get_job(again["job_id"])
+    assert job is not None and job.status == "COMPLETE" and job.skipped == 12
+    assert stack.blob_uploads() == uploads
+    assert start({"sync": "nope"}, LocalContext())["status"] == "rejected"

@@ -30,11 +30,11 @@ class WorkItem(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: Literal[1] = 1
-    action: Literal["copy", "delete"] = "copy"
+    action: Literal["copy", "delete", "repository"] = "copy"
     job_id: str = Field(min_length=1)
     source: str = Field(description="full reference, pinned by digest")
     destination: str = Field(description="destination reference with its tag (or digest)")
-    source_digest: str
+    source_digest: str = Field(description="empty for a repository item")
     platforms: list[str] = Field(default_factory=list)
     referrers: bool = False
     rule: str = ""

@@ -93,11 +93,7 @@ class _Run:
         self.lock = threading.Lock()
 
     def repositories(self) -> Iterator[str]:
-        host = self.spec.source.registry
-        listed = self.clients.repository_admin(host).list_repositories(host)
-        for repository in listed if listed is not None else self.clients.client(host).catalog():
-            if self.spec.selects(repository):
-                yield repository
+        return selected_repositories(self.spec, self.clients)
 
     def sync_repository(self, repository: str) -> None:
         source = self.clients.client(self.spec.source.registry)
@@ -204,6 +200,15 @@ class _Run:
             )
         if self.progress:
             self.progress.image_done("failed", 0)
+
+
+def selected_repositories(spec: SyncSpec, clients: ClientSource) -> Iterator[str]:
+    """The source tree's repositories this sync selects, streamed page by page."""
+    host = spec.source.registry
+    listed = clients.repository_admin(host).list_repositories(host)
+    for repository in listed if listed is not None else clients.client(host).catalog():
+        if spec.selects(repository):
+            yield repository
 
 
 def run_sync(

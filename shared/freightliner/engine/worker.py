@@ -14,12 +14,13 @@ from typing import Literal
 from pydantic import BaseModel
 
 from freightliner.domain.digest import Digest
-from freightliner.domain.errors import FreightlinerError, RetryableError
+from freightliner.domain.errors import FreightlinerError, InvalidInput, RetryableError
 from freightliner.domain.reference import Reference
 from freightliner.domain.work import ItemStatus, WorkItem
 from freightliner.engine.copy import ClientSource, Copier
 from freightliner.engine.models import CopyOptions, CopyReport
-from freightliner.ports.work import StateStore
+from freightliner.engine.tree_fanout import expand_repository
+from freightliner.ports.work import StateStore, WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,11 @@ def _delete(clients: ClientSource, item: WorkItem) -> ItemStatus:
 
 
 def process_item(
-    item: WorkItem, clients: ClientSource, state: StateStore, jobs: int = 8
+    item: WorkItem,
+    clients: ClientSource,
+    state: StateStore,
+    jobs: int = 8,
+    queue: WorkQueue | None = None,
 ) -> ItemOutcome:
     base = {
         "item_id": item.item_id,
@@ -61,6 +66,11 @@ def process_item(
         log.info("item %s already finished; duplicate delivery ignored", item.item_id)
         return ItemOutcome(outcome="duplicate", **base)
     try:
+        if item.action == "repository":
+            if queue is None:
+                raise InvalidInput("a repository item needs the work queue to expand into")
+            expand_repository(item, clients, queue=queue, state=state)
+            return ItemOutcome(outcome="done", **base)
         if item.action == "delete":
             status = _delete(clients, item)
             state.finish(item, status)

@@ -53,7 +53,12 @@ class StateStore(Protocol):
         ...
 
     def mark_enqueued(self, job_id: str) -> None:
-        """Every item of the job is on the queue: a repeated event must not send them again."""
+        """Every item of the job is on the queue: a repeated event must not send them again,
+        and the job may complete (a tree job stays ENUMERATING until then)."""
+        ...
+
+    def add_items(self, job_id: str, items: Sequence[WorkItem], skipped: int = 0) -> None:
+        """Record work found while the job runs; `skipped` images count as finished."""
         ...
 
     def claim(self, item: WorkItem) -> ItemRecord | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from decimal import Decimal
@@ -15,6 +16,7 @@ from freightliner.domain.work import ItemStatus, WorkItem
 from freightliner.ports.work import ItemRecord, JobRecord
 
 RETENTION_SECONDS = 30 * 24 * 3600
+log = logging.getLogger(__name__)
 _COUNTER = {ItemStatus.DONE: "done", ItemStatus.FAILED: "failed", ItemStatus.SKIPPED: "skipped"}
 
 
@@ -68,12 +70,36 @@ class DynamoStateStore:
         return True
 
     def mark_enqueued(self, job_id: str) -> None:
-        self._update(
+        job = self._update(
             "mark job enqueued",
             Key={"PK": f"JOB#{job_id}", "SK": "JOB"},
-            UpdateExpression="SET enqueued = :yes",
+            UpdateExpression="SET enqueued = :yes, #s = :running, GSI1PK = :gsi",
+            ConditionExpression="#s IN (:enumerating, :running)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":yes": True,
+                ":running": "RUNNING",
+                ":enumerating": "ENUMERATING",
+                ":gsi": "JOBSTATUS#RUNNING",
+            },
+            ReturnValues="ALL_NEW",
+        )
+        if job:
+            self._maybe_complete(job)  # every item may have finished while enumerating
+
+    def add_items(self, job_id: str, items: Sequence[WorkItem], skipped: int = 0) -> None:
+        """More work found while the job runs (a repository expanded into its images)."""
+        now = self._clock()
+        with self._table.batch_writer() as batch:
+            for item in items:
+                batch.put_item(Item=self._item(item, ItemStatus.PENDING, now))
+        self._update(
+            "count new items",
+            Key={"PK": f"JOB#{job_id}", "SK": "JOB"},
+            UpdateExpression="ADD #t :total, skipped :skipped",
             ConditionExpression="attribute_exists(PK)",
-            ExpressionAttributeValues={":yes": True},
+            ExpressionAttributeNames={"#t": "total"},
+            ExpressionAttributeValues={":total": len(items) + skipped, ":skipped": skipped},
         )
 
     def _item(self, item: WorkItem, status: ItemStatus, now: float) -> dict[str, Any]:
@@ -194,19 +220,38 @@ class DynamoStateStore:
             ExpressionAttributeValues={":one": 1, ":bytes": bytes_copied},
             ReturnValues="ALL_NEW",
         )
-        if job and job["done"] + job["failed"] + job["skipped"] >= job["total"]:
-            final = "COMPLETE" if job["failed"] == 0 else "COMPLETED_WITH_ERRORS"
-            self._update(
-                "complete job",
-                Key={"PK": f"JOB#{item.job_id}", "SK": "JOB"},
-                UpdateExpression="SET #s = :final, GSI1PK = :gsi",
-                ConditionExpression="#s = :running",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":final": final,
-                    ":running": "RUNNING",
-                    ":gsi": f"JOBSTATUS#{final}",
-                },
+        if job:
+            self._maybe_complete(job)
+
+    def _maybe_complete(self, job: dict[str, Any]) -> None:
+        """Close the job once every counted item finished; the condition makes it once."""
+        if job.get("status") != "RUNNING":
+            return
+        if job["done"] + job["failed"] + job["skipped"] < job["total"]:
+            return
+        final = "COMPLETE" if job["failed"] == 0 else "COMPLETED_WITH_ERRORS"
+        closed = self._update(
+            "complete job",
+            Key={"PK": f"JOB#{job['job_id']}", "SK": "JOB"},
+            UpdateExpression="SET #s = :final, GSI1PK = :gsi",
+            ConditionExpression="#s = :running",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":final": final,
+                ":running": "RUNNING",
+                ":gsi": f"JOBSTATUS#{final}",
+            },
+            ReturnValues="ALL_NEW",
+        )
+        if closed is not None:
+            log.info(
+                "job %s %s: %d done, %d skipped, %d failed, %d bytes",
+                job["job_id"],
+                final,
+                job["done"],
+                job["skipped"],
+                job["failed"],
+                job["bytes"],
             )
 
     def get_job(self, job_id: str) -> JobRecord | None:
