@@ -1,0 +1,92 @@
+"""Enumeration and fan-out of a large ECR tree: `start_tree` against moto in server mode.
+
+Creates REPOS repositories in moto's ECR, then times `Pipeline.start_tree` (DescribeRepositories
+pages, one DynamoDB item and one SQS message per repository) and reports peak RSS growth.
+moto answers DescribeRepositories in one page whatever maxResults says, so this measures our
+side of the fan-out, not ECR's paging.
+
+    .venv/bin/python bench/tree_fanout_ecr.py [--repos 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import boto3
+
+from freightliner.bootstrap import pipeline, reset_pipeline
+from freightliner.harness.local_stack import ECR_HOST, GAR_HOST, LocalStack
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repos", type=int, default=10_000)
+    args = parser.parse_args()
+    print(f"$ {shlex.join([Path(sys.executable).name, *sys.argv])}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp, LocalStack(Path(tmp)) as stack:
+        stack.apply_env()
+        ecr = boto3.client("ecr")
+        started = time.perf_counter()
+        for n in range(args.repos):
+            ecr.create_repository(repositoryName=f"prod/team{n % 100}/svc{n}")
+        print(
+            f"created {args.repos} repositories in moto in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
+        syncs = Path(tmp) / "syncs.yaml"
+        syncs.write_text(
+            json.dumps(
+                {
+                    "syncs": [
+                        {
+                            "name": "big",
+                            "source": {"registry": ECR_HOST, "prefix": "prod"},
+                            "destination": {"registry": GAR_HOST, "prefix": "mirror/prod"},
+                        }
+                    ]
+                }
+            )
+        )
+        os.environ["FREIGHTLINER_SYNCS"] = str(syncs)
+        os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+        reset_pipeline()
+        work = pipeline()
+        spec = work.syncs.syncs[0]
+        _ = work.state, work.queue  # build clients outside the timed part
+        before = rss_mb()
+        started = time.perf_counter()
+        job_id = work.start_tree(spec)
+        seconds = time.perf_counter() - started
+        job = work.state.get_job(job_id)
+        assert job is not None and job.total == args.repos, job
+        attributes = boto3.client("sqs").get_queue_attributes(
+            QueueUrl=stack.env["FREIGHTLINER_QUEUE_URL"],
+            AttributeNames=["ApproximateNumberOfMessages"],
+        )["Attributes"]
+        print(
+            f"start_tree: {args.repos} repositories enumerated and fanned out in "
+            f"{seconds:.1f} s ({args.repos / seconds:.0f}/s); job total {job.total}, "
+            f"queue holds {attributes['ApproximateNumberOfMessages']}"
+        )
+        print(
+            f"peak RSS {rss_mb():.0f} MB (grew {rss_mb() - before:.0f} MB during fan-out; "
+            "includes moto's in-process server)"
+        )
+        reset_pipeline()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
