@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import boto3
 import httpx
 import yaml
 
@@ -16,14 +18,24 @@ from freightliner.harness.images import OCI_MANIFEST, Pusher
 from freightliner.harness.local_stack import ECR_CREDS, ECR_HOST, GAR_HOST
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "freightliner.cli.main", *args],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
+        env={**os.environ, **(env or {})},
     )
+
+
+def wait_for(url: str) -> httpx.Response:
+    deadline = time.monotonic() + 30
+    while True:
+        response = httpx.head(url, headers={"Accept": OCI_MANIFEST})
+        if response.status_code == 200 or time.monotonic() > deadline:
+            return response
+        time.sleep(0.3)
 
 
 def test_local_stack_runs_the_pipeline_from_the_command_line(tmp_path: Path) -> None:
@@ -44,13 +56,35 @@ def test_local_stack_runs_the_pipeline_from_the_command_line(tmp_path: Path) -> 
         assert invoked.returncode == 0, invoked.stderr
         reply = json.loads(invoked.stdout[invoked.stdout.rindex("{\n") :])  # after the log lines
         assert reply["status"] == "enqueued"
-        url = f"{endpoints[GAR_HOST]}/v2/my-project/apps/team/cli/manifests/v1"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            head = httpx.head(url, headers={"Accept": OCI_MANIFEST})
-            if head.status_code == 200:
-                break
-            time.sleep(0.3)
+        head = wait_for(f"{endpoints[GAR_HOST]}/v2/my-project/apps/team/cli/manifests/v1")
+        assert head.headers.get("Docker-Content-Digest") == image.digest
+
+        # A tree sync started from the command line runs on the same local pipeline.
+        ecr = boto3.client(
+            "ecr",
+            endpoint_url=env["AWS_ENDPOINT_URL"],
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        ecr.create_repository(repositoryName="team/cli")
+        syncs = tmp_path / "syncs.yaml"
+        syncs.write_text(
+            json.dumps(
+                {
+                    "syncs": [
+                        {
+                            "name": "cli-tree",
+                            "source": {"registry": ECR_HOST, "prefix": "team"},
+                            "destination": {"registry": GAR_HOST, "prefix": "my-project/tree"},
+                        }
+                    ]
+                }
+            )
+        )
+        started = cli("tree", "start", str(syncs), env=env)
+        assert started.returncode == 0 and "cli-tree: started job tree-cli-tree-" in started.stdout
+        head = wait_for(f"{endpoints[GAR_HOST]}/v2/my-project/tree/cli/manifests/v1")
         assert head.headers.get("Docker-Content-Digest") == image.digest
         unknown = cli("invoke", "nope", str(event_file), "--dir", str(state))
         assert unknown.returncode == 2 and "no Lambda function 'nope'" in unknown.stderr

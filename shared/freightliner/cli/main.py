@@ -16,7 +16,11 @@ from freightliner.bootstrap import Container
 from freightliner.cli.local import DEFAULT_DIR, invoke, local_down, local_up
 from freightliner.cli.progress import ConsoleProgress, human_bytes
 from freightliner.cli.sync_commands import add_parsers as add_sync_parsers
-from freightliner.cli.sync_commands import run_jobs_command, run_sync_command
+from freightliner.cli.sync_commands import (
+    run_jobs_command,
+    run_sync_command,
+    run_tree_command,
+)
 from freightliner.domain.errors import FreightlinerError, InvalidInput
 from freightliner.domain.reference import Reference
 from freightliner.engine.copy import Copier
@@ -195,6 +199,7 @@ COMMANDS: dict[str, Any] = {
     "tags": _run_tags,
     "sync": run_sync_command,
     "jobs": run_jobs_command,
+    "tree": run_tree_command,
     "local": _run_local,
     "invoke": _run_invoke,
 }

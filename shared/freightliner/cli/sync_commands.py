@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from freightliner.adapters.local.sqlite_checkpoints import SqliteCheckpoints
-from freightliner.bootstrap import Container
+from freightliner.bootstrap import Container, pipeline
 from freightliner.cli.progress import TreeConsoleProgress, human_bytes
 from freightliner.domain.errors import InvalidInput
 from freightliner.domain.sync import SyncSpec, parse_sync_file
@@ -51,6 +51,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     sync.add_argument("--registries", type=Path, metavar="FILE")
     sync.add_argument("--json", action="store_true", help="print one JSON document")
     state(sync)
+
+    tree = sub.add_parser("tree", help="start tree syncs on the serverless pipeline")
+    tree.add_argument("action", choices=["start"])
+    tree.add_argument("file", type=Path, help="sync definition (YAML)")
+    tree.add_argument("--only", action="append", default=[], metavar="NAME")
 
     jobs = sub.add_parser("jobs", help="tree-sync jobs: list, status, resume")
     jobs.add_argument("action", choices=["list", "status", "resume"])
@@ -111,7 +116,7 @@ def _print_reports(reports: list[TreeReport], as_json: bool) -> None:
             print(f"  FAILED {failure.repository}:{failure.tag or '*'}: {failure.error}")
 
 
-def run_sync_command(args: argparse.Namespace) -> int:
+def _specs(args: argparse.Namespace) -> list[SyncSpec]:
     try:
         text = args.file.read_text()
     except OSError as exc:
@@ -120,7 +125,19 @@ def run_sync_command(args: argparse.Namespace) -> int:
     unknown = set(args.only) - {s.name for s in syncs}
     if unknown:
         raise InvalidInput(f"no sync named {', '.join(sorted(unknown))} in {args.file}")
-    specs = [s for s in syncs if not args.only or s.name in args.only]
+    return [s for s in syncs if not args.only or s.name in args.only]
+
+
+def run_tree_command(args: argparse.Namespace) -> int:
+    """Start each sync on the queue and state store the environment names (AWS or local)."""
+    work = pipeline()
+    for spec in _specs(args):
+        print(f"{spec.name}: started job {work.start_tree(spec)}")
+    return 0
+
+
+def run_sync_command(args: argparse.Namespace) -> int:
+    specs = _specs(args)
     store = SqliteCheckpoints(args.state)
     try:
         if args.resume:
