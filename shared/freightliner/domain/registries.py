@@ -61,6 +61,11 @@ class RegistryConfig(BaseModel):
     endpoint: str | None = None
     tls: TlsMode | None = None
     auth: AuthConfig = Field(default_factory=AuthConfig)
+    api_endpoint: str | None = Field(
+        default=None,
+        description="Artifact Registry hosts: the control-plane REST endpoint tree syncs "
+        "enumerate through (default https://artifactregistry.googleapis.com)",
+    )
     max_concurrency: int = Field(default=8, ge=1, le=256)
     chunk_size: int = Field(
         default=128 * 1024 * 1024,
@@ -73,7 +78,7 @@ class RegistryConfig(BaseModel):
     def _host(cls, value: str) -> str:
         return validate_host(value)
 
-    @field_validator("endpoint")
+    @field_validator("endpoint", "api_endpoint")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):

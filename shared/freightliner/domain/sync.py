@@ -2,11 +2,14 @@
 
 A sync file holds several syncs. Each names a source registry and prefix, a destination
 registry and prefix (the prefix is renamed: `prod/` → `mirror/prod/`), repository globs,
-tag filters (regexes, a semver range, the N highest versions), platforms, referrers and
-concurrency.
+tag filters (regexes, a semver range, the N most recently pushed, the N highest versions),
+platforms, referrers, skip-existing / force, concurrency and an optional schedule.
 """
 
 from __future__ import annotations
+
+import re
+from datetime import datetime
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -53,10 +56,32 @@ class SyncSpec(BaseModel):
     exclude: list[str] = Field(default_factory=list)
     tags: TagFilter = Field(default_factory=TagFilter)
     semver: str | None = Field(default=None, description="a range such as '>=1.2,<2'")
-    latest: int | None = Field(default=None, ge=1, description="keep the N highest versions")
+    latest: int | None = Field(default=None, ge=1, description="keep the N last pushed")
+    highest: int | None = Field(default=None, ge=1, description="keep the N highest versions")
     platforms: list[str] = Field(default_factory=list)
     referrers: bool = False
+    skip_existing: bool = Field(
+        default=True,
+        description="skip an image whose destination tag already has its digest (two HEADs)",
+    )
+    force: bool = Field(
+        default=False,
+        description="copy every image again: re-upload blobs and re-put manifests (repair)",
+    )
     concurrency: int = Field(default=8, ge=1, le=64)
+    schedule: str | None = Field(
+        default=None, description="EventBridge Scheduler expression: rate(...) or cron(...)"
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        if value is not None and not _SCHEDULE.fullmatch(value):
+            raise ValueError(
+                f"invalid schedule {value!r}: use rate(N minutes|hours|days) or "
+                "cron(min hour day month weekday year)"
+            )
+        return value
 
     @field_validator("semver")
     @classmethod
@@ -102,18 +127,46 @@ class SyncSpec(BaseModel):
             raise InvalidInput(f"{repository} is outside source prefix {self.source.prefix}")
         return f"{self.destination.prefix}/{rel}" if self.destination.prefix else rel
 
-    def select_tags(self, tags: list[str]) -> list[str]:
-        """Tags passing the regexes and the semver range; with `latest`, the N highest."""
+    def filter_tags(self, tags: list[str]) -> list[str]:
+        """Tags passing the regexes, the semver range and `highest` (not `latest`, which
+        needs push times: see `select`)."""
         kept = [t for t in tags if self.tags.allows(t)]
-        if self.semver is None and self.latest is None:
+        if self.semver is None and self.highest is None:
             return sorted(kept)
         versioned = [(v, t) for t in kept if (v := _version(t)) is not None]
         if self.semver is not None:
             spec = SpecifierSet(self.semver)
             versioned = [(v, t) for v, t in versioned if spec.contains(v, prereleases=False)]
-        if self.latest is not None:
-            versioned = sorted(versioned)[-self.latest :]
+        if self.highest is not None:
+            versioned = sorted(versioned)[-self.highest :]
         return sorted(t for _, t in versioned)
+
+    def select(self, images: list[TaggedImage]) -> list[TaggedImage]:
+        """The images to sync, sorted by tag: filtered, then the `latest` N by push time."""
+        by_tag = {image.tag: image for image in images}
+        kept = [by_tag[tag] for tag in self.filter_tags(list(by_tag))]
+        if self.latest is not None:
+            if any(image.pushed_at is None for image in kept):
+                raise InvalidInput("`latest` needs push times, and this listing has none")
+            newest = sorted(kept, key=lambda i: (i.pushed_at, i.tag))[-self.latest :]
+            kept = sorted(newest, key=lambda i: i.tag)
+        return kept
+
+
+_SCHEDULE = re.compile(
+    r"rate\(\s*[1-9]\d*\s+(minute|minutes|hour|hours|day|days)\s*\)"
+    r"|cron\(\s*\S+(\s+\S+){5}\s*\)"
+)
+
+
+class TaggedImage(BaseModel):
+    """A tag as a registry lists it; the digest and push time when the listing has them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tag: str
+    digest: str | None = None
+    pushed_at: datetime | None = None
 
 
 def _version(tag: str) -> Version | None:

@@ -156,11 +156,11 @@ class Copier:
                 .tags_immutable
             )
         current = dest.head_manifest(dst.repository, dest_tag or str(pushed.digest))
-        if current is not None and current.digest == pushed.digest:
+        if current is not None and current.digest == pushed.digest and not self.options.force:
             report.status = "up-to-date"
             stats.add("manifests_skipped")
         else:
-            if current is not None and dest_tag and immutable:
+            if current is not None and current.digest != pushed.digest and dest_tag and immutable:
                 raise TagConflict(
                     f"tag {dest_tag} is immutable and already points at {current.digest.short}"
                     f", not {pushed.digest.short}; refusing to overwrite",
@@ -251,7 +251,11 @@ class Copier:
         stats: _Stats,
         is_top: bool,
     ) -> None:
-        if not is_top and route.dest.head_manifest(route.dst_repo, str(fetched.digest)) is not None:
+        if (
+            not is_top
+            and not self.options.force
+            and route.dest.head_manifest(route.dst_repo, str(fetched.digest)) is not None
+        ):
             stats.add("manifests_skipped")
             return
         if fetched.manifest.is_index:
@@ -296,7 +300,7 @@ class Copier:
             log.info("skipping foreign layer %s (served from its own URLs)", digest.short)
             stats.add("blobs_skipped")
             return
-        if route.dest.head_blob(route.dst_repo, digest) is not None:
+        if not self.options.force and route.dest.head_blob(route.dst_repo, digest) is not None:
             self.locations.remember(route.dest.host, digest, route.dst_repo)
             stats.add("blobs_skipped")
             self.progress.blob_done(str(digest), blob.size, "skipped")
@@ -306,13 +310,15 @@ class Copier:
             stats.add("bytes_copied", blob.size)
             return
         location: str | None = None
-        mount_from = self.locations.lookup(route.dest.host, digest)
-        if (
-            mount_from is None
-            and route.source.host == route.dest.host
-            and route.src_repo != route.dst_repo
-        ):
-            mount_from = route.src_repo
+        mount_from: str | None = None
+        if not self.options.force:  # force re-uploads: a mount would not repair anything
+            mount_from = self.locations.lookup(route.dest.host, digest)
+            if (
+                mount_from is None
+                and route.source.host == route.dest.host
+                and route.src_repo != route.dst_repo
+            ):
+                mount_from = route.src_repo
         if mount_from and mount_from != route.dst_repo:
             location = route.dest.mount_blob(route.dst_repo, digest, mount_from)
             if location is None:

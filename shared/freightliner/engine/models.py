@@ -16,6 +16,10 @@ class CopyOptions(BaseModel):
         default_factory=list, description="os/arch[/variant]; empty copies every platform"
     )
     referrers: bool = False
+    force: bool = Field(
+        default=False,
+        description="re-upload blobs and re-put manifests the destination already has (repair)",
+    )
     jobs: int = Field(default=8, ge=1, le=64)
     dry_run: bool = False
 

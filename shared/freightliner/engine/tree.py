@@ -16,12 +16,13 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from freightliner.domain.errors import FreightlinerError, NotFound, Where
+from freightliner.domain.errors import FreightlinerError
 from freightliner.domain.reference import Reference
-from freightliner.domain.sync import SyncSpec
+from freightliner.domain.sync import SyncSpec, TaggedImage
 from freightliner.domain.work import ItemStatus, WorkItem
 from freightliner.engine.copy import ClientSource, Copier
 from freightliner.engine.models import CopyOptions
+from freightliner.engine.tree_listing import decide, selected_images, selected_repositories
 from freightliner.ports.checkpoints import CheckpointSink
 
 
@@ -91,47 +92,59 @@ class _Run:
             sync=spec.name, dry_run=dry_run, job_id=checkpoint.job_id if checkpoint else None
         )
         self.lock = threading.Lock()
+        self.repositories_done = 0
+        self.enumerated = False
+
+    def repository_finished(self, slots: threading.BoundedSemaphore) -> None:
+        slots.release()
+        with self.lock:
+            self.repositories_done += 1
+        if self.progress:
+            self.progress.repository_done()
+        self.save_progress()
+
+    def save_progress(self) -> None:
+        """Repositories found and finished, in the checkpoint, for `jobs status`."""
+        if self.checkpoint is None or self.dry_run:
+            return
+        with self.lock:
+            found, done = self.report.repositories, self.repositories_done
+        self.checkpoint.sink.progress(self.checkpoint.job_id, found, done, self.enumerated)
 
     def repositories(self) -> Iterator[str]:
         return selected_repositories(self.spec, self.clients)
 
     def sync_repository(self, repository: str) -> None:
-        source = self.clients.client(self.spec.source.registry)
         try:
-            tags = self.spec.select_tags(list(source.list_tags(repository)))
+            images = selected_images(self.spec, self.clients, repository)
         except FreightlinerError as exc:
             self._fail(repository, None, str(exc), exc.kind)
             return
         target = self.spec.destination_repository(repository)
-        for tag in tags:
-            src = Reference(self.spec.source.registry, repository, tag)
-            dst = Reference(self.spec.destination.registry, target, tag)
+        for image in images:
+            src = Reference(self.spec.source.registry, repository, image.tag)
+            dst = Reference(self.spec.destination.registry, target, image.tag)
             try:
-                self._sync_image(repository, src, dst)
+                self._sync_image(repository, src, dst, image)
             except FreightlinerError as exc:
-                self._fail(repository, tag, str(exc), exc.kind)
+                self._fail(repository, image.tag, str(exc), exc.kind)
             except Exception as exc:  # a bug must not stop the other repositories
-                self._fail(repository, tag, f"{type(exc).__name__}: {exc}", "unexpected")
+                self._fail(repository, image.tag, f"{type(exc).__name__}: {exc}", "unexpected")
 
-    def _sync_image(self, repository: str, src: Reference, dst: Reference) -> None:
-        head = self.clients.client(src.registry).head_manifest(repository, src.identifier)
-        if head is None:
-            raise NotFound("tag vanished while the tree was synced", _where(src))
+    def _sync_image(
+        self, repository: str, src: Reference, dst: Reference, image: TaggedImage
+    ) -> None:
+        decision = decide(self.spec, self.clients, src, dst, image)
         item_id: str | None = None
         if self.checkpoint is not None:
-            item_id = _item_id(self.checkpoint.job_id, src, dst, str(head.digest))
+            item_id = _item_id(self.checkpoint.job_id, src, dst, decision.digest)
             if item_id in self.checkpoint.finished:
                 self._count("skip", 0, src, dst, "finished in an earlier run")
                 return
-        if not self.spec.platforms:
-            # Digest first: two HEADs decide the common no-op case without fetching anything.
-            present = self.clients.client(dst.registry).head_manifest(
-                dst.repository, dst.identifier
-            )
-            if present is not None and present.digest == head.digest:
-                self._count("skip", 0, src, dst, "same digest at destination")
-                self._record(repository, src, dst, item_id, ItemStatus.SKIPPED)
-                return
+        if decision.action == "skip":
+            self._count("skip", 0, src, dst, decision.reason)
+            self._record(repository, src, dst, item_id, ItemStatus.SKIPPED)
+            return
         try:
             copied = self.copier.copy(src, dst)
         except FreightlinerError as exc:
@@ -202,15 +215,6 @@ class _Run:
             self.progress.image_done("failed", 0)
 
 
-def selected_repositories(spec: SyncSpec, clients: ClientSource) -> Iterator[str]:
-    """The source tree's repositories this sync selects, streamed page by page."""
-    host = spec.source.registry
-    listed = clients.repository_admin(host).list_repositories(host)
-    for repository in listed if listed is not None else clients.client(host).catalog():
-        if spec.selects(repository):
-            yield repository
-
-
 def run_sync(
     spec: SyncSpec,
     clients: ClientSource,
@@ -222,6 +226,7 @@ def run_sync(
     options = CopyOptions(
         platforms=spec.platforms,
         referrers=spec.referrers,
+        force=spec.force,
         jobs=spec.concurrency,
         dry_run=dry_run,
     )
@@ -231,20 +236,17 @@ def run_sync(
         with ThreadPoolExecutor(spec.concurrency, thread_name_prefix="repo") as pool:
             for repository in run.repositories():
                 slots.acquire()
-                run.report.repositories += 1
+                with run.lock:
+                    run.report.repositories += 1
                 if progress:
                     progress.repository_found()
                 future: Future[None] = pool.submit(run.sync_repository, repository)
-                future.add_done_callback(lambda _f: _finished(slots, progress))
+                future.add_done_callback(lambda _f: run.repository_finished(slots))
+            run.enumerated = True
+    run.save_progress()
     run.report.plan.sort(key=lambda p: p.source)
     run.report.failures.sort(key=lambda f: (f.repository, f.tag or ""))
     return run.report
-
-
-def _finished(slots: threading.BoundedSemaphore, progress: TreeProgress | None) -> None:
-    slots.release()
-    if progress:
-        progress.repository_done()
 
 
 def _item_id(job_id: str, src: Reference, dst: Reference, digest: str) -> str:
@@ -252,7 +254,3 @@ def _item_id(job_id: str, src: Reference, dst: Reference, digest: str) -> str:
         job_id=job_id, source=f"{src.name}@{digest}", destination=str(dst), source_digest=digest
     )
     return item.item_id
-
-
-def _where(ref: Reference) -> Where:
-    return Where(ref.registry, ref.repository, ref.identifier, "sync")

@@ -11,6 +11,8 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from freightliner.domain.sync import TaggedImage
+
 
 class RepositoryInfo(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -24,7 +26,12 @@ class RepositoryAdmin(Protocol):
         """Make sure `repository` exists and say whether its tags are immutable."""
         ...
 
-    def list_repositories(self, registry: str) -> Iterator[str] | None:
-        """Every repository, page by page, from the control plane; None when the registry's
-        own `_catalog` is the way to enumerate (plain OCI registries)."""
+    def list_repositories(self, registry: str, prefix: str) -> Iterator[str] | None:
+        """Every repository under `prefix`, page by page, from the control plane; None when
+        the registry's own `_catalog` is the way to enumerate (plain OCI registries)."""
+        ...
+
+    def list_images(self, registry: str, repository: str) -> Iterator[TaggedImage] | None:
+        """Every tag with its digest and push time, page by page, from the control plane;
+        None when the registry's tags list is the way (it has no push times)."""
         ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -11,6 +12,7 @@ from freightliner.adapters.aws.ecr_auth import EcrClientFactory
 from freightliner.adapters.aws.errors import aws_error
 from freightliner.domain.errors import InvalidInput, Where
 from freightliner.domain.reference import ecr_host
+from freightliner.domain.sync import TaggedImage
 from freightliner.ports.repositories import RepositoryInfo
 
 _IMMUTABLE = {"IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION"}
@@ -72,18 +74,44 @@ class EcrRepositoryAdmin:
             self._known[key] = info
         return info
 
-    def list_repositories(self, registry: str) -> Iterator[str] | None:
+    def list_repositories(self, registry: str, prefix: str) -> Iterator[str] | None:
         """DescribeRepositories, paginated: ECR has no `_catalog`."""
-        return self._repository_pages(registry)
+        return self._repository_pages(registry, prefix)
 
-    def _repository_pages(self, registry: str) -> Iterator[str]:
+    def list_images(self, registry: str, repository: str) -> Iterator[TaggedImage] | None:
+        """DescribeImages, paginated: tags with their digest and push time."""
+        return self._image_pages(registry, repository)
+
+    def _repository_pages(self, registry: str, prefix: str) -> Iterator[str]:
         registry_id, region = self._registry(registry)
         where = Where(registry, operation="ecr:DescribeRepositories")
-        paginator = self._factory(region).get_paginator("describe_repositories")
+        for page in self._pages(region, "describe_repositories", where, registryId=registry_id):
+            for repository in page.get("repositories", []):
+                name = repository["repositoryName"]
+                if not prefix or name.startswith(prefix.rstrip("/") + "/"):
+                    yield name
+
+    def _image_pages(self, registry: str, repository: str) -> Iterator[TaggedImage]:
+        registry_id, region = self._registry(registry)
+        where = Where(registry, repository, operation="ecr:DescribeImages")
+        for page in self._pages(
+            region,
+            "describe_images",
+            where,
+            registryId=registry_id,
+            repositoryName=repository,
+            filter={"tagStatus": "TAGGED"},
+        ):
+            for image in page.get("imageDetails", []):
+                for tag in image.get("imageTags", []):
+                    yield TaggedImage(
+                        tag=tag, digest=image["imageDigest"], pushed_at=image.get("imagePushedAt")
+                    )
+
+    def _pages(self, region: str, operation: str, where: Where, **kwargs: Any) -> Iterator[Any]:
+        paginator = self._factory(region).get_paginator(operation)
         try:
-            for page in paginator.paginate(registryId=registry_id):
-                for repository in page.get("repositories", []):
-                    yield repository["repositoryName"]
+            yield from paginator.paginate(**kwargs)
         except (ClientError, BotoCoreError) as exc:
             raise aws_error(exc, where) from None
 

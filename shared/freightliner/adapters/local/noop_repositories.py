@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from freightliner.domain.sync import TaggedImage
 from freightliner.ports.repositories import RepositoryInfo
 
 
@@ -11,5 +12,8 @@ class NoopRepositoryAdmin:
     def ensure_repository(self, registry: str, repository: str) -> RepositoryInfo:
         return RepositoryInfo()
 
-    def list_repositories(self, registry: str) -> Iterator[str] | None:
+    def list_repositories(self, registry: str, prefix: str) -> Iterator[str] | None:
+        return None
+
+    def list_images(self, registry: str, repository: str) -> Iterator[TaggedImage] | None:
         return None

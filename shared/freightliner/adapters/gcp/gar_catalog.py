@@ -1,0 +1,159 @@
+"""Artifact Registry's control plane (REST v1) for tree syncs: repositories, packages and
+versions with their tags and push times, page by page.
+
+A GAR image path is `PROJECT/REPOSITORY/PACKAGE…`; Docker registries have no `_catalog`
+there, so enumeration walks the project's Docker repositories and their packages. Calls
+carry the same Google access token the registry accepts; a 401 refreshes it once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote, unquote
+
+import httpx
+
+from freightliner.domain.errors import (
+    Forbidden,
+    FreightlinerError,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    RetryableError,
+    Unauthorized,
+    Unavailable,
+    Where,
+)
+from freightliner.domain.sync import TaggedImage
+from freightliner.ports.credentials import CredentialProvider
+from freightliner.ports.repositories import RepositoryInfo
+
+API_ENDPOINT = "https://artifactregistry.googleapis.com"
+PAGE_SIZE = 1000
+ATTEMPTS = 4
+
+
+class ArtifactRegistryCatalog:
+    """The RepositoryAdmin port for one GAR host (`LOCATION-docker.pkg.dev`)."""
+
+    def __init__(
+        self,
+        host: str,
+        location: str,
+        credentials: CredentialProvider,
+        http: httpx.Client,
+        api_endpoint: str = API_ENDPOINT,
+    ) -> None:
+        self._host = host
+        self._location = location
+        self._credentials = credentials
+        self._http = http
+        self._api = api_endpoint.rstrip("/")
+
+    def ensure_repository(self, registry: str, repository: str) -> RepositoryInfo:
+        return RepositoryInfo()  # packages appear on push; the GAR repository must exist
+
+    def list_repositories(self, registry: str, prefix: str) -> Iterator[str] | None:
+        project, _, rest = prefix.partition("/")
+        if not project:
+            raise InvalidInput(
+                f"a tree sync from {registry} needs a source prefix that names the project "
+                "(PROJECT or PROJECT/REPOSITORY)"
+            )
+        return self._repositories(project, rest.split("/", 1)[0], prefix)
+
+    def _repositories(self, project: str, only: str, prefix: str) -> Iterator[str]:
+        parent = f"projects/{project}/locations/{self._location}"
+        names = [only] if only else self._docker_repositories(parent)
+        for name in names:
+            for package in self._pages(f"{parent}/repositories/{name}/packages", "packages"):
+                path = f"{project}/{name}/{unquote(package['name'].rsplit('/', 1)[1])}"
+                if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                    yield path
+
+    def _docker_repositories(self, parent: str) -> Iterator[str]:
+        for repository in self._pages(f"{parent}/repositories", "repositories"):
+            if repository.get("format") == "DOCKER":
+                yield repository["name"].rsplit("/", 1)[1]
+
+    def list_images(self, registry: str, repository: str) -> Iterator[TaggedImage] | None:
+        parts = repository.split("/", 2)
+        if len(parts) < 3:
+            raise InvalidInput(f"{registry}/{repository} is not PROJECT/REPOSITORY/IMAGE")
+        return self._images(*parts)
+
+    def _images(self, project: str, name: str, package: str) -> Iterator[TaggedImage]:
+        path = (
+            f"projects/{project}/locations/{self._location}/repositories/{name}/packages/"
+            f"{quote(package, safe='')}/versions"
+        )
+        for version in self._pages(path, "versions", view="FULL"):
+            digest = version["name"].rsplit("/", 1)[1]
+            pushed = version.get("createTime") or version.get("updateTime")
+            for tag in version.get("relatedTags", []):
+                yield TaggedImage(
+                    tag=tag["name"].rsplit("/", 1)[1], digest=digest, pushed_at=pushed
+                )
+
+    def _pages(self, path: str, key: str, **params: str) -> Iterator[dict[str, Any]]:
+        query: dict[str, Any] = {"pageSize": PAGE_SIZE, **params}
+        while True:
+            page = self._get(path, query)
+            yield from page.get(key, [])
+            token = page.get("nextPageToken")
+            if not token:
+                return
+            query["pageToken"] = token
+
+    def _get(self, path: str, query: dict[str, Any]) -> dict[str, Any]:
+        where = Where(self._host, operation=f"Artifact Registry GET {path}")
+        refreshed = False
+        for attempt in range(ATTEMPTS):
+            try:
+                response = self._http.get(
+                    f"{self._api}/v1/{path}", params=query, headers=self._headers()
+                )
+            except httpx.TransportError as exc:
+                error: FreightlinerError = Unavailable(
+                    f"Artifact Registry unreachable ({type(exc).__name__})", where
+                )
+            else:
+                if response.status_code == 200:
+                    return dict(response.json())
+                if response.status_code == 401 and not refreshed:
+                    self._credentials.invalidate(self._host)
+                    refreshed = True
+                    continue
+                error = _classify(response, where)
+            if not isinstance(error, RetryableError) or attempt == ATTEMPTS - 1:
+                raise error
+            time.sleep(min(2**attempt * 0.5, 8))
+        raise Unavailable("Artifact Registry kept failing", where)
+
+    def _headers(self) -> dict[str, str]:
+        credential = self._credentials.get(self._host)
+        if credential is None or credential.username != "oauth2accesstoken":
+            return {}  # an endpoint that needs no Google token (a local stand-in)
+        return {"Authorization": f"Bearer {credential.password.get_secret_value()}"}
+
+
+def _classify(response: httpx.Response, where: Where) -> FreightlinerError:
+    try:
+        message = str(response.json().get("error", {}).get("message", ""))
+    except ValueError:
+        message = ""
+    text = f"HTTP {response.status_code}" + (f": {message}" if message else "")
+    status = response.status_code
+    if status == 429:
+        return RateLimited(f"rate limited ({text})", where)
+    if status >= 500:
+        return Unavailable(f"Artifact Registry error ({text})", where)
+    if status == 401:
+        return Unauthorized(f"authentication failed ({text})", where)
+    if status == 403:
+        return Forbidden(f"access denied ({text}); needs artifactregistry.*.list", where)
+    if status == 404:
+        return NotFound(f"not found ({text})", where)
+    return InvalidInput(f"Artifact Registry refused the request ({text})", where)

@@ -1,0 +1,101 @@
+"""What a tree sync looks at: the selected repositories, their selected images, and for each
+image whether it must be copied — the same decisions for `freightliner sync` and the
+serverless fan-out.
+
+Listings stream page by page from the registry's control plane (ECR DescribeRepositories and
+DescribeImages, Artifact Registry REST) or from the registry itself (`_catalog`, tags list).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+from freightliner.domain.errors import InvalidInput, NotFound, Where
+from freightliner.domain.reference import Reference
+from freightliner.domain.sync import SyncSpec, TaggedImage
+from freightliner.engine.copy import ClientSource
+from freightliner.registry.client import RegistryClient
+
+
+class ImageDecision(BaseModel):
+    action: Literal["copy", "skip"]
+    digest: str
+    reason: str
+
+
+def selected_repositories(spec: SyncSpec, clients: ClientSource) -> Iterator[str]:
+    """The source tree's repositories this sync selects, streamed page by page."""
+    host = spec.source.registry
+    listed = clients.repository_admin(host).list_repositories(host, spec.source.prefix)
+    for repository in listed if listed is not None else clients.client(host).catalog():
+        if spec.selects(repository):
+            yield repository
+
+
+def selected_images(spec: SyncSpec, clients: ClientSource, repository: str) -> list[TaggedImage]:
+    """A repository's images this sync selects, sorted by tag.
+
+    `latest: N` orders by push time: the control plane's where it has one (ECR, GAR); on a
+    plain registry, the `created` time in each candidate's image config.
+    """
+    host = spec.source.registry
+    listed = clients.repository_admin(host).list_images(host, repository)
+    if listed is not None:
+        return spec.select(list(listed))
+    client = clients.client(host)
+    images = [TaggedImage(tag=tag) for tag in client.list_tags(repository)]
+    if spec.latest is not None:
+        images = [
+            _with_created_time(client, repository, tag)
+            for tag in spec.filter_tags([i.tag for i in images])
+        ]
+    return spec.select(images)
+
+
+def decide(
+    spec: SyncSpec, clients: ClientSource, src: Reference, dst: Reference, image: TaggedImage
+) -> ImageDecision:
+    """Copy or skip: digest first, so the common no-op case costs two HEADs (one when the
+    listing already gave the source digest)."""
+    digest = image.digest
+    if digest is None:
+        head = clients.client(src.registry).head_manifest(src.repository, src.identifier)
+        if head is None:
+            raise NotFound("tag vanished while the tree was synced", _where(src))
+        digest = str(head.digest)
+    if spec.force:
+        return ImageDecision(action="copy", digest=digest, reason="force")
+    if not spec.skip_existing or spec.platforms:
+        # A platform filter changes the digest: the copier compares what it would push.
+        return ImageDecision(action="copy", digest=digest, reason="checked by the copy")
+    present = clients.client(dst.registry).head_manifest(dst.repository, dst.identifier)
+    if present is not None and str(present.digest) == digest:
+        return ImageDecision(action="skip", digest=digest, reason="same digest at destination")
+    reason = "missing at destination" if present is None else "destination has another digest"
+    return ImageDecision(action="copy", digest=digest, reason=reason)
+
+
+def _with_created_time(client: RegistryClient, repository: str, tag: str) -> TaggedImage:
+    fetched = client.get_manifest(repository, tag)
+    manifest = fetched.manifest
+    if manifest.is_index:
+        if not manifest.manifests:
+            raise InvalidInput(f"{repository}:{tag} is an empty index: it has no push time")
+        manifest = client.get_manifest(repository, manifest.manifests[0].digest).manifest
+    if manifest.config is None:
+        raise InvalidInput(f"{repository}:{tag} has no config: it has no push time")
+    config = json.loads(client.get_blob(repository, manifest.config.parsed_digest))
+    created = config.get("created") if isinstance(config, dict) else None
+    if not isinstance(created, str):
+        raise InvalidInput(f"{repository}:{tag} has no creation time to order `latest` by")
+    when = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    return TaggedImage(tag=tag, digest=str(fetched.digest), pushed_at=when)
+
+
+def _where(ref: Reference) -> Where:
+    return Where(ref.registry, ref.repository, ref.identifier, "sync")
