@@ -15,7 +15,15 @@ from freightliner.bootstrap import pipeline
 from freightliner.domain.errors import RetryableError
 from freightliner.domain.work import WorkItem
 from freightliner.lambda_support import VisibilityHeartbeat, retry_delay
-from freightliner.observability import count_copy, count_failure, logger, metrics, short, tracer
+from freightliner.observability import (
+    count_copy,
+    count_failure,
+    count_job_end,
+    logger,
+    metrics,
+    short,
+    tracer,
+)
 
 # Report every failed message even when all of them failed: each keeps the visibility backoff
 # its record handler set, instead of the whole batch bouncing at once.
@@ -43,6 +51,8 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     elif outcome.outcome == "done":
         count_copy(outcome.bytes, outcome.seconds)
     logger.info(outcome.outcome, extra={"destination": item.destination, "bytes": outcome.bytes})
+    if outcome.job_closed is not None:
+        count_job_end(outcome.job_closed.status, outcome.job_closed.seconds)
     return outcome.model_dump()
 
 

@@ -20,8 +20,12 @@ from freightliner.adapters.aws.dynamo_state import DynamoStateStore
 from freightliner.adapters.aws.ecr_auth import EcrCredentialProvider
 from freightliner.adapters.aws.ecr_repositories import EcrRepositoryAdmin
 from freightliner.adapters.aws.errors import aws_error
+from freightliner.adapters.aws.eventbridge_notifier import EventBridgeJobNotifier
 from freightliner.adapters.aws.sqs_queue import SqsWorkQueue
+from freightliner.adapters.aws.tree_schedules import TreeSchedules
 from freightliner.adapters.gcp.gar_auth import GarCredentialProvider
+from freightliner.adapters.gcp.gar_catalog import API_ENDPOINT as GAR_API_ENDPOINT
+from freightliner.adapters.gcp.gar_catalog import ArtifactRegistryCatalog
 from freightliner.adapters.gcp.pubsub_source import PubSubNotificationSource
 from freightliner.adapters.local.noop_repositories import NoopRepositoryAdmin
 from freightliner.adapters.local.static_creds import (
@@ -33,19 +37,28 @@ from freightliner.adapters.local.static_creds import (
 )
 from freightliner.domain.errors import InvalidInput, Where
 from freightliner.domain.events import ImageEvent
+from freightliner.domain.reference import gar_host
 from freightliner.domain.registries import AuthKind, Registries, TlsMode
 from freightliner.domain.rules import RulesDocument, parse_rules
 from freightliner.domain.sync import SyncFile, SyncSpec, parse_sync_file
 from freightliner.domain.work import WorkItem
 from freightliner.engine.gar_poll import PollReport, poll_notifications
 from freightliner.engine.intake import IntakeResult, accept_event
+from freightliner.engine.job_resume import ResumeReport, resume_job
+from freightliner.engine.job_summary import announce
 from freightliner.engine.models import CopyReport
 from freightliner.engine.replicate_now import ReplicateNowRequest, replicate_now
 from freightliner.engine.tree_fanout import start_tree
 from freightliner.engine.worker import ItemOutcome, process_item
 from freightliner.ports.credentials import Credential, CredentialProvider
 from freightliner.ports.repositories import RepositoryAdmin
-from freightliner.ports.work import NotificationSource, ScanGate, StateStore, WorkQueue
+from freightliner.ports.work import (
+    JobNotifier,
+    NotificationSource,
+    ScanGate,
+    StateStore,
+    WorkQueue,
+)
 from freightliner.registry.auth import RegistryAuth
 from freightliner.registry.client import RegistryClient
 from freightliner.registry.retry import RetryPolicy
@@ -55,6 +68,8 @@ from freightliner.settings import (
     ENV_QUEUE_URL,
     ENV_REGISTRIES,
     ENV_RULES,
+    ENV_SCHEDULER_ROLE_ARN,
+    ENV_START_TREE_ARN,
     ENV_SYNCS,
     ENV_TABLE,
     Settings,
@@ -106,12 +121,14 @@ class Container:
         with self._lock:
             admin = self._admins.get(host)
             if admin is None:
-                if self.registries.auth_kind(host) is AuthKind.ECR:
-                    admin = EcrRepositoryAdmin(self._ecr_client, self._ecr_targets())
-                else:
-                    admin = NoopRepositoryAdmin()
+                admin = self._build_admin(host)
                 self._admins[host] = admin
             return admin
+
+    @cached_property
+    def _api_http(self) -> httpx.Client:
+        """HTTP for control-plane REST APIs (Artifact Registry), shared by every host."""
+        return httpx.Client(timeout=30.0)
 
     def close(self) -> None:
         with self._lock:
@@ -119,8 +136,28 @@ class Container:
                 client.transport.close()
                 client.transport.auth.close()
             self._clients.clear()
+            if "_api_http" in self.__dict__:
+                self.__dict__.pop("_api_http").close()
 
     # -- building -----------------------------------------------------------------------
+
+    def _build_admin(self, host: str) -> RepositoryAdmin:
+        """ECR's control plane; Artifact Registry's REST API where the host is GAR (its
+        auth is Google's, or an `api_endpoint` is configured); else the registry API."""
+        kind = self.registries.auth_kind(host)
+        if kind is AuthKind.ECR:
+            return EcrRepositoryAdmin(self._ecr_client, self._ecr_targets())
+        location = gar_host(host)
+        api = self.registries.get(host).api_endpoint
+        if location is not None and (kind is AuthKind.GAR or api):
+            return ArtifactRegistryCatalog(
+                host,
+                location.location,
+                self.credential_provider(host),
+                self._api_http,
+                api or GAR_API_ENDPOINT,
+            )
+        return NoopRepositoryAdmin()
 
     def _build_client(self, host: str) -> RegistryClient:
         config = self.registries.get(host)
@@ -322,8 +359,21 @@ class Pipeline:
             self._idempotency_config.register_lambda_context(lambda_context)
         return self._idempotent_accept(event=event, correlation_id=correlation_id)
 
+    @cached_property
+    def notifier(self) -> JobNotifier | None:
+        if not self.settings.event_bus:
+            return None
+        return EventBridgeJobNotifier(self._client("events"), self.settings.event_bus)
+
     def process(self, item: WorkItem) -> ItemOutcome:
-        return process_item(item, self.container, self.state, self.settings.jobs, self.queue)
+        return process_item(
+            item,
+            self.container,
+            self.state,
+            self.settings.jobs,
+            queue=self.queue,
+            notifier=self.notifier,
+        )
 
     @cached_property
     def notifications(self) -> NotificationSource:
@@ -344,7 +394,27 @@ class Pipeline:
         return parse_sync_file(text, origin)
 
     def start_tree(self, spec: SyncSpec) -> str:
-        return start_tree(spec, self.container, queue=self.queue, state=self.state)
+        job_id, closed = start_tree(spec, self.container, queue=self.queue, state=self.state)
+        if closed is not None:  # an empty tree ends at once
+            announce(closed, self.notifier)
+        return job_id
+
+    def tree_schedules(self) -> TreeSchedules:
+        return TreeSchedules(
+            self._client("scheduler"),
+            self._require(self.settings.start_tree_arn, ENV_START_TREE_ARN),
+            self._require(self.settings.scheduler_role_arn, ENV_SCHEDULER_ROLE_ARN),
+        )
+
+    def resume(self, job_id: str, retry_failed: bool = False) -> ResumeReport:
+        return resume_job(
+            job_id,
+            self.container,
+            queue=self.queue,
+            state=self.state,
+            retry_failed=retry_failed,
+            notifier=self.notifier,
+        )
 
     def replicate_now(self, request: ReplicateNowRequest) -> CopyReport:
         return replicate_now(request, self.container, self.settings.jobs)

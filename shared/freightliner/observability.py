@@ -40,3 +40,10 @@ def count_copy(bytes_copied: int, seconds: float) -> None:
 def count_event(outcome: str) -> None:
     """Events by what became of them: enqueued, duplicate, no-match."""
     metrics.add_metric(name=f"Events_{outcome.replace('-', '_')}", unit=MetricUnit.Count, value=1)
+
+
+def count_job_end(status: str, seconds: float | None) -> None:
+    """Jobs by how they ended (COMPLETE, COMPLETED_WITH_ERRORS) and how long they took."""
+    metrics.add_metric(name=f"Jobs_{status}", unit=MetricUnit.Count, value=1)
+    if seconds is not None:
+        metrics.add_metric(name="JobSeconds", unit=MetricUnit.Seconds, value=seconds)

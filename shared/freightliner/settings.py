@@ -18,6 +18,9 @@ ENV_JOBS = "FREIGHTLINER_JOBS"
 ENV_SRC_CREDS = "FREIGHTLINER_SRC_CREDS"
 ENV_DEST_CREDS = "FREIGHTLINER_DEST_CREDS"
 ENV_GAR_SUBSCRIPTION = "FREIGHTLINER_GAR_SUBSCRIPTION"  # projects/P/subscriptions/S
+ENV_EVENT_BUS = "FREIGHTLINER_EVENT_BUS"  # optional: job-finished events go to this bus
+ENV_START_TREE_ARN = "FREIGHTLINER_START_TREE_ARN"  # `tree schedule`: what schedules invoke
+ENV_SCHEDULER_ROLE_ARN = "FREIGHTLINER_SCHEDULER_ROLE_ARN"  # and the role they invoke it as
 ENV_REGION = "AWS_REGION"
 
 
@@ -28,6 +31,9 @@ class Settings(BaseModel):
     syncs: str | None = None
     registries: str | None = None
     gar_subscription: str | None = None
+    event_bus: str | None = None
+    start_tree_arn: str | None = None
+    scheduler_role_arn: str | None = None
     jobs: int = Field(default=8, ge=1, le=64)
     region: str = "us-east-1"
 
@@ -41,6 +47,9 @@ class Settings(BaseModel):
             syncs=env.get(ENV_SYNCS) or None,
             registries=env.get(ENV_REGISTRIES) or None,
             gar_subscription=env.get(ENV_GAR_SUBSCRIPTION) or None,
+            event_bus=env.get(ENV_EVENT_BUS) or None,
+            start_tree_arn=env.get(ENV_START_TREE_ARN) or None,
+            scheduler_role_arn=env.get(ENV_SCHEDULER_ROLE_ARN) or None,
             jobs=int(env.get(ENV_JOBS) or 8),
             region=env.get(ENV_REGION) or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         )

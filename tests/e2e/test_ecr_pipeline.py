@@ -7,94 +7,26 @@ import base64
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
-import httpx
 import pytest
 from drongo.services.pubsub import PubSubEmulator, pubsub_backends
 from google.cloud import pubsub_v1
 
 from freightliner.bootstrap import pipeline, reset_pipeline
-from freightliner.cli.main import main
 from freightliner.domain.errors import InvalidInput
 from freightliner.domain.work import ItemStatus
-from freightliner.harness.aws_resources import PipelineResources
 from freightliner.harness.functions import cloud_function_client, load_handler
-from freightliner.harness.images import Pushed, Pusher, RandomBlob
-from freightliner.harness.lambda_runtime import LocalContext, drain
-from freightliner.harness.local_stack import ECR_CREDS, ECR_HOST, GAR_HOST, LocalStack
-from freightliner.harness.registry import LocalRegistry
-from tests.support.faulty_proxy import FaultyProxy, start_proxy
+from freightliner.harness.images import Pusher
+from freightliner.harness.lambda_runtime import LocalContext
+from freightliner.harness.local_stack import ECR_HOST, GAR_HOST
+from tests.e2e.conftest import EVENTS, Stack
 from tests.support.skopeo import skopeo_digest
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
 ECR = ECR_HOST
 GAR = GAR_HOST
-
-
-@dataclass
-class Stack:
-    ecr: LocalRegistry
-    gar: LocalRegistry
-    gar_proxy: FaultyProxy
-    resources: PipelineResources
-    sqs: Any
-    on_ecr_push: ModuleType
-    replicate: ModuleType
-
-    def push(self, repository: str, tag: str, seed: int) -> Pushed:
-        with Pusher(self.ecr.url, auth=ECR_CREDS) as pusher:
-            return pusher.image(repository, tag, [RandomBlob(seed, 50_000), b"tail"])
-
-    def ecr_event(
-        self, image: Pushed, repository: str, tag: str | None, **detail: str
-    ) -> dict[str, Any]:
-        name = "ecr-push.json" if tag else "ecr-push-digest-only.json"
-        event = json.loads((EVENTS / name).read_text())
-        event["detail"].update({"repository-name": repository, "image-digest": image.digest})
-        if tag:
-            event["detail"]["image-tag"] = tag
-        event["detail"].update(detail)
-        return event
-
-    def fire(self, event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = self.on_ecr_push.handler(event, LocalContext())
-        return result
-
-    def work(self) -> int:
-        return drain(self.sqs, self.resources.queue_url, self.replicate.handler)
-
-    def blob_uploads(self) -> int:
-        return sum(
-            1 for m, p, _ in self.gar_proxy.requests if m == "PUT" and "/blobs/uploads/" in p
-        )
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    with LocalStack(tmp_path / "stack", visibility_timeout=1) as local:
-        proxy, proxy_host, stop = start_proxy(local.gar.url)
-        local.route_gar(f"http://{proxy_host}")
-        local.apply_env()
-        reset_pipeline()
-        assert local.resources is not None
-        try:
-            yield Stack(
-                local.ecr,
-                local.gar,
-                proxy,
-                local.resources,
-                boto3.client("sqs", region_name="us-east-1"),
-                load_handler("on_ecr_push"),
-                load_handler("replicate"),
-            )
-        finally:
-            reset_pipeline()
-            stop()
 
 
 def test_ecr_push_lands_in_gar_and_the_job_completes(stack: Stack) -> None:
@@ -385,76 +317,3 @@ def test_rules_load_from_ssm_and_s3_with_errors_naming_the_source(
     reset_pipeline()
     with pytest.raises(InvalidInput, match=r"s3://config/rules.yaml:2: rules\.0\.source"):
         pipeline().rules  # noqa: B018 - loading is the point
-
-
-def test_tree_sync_from_ecr_enumerates_through_describe_repositories(
-    stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    ecr = boto3.client("ecr", region_name="us-east-1")
-    for n in range(3):
-        ecr.create_repository(repositoryName=f"prod/svc{n}")
-        stack.push(f"prod/svc{n}", "v1.0.0", seed=20 + n)
-    ecr.create_repository(repositoryName="dev/other")
-    sync = tmp_path / "sync.yaml"
-    sync.write_text(
-        json.dumps(
-            {
-                "syncs": [
-                    {
-                        "name": "ecr-tree",
-                        "source": {"registry": ECR, "prefix": "prod"},
-                        "destination": {"registry": GAR, "prefix": "my-project/prod"},
-                    }
-                ]
-            }
-        )
-    )
-    code = main(["sync", str(sync), "--state", str(tmp_path / "c.db"), "--json"])
-    [report] = json.loads(capsys.readouterr().out)
-    assert code == 0 and report["repositories"] == 3 and report["copied"] == 3
-    for n in range(3):
-        tags = httpx.get(f"{stack.gar.url}/v2/my-project/prod/svc{n}/tags/list").json()["tags"]
-        assert tags == ["v1.0.0"]
-
-
-def test_serverless_tree_sync_fans_out_and_completes_once(
-    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ecr = boto3.client("ecr", region_name="us-east-1")
-    for n in range(6):
-        ecr.create_repository(repositoryName=f"prod/svc{n}")
-        for tag in ("v1.0.0", "v2.0.0"):
-            stack.push(f"prod/svc{n}", tag, seed=100 + n * 10 + int(tag[1]))
-    syncs = tmp_path / "syncs.yaml"
-    syncs.write_text(
-        json.dumps(
-            {
-                "syncs": [
-                    {
-                        "name": "prod-to-gar",
-                        "source": {"registry": ECR, "prefix": "prod"},
-                        "destination": {"registry": GAR, "prefix": "my-project/prod"},
-                    }
-                ]
-            }
-        )
-    )
-    monkeypatch.setenv("FREIGHTLINER_SYNCS", str(syncs))
-    reset_pipeline()
-    start = load_handler("start_tree").handler
-    reply = start(json.loads((EVENTS / "start-tree.json").read_text()), LocalContext())
-    assert reply["status"] == "started"
-    assert stack.work() == 6 + 12  # six repository items, then twelve image items
-    job = pipeline().state.get_job(reply["job_id"])
-    assert job is not None and job.status == "COMPLETE"
-    assert (job.total, job.done, job.skipped, job.failed) == (18, 18, 0, 0)
-    for n in range(6):
-        tags = httpx.get(f"{stack.gar.url}/v2/my-project/prod/svc{n}/tags/list").json()["tags"]
-        assert sorted(tags) == ["v1.0.0", "v2.0.0"]
-    uploads = stack.blob_uploads()
-    again = start({"sync": "prod-to-gar"}, LocalContext())
-    assert stack.work() == 6  # repositories only: every image is already there
-    job = pipeline().state.get_job(again["job_id"])
-    assert job is not None and job.status == "COMPLETE" and job.skipped == 12
-    assert stack.blob_uploads() == uploads
-    assert start({"sync": "nope"}, LocalContext())["status"] == "rejected"

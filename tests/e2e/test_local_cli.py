@@ -67,7 +67,14 @@ def test_local_stack_runs_the_pipeline_from_the_command_line(tmp_path: Path) -> 
             aws_access_key_id="local",
             aws_secret_access_key="local",
         )
-        ecr.create_repository(repositoryName="team/cli")
+        ecr.create_repository(repositoryName="team/cli")  # ECR's control plane sees the push
+        ecr.put_image(
+            repositoryName="team/cli",
+            imageManifest=image.data.decode(),
+            imageManifestMediaType=image.media_type,
+            imageTag="v1",
+            imageDigest=image.digest,
+        )
         syncs = tmp_path / "syncs.yaml"
         syncs.write_text(
             json.dumps(

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 from freightliner.adapters.local.sqlite_checkpoints import SqliteCheckpoints
 from freightliner.bootstrap import Container, pipeline
+from freightliner.cli.job_views import (
+    JobView,
+    local_view,
+    render_row,
+    render_status,
+    table_view,
+)
 from freightliner.cli.progress import TreeConsoleProgress, human_bytes
 from freightliner.domain.errors import InvalidInput
 from freightliner.domain.sync import SyncSpec, parse_sync_file
@@ -52,8 +58,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     sync.add_argument("--json", action="store_true", help="print one JSON document")
     state(sync)
 
-    tree = sub.add_parser("tree", help="start tree syncs on the serverless pipeline")
-    tree.add_argument("action", choices=["start"])
+    tree = sub.add_parser(
+        "tree",
+        help="tree syncs on the serverless pipeline: start them now, or apply the sync "
+        "file's schedules (EventBridge Scheduler)",
+    )
+    tree.add_argument("action", choices=["start", "schedule"])
     tree.add_argument("file", type=Path, help="sync definition (YAML)")
     tree.add_argument("--only", action="append", default=[], metavar="NAME")
 
@@ -61,6 +71,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     jobs.add_argument("action", choices=["list", "status", "resume"])
     jobs.add_argument("job", nargs="?", help="job id (status, resume)")
     jobs.add_argument("--retry-failed", action="store_true", help="resume: failed images too")
+    jobs.add_argument(
+        "--store",
+        choices=["local", "aws"],
+        help="local: the checkpoint file (sync-… jobs); aws: the pipeline's DynamoDB table "
+        "and queue (FREIGHTLINER_TABLE, FREIGHTLINER_QUEUE_URL). Default: by the job id",
+    )
     jobs.add_argument("--registries", type=Path, metavar="FILE")
     jobs.add_argument("--json", action="store_true")
     state(jobs)
@@ -129,9 +145,19 @@ def _specs(args: argparse.Namespace) -> list[SyncSpec]:
 
 
 def run_tree_command(args: argparse.Namespace) -> int:
-    """Start each sync on the queue and state store the environment names (AWS or local)."""
+    """Start each sync on the queue and state store the environment names, or make the
+    schedules group hold exactly the file's scheduled syncs."""
     work = pipeline()
-    for spec in _specs(args):
+    specs = _specs(args)
+    if args.action == "schedule":
+        if args.only:
+            raise InvalidInput("tree schedule applies the whole file: drop --only")
+        changes = work.tree_schedules().apply({s.name: s.schedule for s in specs if s.schedule})
+        for verb, names in changes.model_dump().items():
+            for name in names:
+                print(f"{name}: schedule {verb}")
+        return 0
+    for spec in specs:
         print(f"{spec.name}: started job {work.start_tree(spec)}")
     return 0
 
@@ -153,44 +179,67 @@ def run_sync_command(args: argparse.Namespace) -> int:
         store.close()
 
 
+def _store_of(args: argparse.Namespace) -> str:
+    """`--store`, else what the job id says: local runs are `sync-…`, queued jobs not."""
+    if args.store:
+        return str(args.store)
+    return "local" if not args.job or args.job.startswith("sync-") else "aws"
+
+
 def run_jobs_command(args: argparse.Namespace) -> int:
+    if not args.job and args.action != "list":
+        raise InvalidInput(f"jobs {args.action} needs a job id")
+    if _store_of(args) == "aws":
+        return _queued_jobs(args)
     store = SqliteCheckpoints(args.state)
     try:
+        if args.action == "resume":
+            specs = [SyncSpec.model_validate_json(store.definition(args.job))]
+            args.dry_run = False
+            return _run(specs, args, store, args.job)
         if args.action == "list":
-            jobs = store.jobs()
-            if args.json:
-                print(json.dumps([j.model_dump() for j in jobs], indent=2))
-            for job in jobs if not args.json else []:
-                when = datetime.fromtimestamp(job.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
-                print(
-                    f"{job.job_id}  {job.sync_name:<20} {job.status:<22} {when}  "
-                    f"{job.done} copied, {job.skipped} present, {job.failed} failed"
-                )
-            return 0
-        if not args.job:
-            raise InvalidInput(f"jobs {args.action} needs a job id")
-        if args.action == "status":
-            summary = store.summary(args.job)
-            failures = store.failures(args.job)
-            if args.json:
-                print(
-                    json.dumps(
-                        {**summary.model_dump(), "failures": [f.model_dump() for f in failures]},
-                        indent=2,
-                    )
-                )
-                return 0
-            finished = summary.done + summary.skipped + summary.failed
-            print(
-                f"job {summary.job_id} ({summary.sync_name}): {summary.status}\n"
-                f"  images   {finished} finished: {summary.done} copied, {summary.skipped} "
-                f"present, {summary.failed} failed\n  bytes    {human_bytes(summary.bytes)}"
-            )
-            for failure in failures:
-                print(f"  FAILED {failure.destination}: {failure.error}")
-            return 0
-        specs = [SyncSpec.model_validate_json(store.definition(args.job))]
-        args.dry_run = False
-        return _run(specs, args, store, args.job)
+            _print_views([local_view(job, []) for job in store.jobs()], args.json)
+        else:
+            view = local_view(store.summary(args.job), store.failures(args.job))
+            _print_status(view, args.json)
+        return 0
     finally:
         store.close()
+
+
+def _queued_jobs(args: argparse.Namespace) -> int:
+    """Jobs in the pipeline's DynamoDB table (FREIGHTLINER_TABLE; resume: also the queue)."""
+    work = pipeline()
+    if args.action == "list":
+        _print_views([table_view(job, []) for job in work.state.list_jobs()], args.json)
+        return 0
+    if args.action == "status":
+        job = work.state.get_job(args.job)
+        if job is None:
+            raise InvalidInput(f"no job {args.job} in the state table")
+        _print_status(table_view(job, work.state.failures(args.job)), args.json)
+        return 0
+    report = work.resume(args.job, retry_failed=args.retry_failed)
+    if args.json:
+        print(report.model_dump_json(indent=2))
+    else:
+        first = report.seconds_to_first_send
+        print(
+            f"job {report.job_id}: {report.resent} items sent again"
+            + (f" (first after {first:.2f} s)" if first is not None else "")
+            + (", listing finished" if report.reenumerated else "")
+            + (f"; job {report.closed.status}" if report.closed else "")
+        )
+    return 0
+
+
+def _print_views(views: list[JobView], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([v.model_dump() for v in views], indent=2))
+        return
+    for view in views:
+        print(render_row(view))
+
+
+def _print_status(view: JobView, as_json: bool) -> None:
+    print(view.model_dump_json(indent=2) if as_json else render_status(view))

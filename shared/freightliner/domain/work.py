@@ -24,8 +24,18 @@ class ItemStatus(StrEnum):
 TERMINAL = frozenset({ItemStatus.DONE, ItemStatus.FAILED, ItemStatus.SKIPPED})
 
 
+class RepositoryPage(BaseModel):
+    """Where a repository item resumes: large repositories expand a page per invocation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    after: str = Field(description="the last tag an earlier page expanded")
+    enqueued: int = Field(default=0, ge=0, description="images earlier pages enqueued")
+
+
 class WorkItem(BaseModel):
-    """One image to copy to one destination (or one destination tag to delete)."""
+    """One image to copy to one destination, one destination tag to delete, or one
+    repository (a page of it) of a tree sync to expand into image items."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -37,12 +47,16 @@ class WorkItem(BaseModel):
     source_digest: str = Field(description="empty for a repository item")
     platforms: list[str] = Field(default_factory=list)
     referrers: bool = False
+    force: bool = False
     rule: str = ""
     correlation_id: str = ""
+    page: RepositoryPage | None = None
 
     @property
     def item_id(self) -> str:
         key = f"{self.job_id}|{self.destination}|{self.source_digest}|{self.action}"
+        if self.page is not None:
+            key += f"|after:{self.page.after}"
         return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 

@@ -2,8 +2,10 @@
 item per image that needs copying.
 
 A tree job stays ENUMERATING while its repositories are enqueued page by page, so it cannot
-complete before every repository is counted; a repository item adds its images to the job's
-total before it finishes itself, so the total never falls behind the work.
+complete before every repository is counted; a repository item records its images before it
+finishes itself, so the job's image total never falls behind the work. A repository with
+more than `TAGS_PER_PAGE` selected tags is expanded a page per invocation: each page hands
+the rest to a continuation item, so no invocation runs unbounded.
 """
 
 from __future__ import annotations
@@ -11,34 +13,48 @@ from __future__ import annotations
 import time
 import uuid
 
-from freightliner.domain.errors import InvalidInput, NotFound, Where
+from freightliner.domain.errors import InvalidInput
 from freightliner.domain.reference import Reference
 from freightliner.domain.sync import SyncSpec
-from freightliner.domain.work import ItemStatus, WorkItem
+from freightliner.domain.work import ItemStatus, RepositoryPage, WorkItem
 from freightliner.engine.copy import ClientSource
-from freightliner.engine.tree import selected_repositories
+from freightliner.engine.tree_listing import decide, selected_images, selected_repositories
 from freightliner.ports.work import JobRecord, StateStore, WorkQueue
 
-PAGE = 100
+REPOSITORIES_PER_BATCH = 100
+TAGS_PER_PAGE = 200
+
+
+def new_tree_job_id(spec: SyncSpec) -> str:
+    return f"tree-{spec.name}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
 
 
 def start_tree(
-    spec: SyncSpec, clients: ClientSource, *, queue: WorkQueue, state: StateStore
-) -> str:
-    job_id = f"tree-{spec.name}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    state.create_job(
-        JobRecord(
-            job_id=job_id,
-            kind="tree",
-            status="ENUMERATING",
-            created_at=time.time(),
-            detail={"sync": spec.name, "definition": spec.model_dump_json()},
-        ),
-        [],
-    )
-    page: list[WorkItem] = []
+    spec: SyncSpec,
+    clients: ClientSource,
+    *,
+    queue: WorkQueue,
+    state: StateStore,
+    job_id: str | None = None,
+) -> tuple[str, JobRecord | None]:
+    """Create the job (or, given `job_id`, finish enumerating an interrupted one) and enqueue
+    one item per selected repository. Returns the job id, and the job if it is already
+    closed (an empty tree)."""
+    if job_id is None:
+        job_id = new_tree_job_id(spec)
+        state.create_job(
+            JobRecord(
+                job_id=job_id,
+                kind="tree",
+                status="ENUMERATING",
+                created_at=time.time(),
+                detail={"sync": spec.name, "definition": spec.model_dump_json()},
+            ),
+            [],
+        )
+    batch: list[WorkItem] = []
     for repository in selected_repositories(spec, clients):
-        page.append(
+        batch.append(
             WorkItem(
                 action="repository",
                 job_id=job_id,
@@ -48,60 +64,73 @@ def start_tree(
                 destination=f"{spec.destination.registry}/{spec.destination_repository(repository)}",
             )
         )
-        if len(page) == PAGE:
-            _enqueue(job_id, page, queue, state)
-            page = []
-    if page:
-        _enqueue(job_id, page, queue, state)
-    state.mark_enqueued(job_id)
-    return job_id
+        if len(batch) == REPOSITORIES_PER_BATCH:
+            _record_and_send(job_id, batch, queue, state)
+            batch = []
+    _record_and_send(job_id, batch, queue, state)
+    return job_id, state.mark_enqueued(job_id)
 
 
-def _enqueue(job_id: str, items: list[WorkItem], queue: WorkQueue, state: StateStore) -> None:
-    state.add_items(job_id, items)
-    queue.send(items)
+def _record_and_send(
+    job_id: str, items: list[WorkItem], queue: WorkQueue, state: StateStore
+) -> None:
+    new = state.add_items(job_id, items)  # items recorded by an interrupted run are not re-sent
+    if new:
+        queue.send(new)
+
+
+def tree_spec(state: StateStore, job_id: str) -> SyncSpec:
+    job = state.get_job(job_id)
+    if job is None or "definition" not in job.detail:
+        raise InvalidInput(f"tree job {job_id} is unknown or has no sync definition")
+    return SyncSpec.model_validate_json(job.detail["definition"])
 
 
 def expand_repository(
     item: WorkItem, clients: ClientSource, *, queue: WorkQueue, state: StateStore
-) -> int:
-    """List, filter and HEAD-check a repository's tags; enqueue the images to copy. Returns
-    how many were enqueued; images already present count as skipped at once."""
-    job = state.get_job(item.job_id)
-    if job is None or "definition" not in job.detail:
-        raise InvalidInput(f"tree job {item.job_id} is unknown or has no sync definition")
-    spec = SyncSpec.model_validate_json(job.detail["definition"])
+) -> JobRecord | None:
+    """List and filter a repository's tags, decide each image (HEADs), enqueue the copies.
+
+    Images already present count as skipped at once. Returns the job if this closed it.
+    """
+    spec = tree_spec(state, item.job_id)
     source = Reference.parse(item.source)
     target = Reference.parse(item.destination)
-    source_client = clients.client(source.registry)
-    dest_client = clients.client(target.registry)
+    images = selected_images(spec, clients, source.repository)
+    after = item.page.after if item.page else None
+    pending = [image for image in images if after is None or image.tag > after]
+    page, rest = pending[:TAGS_PER_PAGE], pending[TAGS_PER_PAGE:]
     copies: list[WorkItem] = []
-    skipped = 0
-    for tag in spec.select_tags(list(source_client.list_tags(source.repository))):
-        head = source_client.head_manifest(source.repository, tag)
-        if head is None:
-            raise NotFound(
-                "tag vanished while the repository was expanded",
-                Where(source.registry, source.repository, tag, "expand repository"),
-            )
-        present = dest_client.head_manifest(target.repository, tag)
-        if present is not None and present.digest == head.digest and not spec.platforms:
-            skipped += 1
+    for image in page:
+        src = Reference(source.registry, source.repository, image.tag)
+        dst = Reference(target.registry, target.repository, image.tag)
+        decision = decide(spec, clients, src, dst, image)
+        if decision.action == "skip":
             continue
         copies.append(
             WorkItem(
                 job_id=item.job_id,
                 correlation_id=item.correlation_id,
-                source=f"{source.name}@{head.digest}",
-                destination=f"{target.name}:{tag}",
-                source_digest=str(head.digest),
+                source=f"{source.name}@{decision.digest}",
+                destination=str(dst),
+                source_digest=decision.digest,
                 platforms=spec.platforms,
                 referrers=spec.referrers,
+                force=spec.force,
                 rule=spec.name,
             )
         )
-    state.add_items(item.job_id, copies, skipped)
-    if copies:
-        queue.send(copies)
-    state.finish(item, ItemStatus.DONE)
-    return len(copies)
+    enqueued = (item.page.enqueued if item.page else 0) + len(copies)
+    follow = (
+        [item.model_copy(update={"page": RepositoryPage(after=page[-1].tag, enqueued=enqueued)})]
+        if rest
+        else []
+    )
+    # Recorded before the repository item finishes: the job cannot complete under them. A
+    # redelivery records nothing twice and sends everything again (finished images are
+    # recognised by their state and do nothing).
+    state.add_items(item.job_id, [*copies, *follow])
+    if copies or follow:
+        queue.send([*copies, *follow])
+    status = ItemStatus.DONE if enqueued or rest else ItemStatus.SKIPPED
+    return state.finish(item, status, images_skipped=len(page) - len(copies), continued=bool(rest))

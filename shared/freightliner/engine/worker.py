@@ -11,16 +11,17 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from freightliner.domain.digest import Digest
 from freightliner.domain.errors import FreightlinerError, InvalidInput, RetryableError
 from freightliner.domain.reference import Reference
 from freightliner.domain.work import ItemStatus, WorkItem
 from freightliner.engine.copy import ClientSource, Copier
+from freightliner.engine.job_summary import JobSummary, announce
 from freightliner.engine.models import CopyOptions, CopyReport
 from freightliner.engine.tree_fanout import expand_repository
-from freightliner.ports.work import StateStore, WorkQueue
+from freightliner.ports.work import JobNotifier, JobRecord, StateStore, WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class ItemOutcome(BaseModel):
     bytes: int = 0
     seconds: float = 0.0
     error: dict[str, object] | None = None
+    job_closed: JobSummary | None = Field(default=None, description="this item ended its job")
 
 
 def _delete(clients: ClientSource, item: WorkItem) -> ItemStatus:
@@ -54,8 +56,24 @@ def process_item(
     clients: ClientSource,
     state: StateStore,
     jobs: int = 8,
+    *,
     queue: WorkQueue | None = None,
+    notifier: JobNotifier | None = None,
 ) -> ItemOutcome:
+    """Run one item; when it was the job's last, announce the job's end."""
+    outcome, closed = _run(item, clients, state, jobs, queue)
+    if closed is not None:
+        outcome.job_closed = announce(closed, notifier)
+    return outcome
+
+
+def _run(
+    item: WorkItem,
+    clients: ClientSource,
+    state: StateStore,
+    jobs: int,
+    queue: WorkQueue | None,
+) -> tuple[ItemOutcome, JobRecord | None]:
     base = {
         "item_id": item.item_id,
         "job_id": item.job_id,
@@ -64,18 +82,21 @@ def process_item(
     }
     if state.claim(item) is None:
         log.info("item %s already finished; duplicate delivery ignored", item.item_id)
-        return ItemOutcome(outcome="duplicate", **base)
+        return ItemOutcome(outcome="duplicate", **base), None
     try:
         if item.action == "repository":
             if queue is None:
                 raise InvalidInput("a repository item needs the work queue to expand into")
-            expand_repository(item, clients, queue=queue, state=state)
-            return ItemOutcome(outcome="done", **base)
+            closed = expand_repository(item, clients, queue=queue, state=state)
+            return ItemOutcome(outcome="done", **base), closed
         if item.action == "delete":
             status = _delete(clients, item)
-            state.finish(item, status)
-            return ItemOutcome(outcome="done" if status is ItemStatus.DONE else "skipped", **base)
-        options = CopyOptions(platforms=item.platforms, referrers=item.referrers, jobs=jobs)
+            closed = state.finish(item, status)
+            done = status is ItemStatus.DONE
+            return ItemOutcome(outcome="done" if done else "skipped", **base), closed
+        options = CopyOptions(
+            platforms=item.platforms, referrers=item.referrers, force=item.force, jobs=jobs
+        )
         with Copier(clients, options) as copier:
             report: CopyReport = copier.copy(
                 Reference.parse(item.source), Reference.parse(item.destination)
@@ -84,15 +105,16 @@ def process_item(
         state.release(item, str(exc), exc.kind)
         raise
     except FreightlinerError as exc:
-        state.finish(item, ItemStatus.FAILED, error=str(exc), error_kind=exc.kind)
+        closed = state.finish(item, ItemStatus.FAILED, error=str(exc), error_kind=exc.kind)
         log.warning("item %s failed: %s", item.item_id, exc)
-        return ItemOutcome(outcome="failed", error=exc.to_dict(), **base)
+        return ItemOutcome(outcome="failed", error=exc.to_dict(), **base), closed
     status = ItemStatus.SKIPPED if report.status == "up-to-date" else ItemStatus.DONE
-    state.finish(item, status, bytes_copied=report.bytes_copied, digest=report.digest)
-    return ItemOutcome(
+    closed = state.finish(item, status, bytes_copied=report.bytes_copied, digest=report.digest)
+    outcome = ItemOutcome(
         outcome="done" if status is ItemStatus.DONE else "skipped",
         digest=report.digest,
         bytes=report.bytes_copied,
         seconds=report.seconds,
         **base,
     )
+    return outcome, closed

@@ -7,6 +7,7 @@ Used by `make demo`, `freightliner local up` and the end-to-end tests.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -18,6 +19,7 @@ import httpx
 from moto.server import ThreadedMotoServer
 
 from freightliner.harness.aws_resources import PipelineResources, create_resources
+from freightliner.harness.images import Pushed, Pusher, RandomBlob
 from freightliner.harness.registry import LocalRegistry, free_port
 
 ECR_HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
@@ -68,6 +70,15 @@ class LocalStack:
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
 
+    @property
+    def _session(self) -> dict[str, Any]:
+        return dict(
+            endpoint_url=self.moto_url,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - moto accepts any key
+        )
+
     def route_gar(self, endpoint: str) -> None:
         """Send GAR traffic to `endpoint` (a fault-injecting proxy, say) instead."""
         (self.workdir / "registries.yaml").write_text(
@@ -86,20 +97,33 @@ class LocalStack:
         self.moto.start()
         self.moto_url = f"http://127.0.0.1:{port}"
         httpx.post(f"{self.moto_url}/moto-api/reset").raise_for_status()
-        session: dict[str, Any] = dict(
-            endpoint_url=self.moto_url,
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",  # noqa: S106 - moto accepts any key
-        )
         self.resources = create_resources(
-            boto3.client("sqs", **session),
-            boto3.client("dynamodb", **session),
+            boto3.client("sqs", **self._session),
+            boto3.client("dynamodb", **self._session),
             visibility_timeout=self.visibility_timeout,
         )
         (self.workdir / "rules.yaml").write_text(self.rules_text)
         self.route_gar(self.gar.url)
         return self
+
+    def push_ecr(self, repository: str, tag: str, layers: list[bytes | RandomBlob]) -> Pushed:
+        """Push an image to the local "ECR" and record it in moto's ECR control plane too
+        (creating the repository), as a push to ECR shows in both: DescribeImages then lists
+        it with its real digest and a push time."""
+        with Pusher(self.ecr.url, auth=ECR_CREDS) as pusher:
+            pushed = pusher.image(repository, tag, layers)
+        ecr = boto3.client("ecr", **self._session)
+        with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
+            ecr.create_repository(repositoryName=repository)
+        with contextlib.suppress(ecr.exceptions.ImageAlreadyExistsException):  # a re-push
+            ecr.put_image(
+                repositoryName=repository,
+                imageManifest=pushed.data.decode(),
+                imageManifestMediaType=pushed.media_type,
+                imageTag=tag,
+                imageDigest=pushed.digest,
+            )
+        return pushed
 
     def apply_env(self) -> None:
         """Point this process (boto3, the pipeline) at the local stack."""

@@ -20,3 +20,7 @@ class CheckpointSink(Protocol):
         bytes_copied: int = 0,
         error: str | None = None,
     ) -> None: ...
+
+    def progress(self, job_id: str, repositories: int, done: int, enumerated: bool) -> None:
+        """Repositories found and finished so far, and whether the listing is complete."""
+        ...

@@ -1,9 +1,10 @@
 """Ports for work in flight: the queue that carries WorkItems, the store that records them,
-and the scan gate that holds items back until a vulnerability scan passes."""
+the notifier told when a job ends, and the scan gate that holds items back until a
+vulnerability scan passes."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from pydantic import BaseModel, Field
@@ -12,17 +13,39 @@ from freightliner.domain.work import ItemStatus, WorkItem
 
 
 class JobRecord(BaseModel):
+    """A job and its counters: images (`total` … `bytes`) and, for a tree sync, repositories."""
+
     job_id: str
     kind: str = "event"
     status: str = "RUNNING"
     created_at: float
+    finished_at: float | None = None
     total: int = 0
     done: int = 0
     failed: int = 0
     skipped: int = 0
     bytes: int = 0
+    repositories: int = 0
+    repositories_done: int = 0
+    repositories_skipped: int = 0
+    repositories_failed: int = 0
     enqueued: bool = False
     detail: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def images_finished(self) -> int:
+        return self.done + self.skipped + self.failed
+
+    @property
+    def repositories_finished(self) -> int:
+        return self.repositories_done + self.repositories_skipped + self.repositories_failed
+
+    @property
+    def complete(self) -> bool:
+        """Every counted item finished (a tree job must also have finished enumerating)."""
+        return (
+            self.images_finished >= self.total and self.repositories_finished >= self.repositories
+        )
 
 
 class ItemRecord(BaseModel):
@@ -39,6 +62,7 @@ class ItemRecord(BaseModel):
     digest: str | None = None
     started_at: float | None = None
     finished_at: float | None = None
+    work: str | None = Field(default=None, description="the WorkItem as JSON, to send again")
 
 
 class WorkQueue(Protocol):
@@ -52,13 +76,15 @@ class StateStore(Protocol):
         """Record a job with its items PENDING; False when the job already exists."""
         ...
 
-    def mark_enqueued(self, job_id: str) -> None:
+    def mark_enqueued(self, job_id: str) -> JobRecord | None:
         """Every item of the job is on the queue: a repeated event must not send them again,
-        and the job may complete (a tree job stays ENUMERATING until then)."""
+        and the job may complete (a tree job stays ENUMERATING until then). Returns the job
+        when this closed it."""
         ...
 
-    def add_items(self, job_id: str, items: Sequence[WorkItem], skipped: int = 0) -> None:
-        """Record work found while the job runs; `skipped` images count as finished."""
+    def add_items(self, job_id: str, items: Sequence[WorkItem]) -> list[WorkItem]:
+        """Record and count work found while the job runs; items recorded before (a
+        redelivery) are neither overwritten nor counted again. Returns the new ones."""
         ...
 
     def claim(self, item: WorkItem) -> ItemRecord | None:
@@ -74,8 +100,13 @@ class StateStore(Protocol):
         error_kind: str | None = None,
         bytes_copied: int = 0,
         digest: str | None = None,
-    ) -> None:
-        """Record a terminal status once and count it on the job."""
+        images_skipped: int = 0,
+        continued: bool = False,
+    ) -> JobRecord | None:
+        """Record a terminal status once and count it on the job, atomically. A repository
+        item also counts the images it found present (`images_skipped`); one whose
+        repository `continued` in another page does not count the repository yet.
+        Returns the job when this closed it."""
         ...
 
     def release(self, item: WorkItem, error: str, error_kind: str) -> None:
@@ -84,7 +115,26 @@ class StateStore(Protocol):
 
     def get_job(self, job_id: str) -> JobRecord | None: ...
 
+    def list_jobs(self, limit: int = 50) -> list[JobRecord]:
+        """The most recent jobs, newest first."""
+        ...
+
     def list_items(self, job_id: str) -> list[ItemRecord]: ...
+
+    def failures(self, job_id: str, limit: int = 20) -> list[ItemRecord]:
+        """The job's most recent failures with their reasons."""
+        ...
+
+    def reopen(self, job_id: str, include_failed: bool) -> Iterator[WorkItem]:
+        """The job's items that are not finished, page by page, to send again; with
+        `include_failed`, FAILED items are moved back to PENDING (and uncounted) first."""
+        ...
+
+
+class JobNotifier(Protocol):
+    def job_finished(self, job: JobRecord) -> None:
+        """Tell the world a job ended (an EventBridge event, say); never raises for it."""
+        ...
 
 
 class ScanGate(Protocol):

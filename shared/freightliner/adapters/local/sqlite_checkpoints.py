@@ -32,6 +32,10 @@ CREATE TABLE IF NOT EXISTS items (
     bytes INTEGER NOT NULL DEFAULT 0, error TEXT, attempts INTEGER NOT NULL DEFAULT 0,
     updated_at REAL NOT NULL, PRIMARY KEY (job_id, item_id)
 );
+CREATE TABLE IF NOT EXISTS progress (
+    job_id TEXT PRIMARY KEY, repositories INTEGER NOT NULL, repositories_done INTEGER NOT NULL,
+    enumerated INTEGER NOT NULL
+);
 """
 
 
@@ -50,6 +54,9 @@ class JobSummary(BaseModel):
     failed: int = 0
     running: int = 0
     bytes: int = 0
+    repositories: int = 0
+    repositories_done: int = 0
+    enumerated: bool = False
 
 
 class ItemFailure(BaseModel):
@@ -139,6 +146,16 @@ class SqliteCheckpoints:
                 ),
             )
 
+    def progress(self, job_id: str, repositories: int, done: int, enumerated: bool) -> None:
+        """How far the run got through the tree, for `jobs status` while it runs."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO progress VALUES (?, ?, ?, ?) ON CONFLICT (job_id) DO UPDATE SET "
+                "repositories = excluded.repositories, "
+                "repositories_done = excluded.repositories_done, enumerated = excluded.enumerated",
+                (job_id, repositories, done, int(enumerated)),
+            )
+
     def close_job(self, job_id: str, status: str) -> None:
         with self._lock:
             self._db.execute(
@@ -162,6 +179,13 @@ class SqliteCheckpoints:
         ):
             setattr(summary, status.lower(), count)
             summary.bytes += total or 0
+        found = self._db.execute(
+            "SELECT repositories, repositories_done, enumerated FROM progress WHERE job_id = ?",
+            (job_id,),
+        ).fetchone()
+        if found is not None:
+            summary.repositories, summary.repositories_done = found[0], found[1]
+            summary.enumerated = bool(found[2])
         return summary
 
     def jobs(self) -> list[JobSummary]:
