@@ -60,3 +60,28 @@ def test_every_function_handler_exists_and_no_action_is_a_wildcard() -> None:
         for policy in props.get("Policies", []):
             for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
                 assert all("*" not in action for action in statement["Action"]), name
+
+
+def test_tree_schedules_can_invoke_start_tree_and_jobs_can_announce_their_end() -> None:
+    resources = template()["Resources"]
+    assert resources["TreeScheduleGroup"]["Properties"]["Name"] == "freightliner-trees"
+    role = resources["TreeSchedulerRole"]["Properties"]
+    [statement] = role["Policies"][0]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == ["lambda:InvokeFunction"]
+    assert statement["Resource"] == "StartTreeFunction.Arn"
+    for name in ("ReplicateFunction", "StartTreeFunction"):
+        actions = [
+            action
+            for policy in resources[name]["Properties"]["Policies"]
+            if isinstance(policy, dict)
+            for statement in policy.get("Statement", [])
+            for action in statement["Action"]
+        ]
+        assert "events:PutEvents" in actions, name
+        # start_tree lists repositories; replicate lists each one's images as it expands it
+        listing = (
+            "ecr:DescribeImages" if name == "ReplicateFunction" else "ecr:DescribeRepositories"
+        )
+        assert listing in actions, name
+    outputs = template()["Outputs"]
+    assert {"StartTreeFunctionArn", "TreeSchedulerRoleArn"} <= outputs.keys()
