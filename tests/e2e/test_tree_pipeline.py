@@ -15,6 +15,7 @@ import pytest
 
 from freightliner.bootstrap import pipeline, reset_pipeline
 from freightliner.cli.main import main
+from freightliner.domain.work import WorkItem
 from freightliner.engine import tree_fanout
 from freightliner.harness.functions import load_handler
 from freightliner.harness.images import RandomBlob
@@ -218,3 +219,31 @@ def test_tree_schedules_follow_the_sync_file(
     assert main(["tree", "schedule", str(syncs)]) == 0
     listed = scheduler.list_schedules(GroupName="freightliner-trees")["Schedules"]
     assert listed == []
+
+
+def test_a_redelivered_expansion_records_and_counts_nothing_twice(
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(3):
+        stack.push(f"prod/svc{n}", "v1.0.0", seed=90 + n)
+    monkeypatch.setenv("FREIGHTLINER_SYNCS", str(write_syncs(tmp_path / "syncs.yaml")))
+    reset_pipeline()
+    work = pipeline()
+    job_id = work.start_tree(work.syncs.syncs[0])
+    items = [WorkItem.model_validate_json(r.work or "") for r in work.state.list_items(job_id)]
+    assert len(items) == 3
+    # The same repository item expanded twice, as after a crash before it finished: its
+    # images are recorded once, counted once, and the job still completes exactly once.
+    [repository] = [i for i in items if i.source.endswith("/prod/svc0")]
+    assert work.state.claim(repository) is not None
+    tree_fanout.expand_repository(repository, work.container, queue=work.queue, state=work.state)
+    assert work.state.add_items(job_id, items) == []  # the repositories, recorded again
+    records = work.state.list_items(job_id)
+    images = [WorkItem.model_validate_json(r.work or "") for r in records if "@" in r.source]
+    assert len(images) == 1 and work.state.add_items(job_id, images) == []
+    job = work.state.get_job(job_id)
+    assert job is not None and (job.repositories, job.total) == (3, 1)
+    stack.work()
+    job = work.state.get_job(job_id)
+    assert job is not None and job.status == "COMPLETE"
+    assert (job.repositories_done, job.total, job.done) == (3, 3, 3)

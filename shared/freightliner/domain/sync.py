@@ -62,7 +62,8 @@ class SyncSpec(BaseModel):
     referrers: bool = False
     skip_existing: bool = Field(
         default=True,
-        description="skip an image whose destination tag already has its digest (two HEADs)",
+        description="skip an image whose destination tag already has its digest (two HEADs); "
+        "false checks every blob of a present image and uploads the missing ones",
     )
     force: bool = Field(
         default=False,

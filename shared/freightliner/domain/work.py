@@ -48,6 +48,7 @@ class WorkItem(BaseModel):
     platforms: list[str] = Field(default_factory=list)
     referrers: bool = False
     force: bool = False
+    verify: bool = False
     rule: str = ""
     correlation_id: str = ""
     page: RepositoryPage | None = None

@@ -159,6 +159,8 @@ class Copier:
         if current is not None and current.digest == pushed.digest and not self.options.force:
             report.status = "up-to-date"
             stats.add("manifests_skipped")
+            if self.options.verify:
+                self._repair(route, pushed, stats)
         else:
             if current is not None and current.digest != pushed.digest and dest_tag and immutable:
                 raise TagConflict(
@@ -243,6 +245,21 @@ class Copier:
             stats.add("manifests_pushed")
         return accepted
 
+    def _repair(self, route: _Route, top: FetchedManifest, stats: _Stats) -> None:
+        """The destination has the image's manifest: check every blob of the whole tree and
+        upload the missing ones, then put back any child manifest that is missing."""
+        plan = _Plan()
+        self._plan(route, top, plan, stats, is_top=True, descend_present=True)
+        self._copy_blobs(route, list(plan.blobs.values()), stats)
+        for fetched in plan.manifests:
+            if fetched is top or self.options.dry_run:
+                continue
+            if route.dest.head_manifest(route.dst_repo, str(fetched.digest)) is None:
+                route.dest.put_manifest(
+                    route.dst_repo, str(fetched.digest), fetched.data, fetched.media_type
+                )
+                stats.add("manifests_pushed")
+
     def _plan(
         self,
         route: _Route,
@@ -250,10 +267,11 @@ class Copier:
         plan: _Plan,
         stats: _Stats,
         is_top: bool,
+        descend_present: bool = False,
     ) -> None:
         if (
             not is_top
-            and not self.options.force
+            and not (self.options.force or descend_present)
             and route.dest.head_manifest(route.dst_repo, str(fetched.digest)) is not None
         ):
             stats.add("manifests_skipped")
@@ -266,7 +284,7 @@ class Copier:
                     plan.blobs.setdefault(child.digest, child)  # an artifact blob in an index
                     continue
                 child_manifest = route.source.get_manifest(route.src_repo, child.digest)
-                self._plan(route, child_manifest, plan, stats, False)
+                self._plan(route, child_manifest, plan, stats, False, descend_present)
         else:
             for blob in fetched.manifest.blobs():
                 plan.blobs.setdefault(blob.digest, blob)

@@ -20,6 +20,11 @@ class CopyOptions(BaseModel):
         default=False,
         description="re-upload blobs and re-put manifests the destination already has (repair)",
     )
+    verify: bool = Field(
+        default=False,
+        description="when the destination has the image, still check every blob and upload "
+        "the missing ones",
+    )
     jobs: int = Field(default=8, ge=1, le=64)
     dry_run: bool = False
 

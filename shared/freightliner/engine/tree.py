@@ -227,6 +227,7 @@ def run_sync(
         platforms=spec.platforms,
         referrers=spec.referrers,
         force=spec.force,
+        verify=not spec.skip_existing,
         jobs=spec.concurrency,
         dry_run=dry_run,
     )

@@ -117,6 +117,7 @@ def expand_repository(
                 platforms=spec.platforms,
                 referrers=spec.referrers,
                 force=spec.force,
+                verify=not spec.skip_existing,
                 rule=spec.name,
             )
         )

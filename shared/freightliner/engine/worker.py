@@ -95,7 +95,11 @@ def _run(
             done = status is ItemStatus.DONE
             return ItemOutcome(outcome="done" if done else "skipped", **base), closed
         options = CopyOptions(
-            platforms=item.platforms, referrers=item.referrers, force=item.force, jobs=jobs
+            platforms=item.platforms,
+            referrers=item.referrers,
+            force=item.force,
+            verify=item.verify,
+            jobs=jobs,
         )
         with Copier(clients, options) as copier:
             report: CopyReport = copier.copy(

@@ -133,14 +133,18 @@ class Pusher:
         docker: bool = False,
         platform: str = "linux/amd64",
         extra: dict[str, Any] | None = None,
+        created: str | None = None,
     ) -> Pushed:
-        """An image manifest with a config naming `platform`; pushed by tag or digest."""
+        """An image manifest with a config naming `platform` (and its `created` time, if
+        given); pushed by tag or digest."""
         os_name, arch, *variant = platform.split("/")
         config_doc: dict[str, Any] = {
             "architecture": arch,
             "os": os_name,
             "rootfs": {"type": "layers", "diff_ids": []},
         }
+        if created is not None:
+            config_doc["created"] = created
         if variant:
             config_doc["variant"] = variant[0]
         config = json.dumps(config_doc, sort_keys=True).encode()
