@@ -267,6 +267,7 @@ class Copier:
         plan: _Plan,
         stats: _Stats,
         is_top: bool,
+        *,
         descend_present: bool = False,
     ) -> None:
         if (
@@ -284,7 +285,9 @@ class Copier:
                     plan.blobs.setdefault(child.digest, child)  # an artifact blob in an index
                     continue
                 child_manifest = route.source.get_manifest(route.src_repo, child.digest)
-                self._plan(route, child_manifest, plan, stats, False, descend_present)
+                self._plan(
+                    route, child_manifest, plan, stats, False, descend_present=descend_present
+                )
         else:
             for blob in fetched.manifest.blobs():
                 plan.blobs.setdefault(blob.digest, blob)
