@@ -1,7 +1,8 @@
 """Enumeration and fan-out of a large ECR tree: `start_tree` against moto in server mode.
 
 Creates REPOS repositories in moto's ECR, then times `Pipeline.start_tree` (DescribeRepositories
-pages, one DynamoDB item and one SQS message per repository) and reports peak RSS growth.
+pages, one DynamoDB item and one SQS message per repository) and reports peak RSS growth; then
+empties the queue and times `jobs resume` sending every item of the job again.
 moto answers DescribeRepositories in one page whatever maxResults says, so this measures our
 side of the fan-out, not ECR's paging.
 
@@ -83,6 +84,14 @@ def main() -> int:
         print(
             f"peak RSS {rss_mb():.0f} MB (grew {rss_mb() - before:.0f} MB during fan-out; "
             "includes moto's in-process server)"
+        )
+        # Resume: the queue lost everything; every one of the job's items is sent again.
+        boto3.client("sqs").purge_queue(QueueUrl=stack.env["FREIGHTLINER_QUEUE_URL"])
+        report = work.resume(job_id)
+        assert report.resent == args.repos, report
+        print(
+            f"resume: first batch sent after {report.seconds_to_first_send:.2f} s (target < 5), "
+            f"all {report.resent} items after {report.seconds:.1f} s"
         )
         reset_pipeline()
     return 0

@@ -6,7 +6,9 @@ rule matches, answers 429/503 or drops the connection instead, a given number of
 
 from __future__ import annotations
 
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +34,8 @@ class FaultyProxy:
     upstream: str
     faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, str, int]] = field(default_factory=list)
+    body_bytes: int = 0  # request bodies forwarded upstream (uploads)
+    first_request_at: float | None = None  # time.monotonic() of the first request
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fail(
@@ -67,6 +71,10 @@ def _handler(proxy: FaultyProxy, client: httpx.Client) -> type[BaseHTTPRequestHa
         def _relay(self) -> None:
             length = int(self.headers.get("Content-Length", "0") or 0)
             body = self.rfile.read(length) if length else b""
+            with proxy._lock:
+                proxy.body_bytes += len(body)
+                if proxy.first_request_at is None:
+                    proxy.first_request_at = time.monotonic()
             fault = proxy._take_fault(self.command, self.path)
             if fault is not None:
                 proxy.requests.append((self.command, self.path, fault.status))
@@ -114,11 +122,19 @@ def _handler(proxy: FaultyProxy, client: httpx.Client) -> type[BaseHTTPRequestHa
     return Handler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client killed mid-request (the kill-and-resume tests do that) is not news."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, httpx.HTTPError)):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 def start_proxy(upstream: str) -> tuple[FaultyProxy, str, Callable[[], None]]:
     """Start a proxy in front of `upstream`; returns it, its host:port, and a stop function."""
     proxy = FaultyProxy(upstream.rstrip("/"))
     client = httpx.Client(timeout=60.0)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(proxy, client))
+    server = _QuietServer(("127.0.0.1", 0), _handler(proxy, client))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

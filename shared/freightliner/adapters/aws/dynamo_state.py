@@ -103,19 +103,12 @@ class DynamoStateStore:
         return True
 
     def mark_enqueued(self, job_id: str) -> JobRecord | None:
-        job = self._update(
-            "mark job enqueued",
-            Key=_job_key(job_id),
-            UpdateExpression="SET enqueued = :yes, #s = :running, GSI1PK = :gsi",
-            ConditionExpression="#s IN (:enumerating, :running)",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={
-                ":yes": True,
-                ":running": "RUNNING",
-                ":enumerating": "ENUMERATING",
-                ":gsi": "JOBSTATUS#RUNNING",
-            },
-            ReturnValues="ALL_NEW",
+        job = self._move_job(
+            job_id,
+            "RUNNING",
+            when=("ENUMERATING", "RUNNING"),
+            set_also="enqueued = :yes",
+            values={":yes": True},
         )
         # Every item may have finished while the job was enumerating.
         return self._maybe_complete(JobRecord.model_validate(job)) if job else None
@@ -300,24 +293,14 @@ class DynamoStateStore:
         """Close the job once every counted item finished; the condition makes it once."""
         if job.status != "RUNNING" or not job.complete:
             return None
-        final = (
-            "COMPLETE"
-            if job.failed == 0 and job.repositories_failed == 0
-            else ("COMPLETED_WITH_ERRORS")
-        )
-        closed = self._update(
-            "complete job",
-            Key=_job_key(job.job_id),
-            UpdateExpression="SET #s = :final, GSI1PK = :gsi, finished_at = :now",
-            ConditionExpression="#s = :running",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={
-                ":final": final,
-                ":running": "RUNNING",
-                ":gsi": f"JOBSTATUS#{final}",
-                ":now": Decimal(str(self._clock())),
-            },
-            ReturnValues="ALL_NEW",
+        failed = job.failed or job.repositories_failed
+        final = "COMPLETED_WITH_ERRORS" if failed else "COMPLETE"
+        closed = self._move_job(
+            job.job_id,
+            final,
+            when=("RUNNING",),
+            set_also="finished_at = :now",
+            values={":now": Decimal(str(self._clock()))},
         )
         return JobRecord.model_validate(closed) if closed is not None else None
 
@@ -361,17 +344,8 @@ class DynamoStateStore:
             )
         except _Cancelled:
             return False  # retried by someone else already
-        self._update(
-            "reopen job",
-            Key=_job_key(item.job_id),
-            UpdateExpression="SET #s = :running, GSI1PK = :gsi REMOVE finished_at",
-            ConditionExpression="#s = :errors",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={
-                ":running": "RUNNING",
-                ":errors": "COMPLETED_WITH_ERRORS",
-                ":gsi": "JOBSTATUS#RUNNING",
-            },
+        self._move_job(
+            item.job_id, "RUNNING", when=("COMPLETED_WITH_ERRORS",), remove="finished_at"
         )
         return True
 
@@ -442,6 +416,35 @@ class DynamoStateStore:
         except BotoCoreError as exc:
             raise aws_error(exc, self._where(operation)) from None
         return dict(_plain(response.get("Attributes", {})))
+
+    def _move_job(
+        self,
+        job_id: str,
+        to: str,
+        *,
+        when: tuple[str, ...],
+        set_also: str = "",
+        remove: str = "",
+        values: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """Job status `when` → `to` (the by-status index with it), or None if the job was
+        not in one of those statuses."""
+        allowed = {f":w{n}": status for n, status in enumerate(when)}
+        expression = "SET #s = :to, GSI1PK = :gsi" + (f", {set_also}" if set_also else "")
+        return self._update(
+            f"job {'/'.join(when)} -> {to}",
+            Key=_job_key(job_id),
+            UpdateExpression=expression + (f" REMOVE {remove}" if remove else ""),
+            ConditionExpression=f"#s IN ({', '.join(allowed)})",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":to": to,
+                ":gsi": f"JOBSTATUS#{to}",
+                **allowed,
+                **(values or {}),
+            },
+            ReturnValues="ALL_NEW",
+        )
 
     def _transact(self, actions: list[dict[str, Any]], operation: str) -> None:
         """All or nothing; `_Cancelled` when a condition failed (the caller decides)."""
