@@ -1,9 +1,9 @@
 """Tree sync on one machine: enumerate a repository tree, filter, copy with a worker pool.
 
-Repositories stream from the registry's catalog (never the whole tree in memory: at most
+Repositories stream from the registry's listing (never the whole tree in memory: at most
 twice the concurrency are in flight), one failing repository never stops the others, and the
-report lists every failure with its reason. Images already at the destination with the same
-digest are skipped by the copier's digest-first check.
+report lists every failure with its reason. Whether an image is copied or skipped is the
+same decision the serverless fan-out makes (`tree_listing.decide`).
 """
 
 from __future__ import annotations
