@@ -19,6 +19,14 @@ ENV_SRC_CREDS = "FREIGHTLINER_SRC_CREDS"
 ENV_DEST_CREDS = "FREIGHTLINER_DEST_CREDS"
 ENV_GAR_SUBSCRIPTION = "FREIGHTLINER_GAR_SUBSCRIPTION"  # projects/P/subscriptions/S
 ENV_REGION = "AWS_REGION"
+ENV_SECRET_TTL = "FREIGHTLINER_SECRET_TTL"  # noqa: S105 - a variable name; seconds a resolved credential reference is reused
+# Where GCP Secret Manager's REST API is (default: Google's); like AWS_ENDPOINT_URL for boto3.
+ENV_GCP_SECRETMANAGER_ENDPOINT = "FREIGHTLINER_GCP_SECRETMANAGER_ENDPOINT"
+
+
+def aws_region() -> str:
+    env = os.environ
+    return env.get(ENV_REGION) or env.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
 class Settings(BaseModel):
@@ -42,5 +50,5 @@ class Settings(BaseModel):
             registries=env.get(ENV_REGISTRIES) or None,
             gar_subscription=env.get(ENV_GAR_SUBSCRIPTION) or None,
             jobs=int(env.get(ENV_JOBS) or 8),
-            region=env.get(ENV_REGION) or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            region=aws_region(),
         )
