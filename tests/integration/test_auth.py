@@ -9,12 +9,12 @@ from pathlib import Path
 import boto3
 import httpx
 import pytest
-from freightliner.domain.secrets import Redacted
 
 from freightliner.bootstrap import Container
 from freightliner.cli.main import main
 from freightliner.domain.errors import Unauthorized
 from freightliner.domain.reference import Reference
+from freightliner.domain.secrets import Redacted
 from freightliner.engine.copy import Copier
 from freightliner.engine.models import CopyOptions
 from freightliner.harness.images import Pusher

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from freightliner.domain.secrets import Redacted
 
 from freightliner.adapters.aws.ecr_auth import EcrCredentialProvider, EcrTarget
 from freightliner.adapters.gcp.gar_auth import GarCredentialProvider
@@ -23,6 +22,7 @@ from freightliner.adapters.local.static_creds import (
     parse_user_pass,
 )
 from freightliner.domain.errors import InvalidInput
+from freightliner.domain.secrets import Redacted
 from freightliner.ports.credentials import Credential
 
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"

@@ -32,6 +32,7 @@ from freightliner.domain.secrets import (
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9/_+=.@:-]{1,2048}$")
 _DENIED = {"AccessDeniedException", "AccessDenied"}
+_MARKED_DELETED = re.compile(r"marked (for )?delet")  # AWS: "marked for deletion"
 
 
 class AwsSecretStore:
@@ -161,7 +162,7 @@ def _error(exc: Exception, action: str, name: str | None, region: str) -> Freigh
                 f"{permission}",
                 where,
             )
-        if code == "InvalidRequestException" and "deletion" in message:
+        if code == "InvalidRequestException" and _MARKED_DELETED.search(message):
             return InvalidInput(
                 f"{target} is scheduled for deletion; restore it first "
                 "(aws secretsmanager restore-secret)",

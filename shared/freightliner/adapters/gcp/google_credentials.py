@@ -27,23 +27,43 @@ _WHERE = Where(operation="load Google credentials")
 
 
 def from_info(info: object, origin: str) -> Any:
-    """Service-account key, external account (workload identity federation) or user JSON."""
-    import google.auth  # noqa: PLC0415 - deferred: only Google users pay for the import
+    """A service-account key, an external account (workload identity federation from AWS or
+    from a token file/URL) or an authorized user; other kinds (e.g. executable-sourced) are
+    refused, as Google advises for configurations read from elsewhere."""
     from google.auth.exceptions import DefaultCredentialsError  # noqa: PLC0415
 
     if not isinstance(info, dict) or "type" not in info:
         raise InvalidInput(f"{origin}: not a Google credentials JSON object (no 'type')", _WHERE)
+    kind = info["type"]
+    source = info.get("credential_source") or {}
     try:
-        credentials, _project = google.auth.load_credentials_from_dict(  # type: ignore[no-untyped-call]
-            info, scopes=SCOPES
-        )
+        if kind == "service_account":
+            from google.oauth2 import service_account  # noqa: PLC0415 - only Google users
+
+            return service_account.Credentials.from_service_account_info(info, scopes=SCOPES)  # type: ignore[no-untyped-call]
+        if kind == "external_account" and str(source.get("environment_id", "")).startswith("aws"):
+            from google.auth import aws  # noqa: PLC0415
+
+            return aws.Credentials.from_info(info, scopes=SCOPES)  # type: ignore[no-untyped-call]
+        if kind == "external_account" and ("file" in source or "url" in source):
+            from google.auth import identity_pool  # noqa: PLC0415
+
+            return identity_pool.Credentials.from_info(info, scopes=SCOPES)  # type: ignore[no-untyped-call]
+        if kind == "authorized_user":
+            from google.oauth2 import credentials  # noqa: PLC0415
+
+            return credentials.Credentials.from_authorized_user_info(info, scopes=SCOPES)  # type: ignore[no-untyped-call]
     except (DefaultCredentialsError, ValueError, KeyError) as exc:
         raise InvalidInput(
-            f"{origin}: unusable Google credentials of type {info.get('type')!r} "
-            f"({type(exc).__name__})",
+            f"{origin}: unusable Google credentials of type {kind!r} ({type(exc).__name__})",
             _WHERE,
         ) from None
-    return credentials
+    raise InvalidInput(
+        f"{origin}: Google credentials of type {kind!r} are not supported; use a "
+        "service-account key, a workload identity federation config (AWS, file or URL "
+        "source) or authorized-user JSON",
+        _WHERE,
+    )
 
 
 def from_json(text: str, origin: str) -> Any:

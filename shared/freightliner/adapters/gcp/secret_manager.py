@@ -189,7 +189,7 @@ def _error(exc: Any, permission: str, name: str | None, project: str) -> Freight
         return Timeout(f"{target}: GCP Secret Manager timed out", where)
     if code >= 500:
         return Unavailable(f"{target}: GCP Secret Manager error HTTP {code}", where)
-    if code == 400 and "destroyed" in str(getattr(exc, "message", "")):
+    if code == 400 and "destroyed" in str(getattr(exc, "message", "")).lower():
         return NotFound(f"{target}: that version was destroyed", where)
     return InvalidInput(f"{target}: GCP Secret Manager refused the request (HTTP {code})", where)
 
