@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -119,14 +119,14 @@ class GoogleFake:
                 assertion,
                 self._key.public_key(),
                 algorithms=["RS256"],
-                audience=f"{self.url}/token",
+                audience="https://oauth2.googleapis.com/token",  # what google-auth signs
             )
         except jwt.PyJWTError as exc:
             return 400, {"error": "invalid_grant", "error_description": type(exc).__name__}
         return 200, {"access_token": self.access_token, "expires_in": 3600, "token_type": "Bearer"}
 
     def _sts(self, form: dict[str, list[str]]) -> tuple[int, dict]:
-        subject = json.loads(form.get("subject_token", ["{}"])[0])
+        subject = json.loads(unquote(form.get("subject_token", ["{}"])[0]))  # URL-encoded JSON
         signed = {h["key"].lower(): h["value"] for h in subject.get("headers", [])}
         if not signed.get("authorization", "").startswith("AWS4-HMAC-SHA256"):
             return 400, {"error": "invalid_grant", "error_description": "not a signed request"}
