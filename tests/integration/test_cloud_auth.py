@@ -24,7 +24,7 @@ from freightliner.engine.copy import Copier
 from freightliner.engine.models import CopyOptions
 from freightliner.harness.images import Pusher
 from freightliner.harness.registry import LocalRegistry
-from tests.support.google_fake import GoogleFake, start_google_fake
+from tests.support.google_fake import GoogleFake, serve_google_fake
 
 GAR = "europe-docker.pkg.dev"
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
@@ -32,12 +32,7 @@ ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 
 @pytest.fixture
 def google() -> Iterator[GoogleFake]:
-    fake, server = start_google_fake()
-    try:
-        yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
+    yield from serve_google_fake()
 
 
 @pytest.fixture

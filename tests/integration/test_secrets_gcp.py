@@ -15,7 +15,7 @@ from freightliner.bootstrap import Container
 from freightliner.cli.main import main
 from freightliner.domain.errors import Forbidden
 from freightliner.domain.secrets import SecretRef
-from tests.support.google_fake import GoogleFake, start_google_fake
+from tests.support.google_fake import GoogleFake, serve_google_fake
 
 VALUE_1 = "gcp-first-S3NTINEL"
 VALUE_2 = "gcp-second-S3NTINEL"
@@ -23,17 +23,13 @@ VALUE_2 = "gcp-second-S3NTINEL"
 
 @pytest.fixture
 def google(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GoogleFake]:
-    fake, server = start_google_fake()
-    key = tmp_path / "sa.json"
-    key.write_text(json.dumps(fake.service_account_key()))
-    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
-    monkeypatch.setenv("FREIGHTLINER_GCP_SECRETMANAGER_ENDPOINT", fake.url)
-    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "proj")
-    try:
+    for fake in serve_google_fake():
+        key = tmp_path / "sa.json"
+        key.write_text(json.dumps(fake.service_account_key()))
+        monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
+        monkeypatch.setenv("FREIGHTLINER_GCP_SECRETMANAGER_ENDPOINT", fake.url)
+        monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "proj")
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

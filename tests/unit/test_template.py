@@ -60,3 +60,17 @@ def test_every_function_handler_exists_and_no_action_is_a_wildcard() -> None:
         for policy in props.get("Policies", []):
             for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
                 assert all("*" not in action for action in statement["Action"]), name
+
+
+def test_functions_that_reach_registries_may_read_credential_secrets() -> None:
+    """aws-sm:// references in the registries config resolve inside these functions."""
+    resources = template()["Resources"]
+    for name in ("ReplicateFunction", "ReplicateNowFunction", "StartTreeFunction"):
+        statements = [
+            statement
+            for policy in resources[name]["Properties"]["Policies"]
+            if isinstance(policy, dict)
+            for statement in policy.get("Statement", [])
+        ]
+        [reads] = [s for s in statements if s["Action"] == ["secretsmanager:GetSecretValue"]]
+        assert "${CredentialSecretsPrefix}*" in str(reads["Resource"]), name
