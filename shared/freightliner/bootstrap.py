@@ -17,29 +17,38 @@ import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
 from freightliner.adapters.aws.dynamo_state import DynamoStateStore
-from freightliner.adapters.aws.ecr_auth import EcrCredentialProvider
+from freightliner.adapters.aws.ecr_auth import EcrCredentialProvider, EcrTarget, ecr_target
 from freightliner.adapters.aws.ecr_repositories import EcrRepositoryAdmin
 from freightliner.adapters.aws.errors import aws_error
 from freightliner.adapters.aws.eventbridge_notifier import EventBridgeJobNotifier
+from freightliner.adapters.aws.secrets_manager import AwsSecretStore
+from freightliner.adapters.aws.sessions import AwsClients
 from freightliner.adapters.aws.sqs_queue import SqsWorkQueue
 from freightliner.adapters.aws.tree_schedules import TreeSchedules
+from freightliner.adapters.credential_refs import (
+    DEFAULT_TTL,
+    ReferenceCredentialProvider,
+    ReferenceResolver,
+)
+from freightliner.adapters.gcp import google_credentials
 from freightliner.adapters.gcp.gar_auth import GarCredentialProvider
 from freightliner.adapters.gcp.gar_catalog import API_ENDPOINT as GAR_API_ENDPOINT
 from freightliner.adapters.gcp.gar_catalog import ArtifactRegistryCatalog
 from freightliner.adapters.gcp.pubsub_source import PubSubNotificationSource
+from freightliner.adapters.gcp.secret_manager import GcpSecretStore
 from freightliner.adapters.local.noop_repositories import NoopRepositoryAdmin
 from freightliner.adapters.local.static_creds import (
     AnonymousProvider,
     ChainCredentialProvider,
     DockerConfigCredentialProvider,
-    EnvCredentialProvider,
     StaticCredentialProvider,
 )
 from freightliner.domain.errors import InvalidInput, Where
 from freightliner.domain.events import ImageEvent
 from freightliner.domain.reference import gar_host
-from freightliner.domain.registries import AuthKind, Registries, TlsMode
+from freightliner.domain.registries import AuthConfig, AuthKind, Registries, TlsMode
 from freightliner.domain.rules import RulesDocument, parse_rules
+from freightliner.domain.secrets import RefScheme, SecretRef, StoreKind
 from freightliner.domain.sync import SyncFile, SyncSpec, parse_sync_file
 from freightliner.domain.work import WorkItem
 from freightliner.engine.gar_poll import PollReport, poll_notifications
@@ -52,6 +61,7 @@ from freightliner.engine.tree_fanout import start_tree
 from freightliner.engine.worker import ItemOutcome, process_item
 from freightliner.ports.credentials import Credential, CredentialProvider
 from freightliner.ports.repositories import RepositoryAdmin
+from freightliner.ports.secrets import SecretStore
 from freightliner.ports.work import (
     JobNotifier,
     NotificationSource,
@@ -65,15 +75,64 @@ from freightliner.registry.retry import RetryPolicy
 from freightliner.registry.transport import RegistryTransport
 from freightliner.settings import (
     ENV_GAR_SUBSCRIPTION,
+    ENV_GCP_SECRETMANAGER_ENDPOINT,
     ENV_QUEUE_URL,
     ENV_REGISTRIES,
     ENV_RULES,
     ENV_SCHEDULER_ROLE_ARN,
+    ENV_SECRET_TTL,
     ENV_START_TREE_ARN,
     ENV_SYNCS,
     ENV_TABLE,
     Settings,
+    aws_region,
 )
+
+
+class SecretStores:
+    """Secret stores per (cloud, region or project), built on first use and cached."""
+
+    def __init__(self, aws: AwsClients) -> None:
+        self._aws = aws
+        self._lock = threading.Lock()
+        self._stores: dict[tuple[StoreKind, str], SecretStore] = {}
+
+    def get(self, kind: StoreKind, location: str | None = None) -> SecretStore:
+        """`location` is an AWS region (default: the process's) or a GCP project (required)."""
+        if kind is StoreKind.GCP and not location:
+            raise InvalidInput("GCP Secret Manager needs a project (--project or the reference)")
+        key = (kind, location or aws_region())
+        with self._lock:
+            found = self._stores.get(key)
+            if found is None:
+                found = self._stores[key] = (
+                    self._aws_store(key[1]) if kind is StoreKind.AWS else self._gcp_store(key[1])
+                )
+            return found
+
+    def for_reference(self, ref: SecretRef) -> SecretStore:
+        if ref.scheme is RefScheme.GCP_SM:
+            return self.get(StoreKind.GCP, ref.project)
+        return self.get(StoreKind.AWS, ref.aws_region)
+
+    def _aws_store(self, region: str) -> SecretStore:
+        return AwsSecretStore(
+            self._aws.client("secretsmanager", region),
+            region,
+            lambda: self._aws.client("sts", region),
+        )
+
+    def _gcp_store(self, project: str) -> SecretStore:
+        from google.cloud import secretmanager  # noqa: PLC0415 - only GCP users load it
+
+        credentials = google_credentials.application_default()
+        endpoint = os.environ.get(ENV_GCP_SECRETMANAGER_ENDPOINT)
+        client = secretmanager.SecretManagerServiceClient(
+            credentials=credentials,
+            transport="rest",
+            client_options={"api_endpoint": endpoint} if endpoint else None,
+        )
+        return GcpSecretStore(client, project, credentials)
 
 
 class Container:
@@ -84,6 +143,7 @@ class Container:
         registries: Registries | None = None,
         credentials: dict[str, Credential] | None = None,
         retry: RetryPolicy | None = None,
+        aws: AwsClients | None = None,
     ) -> None:
         self._registries = registries
         self._overrides = dict(credentials or {})
@@ -91,7 +151,7 @@ class Container:
         self._lock = threading.Lock()
         self._clients: dict[str, RegistryClient] = {}
         self._admins: dict[str, RepositoryAdmin] = {}
-        self._boto: dict[tuple[str, str], Any] = {}
+        self.aws = aws or AwsClients()
 
     @classmethod
     def from_environment(
@@ -146,7 +206,7 @@ class Container:
         auth is Google's, or an `api_endpoint` is configured); else the registry API."""
         kind = self.registries.auth_kind(host)
         if kind is AuthKind.ECR:
-            return EcrRepositoryAdmin(self._ecr_client, self._ecr_targets())
+            return EcrRepositoryAdmin(self.aws, self._ecr_targets())
         location = gar_host(host)
         api = self.registries.get(host).api_endpoint
         if location is not None and (kind is AuthKind.GAR or api):
@@ -189,45 +249,65 @@ class Container:
         if kind is AuthKind.ANONYMOUS:
             return AnonymousProvider()
         if kind is AuthKind.BASIC:
-            if auth.username is None:
-                raise InvalidInput(f"registries config: {host} uses basic auth without username")
-            if auth.password_env:
-                return EnvCredentialProvider({host: (auth.username, auth.password_env)})
-            if auth.password is None:
-                raise InvalidInput(f"registries config: {host} uses basic auth without password")
-            return StaticCredentialProvider(
-                {host: Credential(username=auth.username, password=auth.password)}
-            )
+            return self._basic_provider(host, auth)
         if kind is AuthKind.ECR:
             return self._ecr_provider
         if kind is AuthKind.GAR:
-            return GarCredentialProvider(key_file=auth.service_account_key_file)
+            return self._gar_provider(auth)
         return ChainCredentialProvider([DockerConfigCredentialProvider(), AnonymousProvider()])
 
-    def _ecr_targets(self) -> dict[str, tuple[str, str]]:
-        """Hosts that are not ECR-shaped but stand for an ECR registry (e.g. a local one)."""
-        targets: dict[str, tuple[str, str]] = {}
+    def _basic_provider(self, host: str, auth: AuthConfig) -> CredentialProvider:
+        if auth.username is None:
+            raise InvalidInput(f"registries config: {host} uses basic auth without username")
+        reference = auth.password_ref or (
+            SecretRef(scheme=RefScheme.ENV, name=auth.password_env) if auth.password_env else None
+        )
+        if reference is not None:
+            return ReferenceCredentialProvider(auth.username, reference, self.secret_references)
+        if auth.password is None:
+            raise InvalidInput(f"registries config: {host} uses basic auth without password")
+        return StaticCredentialProvider(
+            {host: Credential(username=auth.username, password=auth.password)}
+        )
+
+    def _gar_provider(self, auth: AuthConfig) -> GarCredentialProvider:
+        reference, key_file = auth.credentials_ref, auth.service_account_key_file
+        if reference is not None:
+            resolver = self.secret_references
+            return GarCredentialProvider(
+                load=lambda: google_credentials.from_json(
+                    resolver.resolve(reference).get_secret_value(), str(reference)
+                ),
+                forget=lambda: resolver.invalidate(reference),
+            )
+        if key_file is not None:
+            return GarCredentialProvider(load=lambda: google_credentials.from_file(key_file))
+        return GarCredentialProvider()
+
+    @cached_property
+    def secret_stores(self) -> SecretStores:
+        return SecretStores(self.aws)
+
+    @cached_property
+    def secret_references(self) -> ReferenceResolver:
+        ttl = float(os.environ.get(ENV_SECRET_TTL) or DEFAULT_TTL)
+        return ReferenceResolver(self.secret_stores.for_reference, ttl=ttl)
+
+    def _ecr_targets(self) -> dict[str, EcrTarget]:
+        """Hosts mapped onto an ECR registry (a local one, say) or called through a role."""
+        targets: dict[str, EcrTarget] = {}
         for host in self.registries.hosts():
             auth = self.registries.get(host).auth
             if auth.registry_id and auth.region:
-                targets[host] = (auth.registry_id, auth.region)
+                targets[host] = EcrTarget(auth.registry_id, auth.region, auth.role_arn)
+            elif auth.role_arn:
+                default = ecr_target(host, {})
+                targets[host] = EcrTarget(default.registry_id, default.region, auth.role_arn)
         return targets
 
     @cached_property
     def _ecr_provider(self) -> EcrCredentialProvider:
-        return EcrCredentialProvider(self._ecr_client, self._ecr_targets())
-
-    def _ecr_client(self, region: str) -> Any:
-        return self._boto_client("ecr", region)
-
-    def _boto_client(self, service: str, region: str) -> Any:
-        key = (service, region)
-        client = self._boto.get(key)
-        if client is None:
-            import boto3  # noqa: PLC0415 - deferred: keeps imports and cold starts light
-
-            client = self._boto[key] = boto3.client(service, region_name=region)  # type: ignore[call-overload]
-        return client
+        return EcrCredentialProvider(self.aws, self._ecr_targets())
 
 
 def load_document_text(spec: str, s3: Any, ssm: Any) -> tuple[str, str]:
@@ -254,18 +334,10 @@ class Pipeline:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()
-        self._boto: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self.aws = AwsClients()
 
     def _client(self, service: str) -> Any:
-        with self._lock:
-            if service not in self._boto:
-                import boto3  # noqa: PLC0415 - deferred: no client at import time
-
-                self._boto[service] = boto3.client(  # type: ignore[call-overload]
-                    service, region_name=self.settings.region
-                )
-            return self._boto[service]
+        return self.aws.client(service, self.settings.region)
 
     def _require(self, value: str | None, variable: str) -> str:
         if not value:
@@ -275,7 +347,7 @@ class Pipeline:
     @cached_property
     def container(self) -> Container:
         path = Path(self.settings.registries) if self.settings.registries else None
-        return Container(Registries.load(path))
+        return Container(Registries.load(path), aws=self.aws)
 
     @cached_property
     def rules(self) -> RulesDocument:
@@ -377,7 +449,7 @@ class Pipeline:
 
     @cached_property
     def notifications(self) -> NotificationSource:
-        from google.cloud import pubsub_v1  # noqa: PLC0415 - only the poller needs it
+        from google.cloud import pubsub_v1  # type: ignore[attr-defined]  # noqa: PLC0415
 
         subscription = self._require(self.settings.gar_subscription, ENV_GAR_SUBSCRIPTION)
         return PubSubNotificationSource(pubsub_v1.SubscriberClient(), subscription)

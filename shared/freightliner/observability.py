@@ -2,7 +2,7 @@
 
 Logs are JSON with a correlation id that follows the work from the event through the queue to
 the copy; digests appear as 12-character prefixes; credentials never appear (they are
-SecretStr end to end and no log line formats one).
+`Redacted` (a pydantic Secret) end to end and no log line formats one).
 """
 
 from __future__ import annotations

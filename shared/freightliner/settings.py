@@ -22,6 +22,14 @@ ENV_EVENT_BUS = "FREIGHTLINER_EVENT_BUS"  # optional: job-finished events go to 
 ENV_START_TREE_ARN = "FREIGHTLINER_START_TREE_ARN"  # `tree schedule`: what schedules invoke
 ENV_SCHEDULER_ROLE_ARN = "FREIGHTLINER_SCHEDULER_ROLE_ARN"  # and the role they invoke it as
 ENV_REGION = "AWS_REGION"
+ENV_SECRET_TTL = "FREIGHTLINER_SECRET_TTL"  # noqa: S105 - a variable name; seconds a resolved credential reference is reused
+# Where GCP Secret Manager's REST API is (default: Google's); like AWS_ENDPOINT_URL for boto3.
+ENV_GCP_SECRETMANAGER_ENDPOINT = "FREIGHTLINER_GCP_SECRETMANAGER_ENDPOINT"
+
+
+def aws_region() -> str:
+    env = os.environ
+    return env.get(ENV_REGION) or env.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
 class Settings(BaseModel):
@@ -51,5 +59,5 @@ class Settings(BaseModel):
             start_tree_arn=env.get(ENV_START_TREE_ARN) or None,
             scheduler_role_arn=env.get(ENV_SCHEDULER_ROLE_ARN) or None,
             jobs=int(env.get(ENV_JOBS) or 8),
-            region=env.get(ENV_REGION) or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            region=aws_region(),
         )

@@ -9,12 +9,12 @@ from pathlib import Path
 import boto3
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from freightliner.bootstrap import Container
 from freightliner.cli.main import main
 from freightliner.domain.errors import Unauthorized
 from freightliner.domain.reference import Reference
+from freightliner.domain.secrets import Redacted
 from freightliner.engine.copy import Copier
 from freightliner.engine.models import CopyOptions
 from freightliner.harness.images import Pusher
@@ -128,7 +128,7 @@ class RotatingProvider:
         self.invalidations = 0
 
     def get(self, registry: str) -> Credential:
-        return Credential(username="alice", password=SecretStr(self.password))
+        return Credential(username="alice", password=Redacted(self.password))
 
     def invalidate(self, registry: str) -> None:
         self.invalidations += 1

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
-from freightliner.adapters.aws.ecr_auth import EcrCredentialProvider
+from freightliner.adapters.aws.ecr_auth import EcrCredentialProvider, EcrTarget
 from freightliner.adapters.gcp.gar_auth import GarCredentialProvider
 from freightliner.adapters.local.static_creds import (
     AnonymousProvider,
@@ -23,6 +22,7 @@ from freightliner.adapters.local.static_creds import (
     parse_user_pass,
 )
 from freightliner.domain.errors import InvalidInput
+from freightliner.domain.secrets import Redacted
 from freightliner.ports.credentials import Credential
 
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
@@ -43,9 +43,25 @@ class FakeEcr:
         return {"authorizationData": [{"authorizationToken": token, "expiresAt": self.expires}]}
 
 
+class FakeClients:
+    """An AwsClientSource handing out one fake client; records regions, roles and renewals."""
+
+    def __init__(self, client: Any) -> None:
+        self.fake = client
+        self.asked: list[tuple[str, str, str | None]] = []
+        self.renewed: list[tuple[str, str, str | None]] = []
+
+    def client(self, service: str, region: str, role_arn: str | None = None) -> Any:
+        self.asked.append((service, region, role_arn))
+        return self.fake
+
+    def renew(self, service: str, region: str, role_arn: str | None = None) -> None:
+        self.renewed.append((service, region, role_arn))
+
+
 def test_ecr_token_in_the_past_is_cached_not_refetched_in_a_loop() -> None:
     fake = FakeEcr(dt.datetime(2015, 1, 1, tzinfo=dt.UTC))
-    provider = EcrCredentialProvider(lambda region: fake)
+    provider = EcrCredentialProvider(FakeClients(fake))
     first = provider.get(ECR)
     for _ in range(100):
         assert provider.get(ECR) == first
@@ -61,7 +77,7 @@ def test_ecr_token_refreshes_15_minutes_before_expiry() -> None:
     now = [1_000_000.0]
     expires = dt.datetime.fromtimestamp(now[0] + 3600, dt.UTC)
     fake = FakeEcr(expires)
-    provider = EcrCredentialProvider(lambda region: fake, clock=lambda: now[0])
+    provider = EcrCredentialProvider(FakeClients(fake), clock=lambda: now[0])
     provider.get(ECR)
     now[0] += 3600 - 901
     provider.get(ECR)
@@ -73,7 +89,7 @@ def test_ecr_token_refreshes_15_minutes_before_expiry() -> None:
 
 def test_ecr_concurrent_callers_share_one_api_call() -> None:
     fake = FakeEcr(dt.datetime.now(dt.UTC) + dt.timedelta(hours=12), delay=0.05)
-    provider = EcrCredentialProvider(lambda region: fake)
+    provider = EcrCredentialProvider(FakeClients(fake))
     results: list[Credential | None] = []
     threads = [threading.Thread(target=lambda: results.append(provider.get(ECR))) for _ in range(8)]
     for thread in threads:
@@ -85,18 +101,24 @@ def test_ecr_concurrent_callers_share_one_api_call() -> None:
 
 def test_ecr_cross_account_and_mapped_hosts() -> None:
     fake = FakeEcr(dt.datetime(2015, 1, 1, tzinfo=dt.UTC))
-    regions: list[str] = []
-
-    def factory(region: str) -> FakeEcr:
-        regions.append(region)
-        return fake
-
-    provider = EcrCredentialProvider(factory, {"127.0.0.1:5000": ("210987654321", "eu-west-1")})
+    clients = FakeClients(fake)
+    role = "arn:aws:iam::210987654321:role/mirror"
+    provider = EcrCredentialProvider(
+        clients,
+        {
+            "127.0.0.1:5000": EcrTarget("210987654321", "eu-west-1"),
+            "127.0.0.1:5001": EcrTarget("210987654321", "eu-west-1", role),
+        },
+    )
     provider.get("210987654321.dkr.ecr.ap-south-1.amazonaws.com")
     provider.get("127.0.0.1:5000")
-    # Tokens are per registry id: a host mapped onto the same account reuses the token.
+    # Tokens are per registry id: a host mapped onto the same account reuses the token...
     assert fake.calls == [["210987654321"]]
-    assert regions == ["ap-south-1"]
+    assert clients.asked == [("ecr", "ap-south-1", None)]
+    # ...unless it is reached through a role, whose token is its own.
+    provider.get("127.0.0.1:5001")
+    assert fake.calls == [["210987654321"]] * 2
+    assert clients.asked[-1] == ("ecr", "eu-west-1", role)
     with pytest.raises(InvalidInput, match="not an ECR registry host"):
         provider.get("ghcr.io")
 
@@ -118,7 +140,7 @@ class FakeGoogleCredentials:
 
 def test_gar_concurrent_copies_fetch_one_token() -> None:
     creds = FakeGoogleCredentials()
-    provider = GarCredentialProvider(credentials=creds, request_factory=object)
+    provider = GarCredentialProvider(load=lambda: creds, request_factory=object)
     seen: list[str] = []
 
     def use() -> None:
@@ -169,7 +191,7 @@ def test_user_pass_parsing_never_echoes_the_secret() -> None:
 
 
 def test_credentials_are_redacted_everywhere() -> None:
-    credential = Credential(username="alice", password=SecretStr("S3NTINEL"))
+    credential = Credential(username="alice", password=Redacted("S3NTINEL"))
     for text in (repr(credential), str(credential), credential.model_dump_json(), f"{credential}"):
         assert "S3NTINEL" not in text
 
@@ -181,7 +203,7 @@ def test_chain_takes_the_first_answer_and_invalidates_all() -> None:
         def invalidate(self, registry: str) -> None:
             Counting.invalidated += 1
 
-    alice = Credential(username="alice", password=SecretStr("a"))
+    alice = Credential(username="alice", password=Redacted("a"))
     chain = ChainCredentialProvider([AnonymousProvider(), Counting({"h.io": alice}), Counting({})])
     assert chain.get("h.io") == alice and chain.get("x.io") is None
     chain.invalidate("h.io")

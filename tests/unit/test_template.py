@@ -62,6 +62,13 @@ def test_every_function_handler_exists_and_no_action_is_a_wildcard() -> None:
                 assert all("*" not in action for action in statement["Action"]), name
 
 
+def statements(function: str) -> list[dict[str, Any]]:
+    policies = template()["Resources"][function]["Properties"]["Policies"]
+    return [
+        st for policy in policies if isinstance(policy, dict) for st in policy.get("Statement", [])
+    ]
+
+
 def test_tree_schedules_can_invoke_start_tree_and_jobs_can_announce_their_end() -> None:
     resources = template()["Resources"]
     assert resources["TreeScheduleGroup"]["Properties"]["Name"] == "freightliner-trees"
@@ -70,13 +77,7 @@ def test_tree_schedules_can_invoke_start_tree_and_jobs_can_announce_their_end() 
     assert statement["Action"] == ["lambda:InvokeFunction"]
     assert statement["Resource"] == "StartTreeFunction.Arn"
     for name in ("ReplicateFunction", "StartTreeFunction"):
-        actions = [
-            action
-            for policy in resources[name]["Properties"]["Policies"]
-            if isinstance(policy, dict)
-            for statement in policy.get("Statement", [])
-            for action in statement["Action"]
-        ]
+        actions = [action for statement in statements(name) for action in statement["Action"]]
         assert "events:PutEvents" in actions, name
         # start_tree lists repositories; replicate lists each one's images as it expands it
         listing = (
@@ -85,3 +86,10 @@ def test_tree_schedules_can_invoke_start_tree_and_jobs_can_announce_their_end() 
         assert listing in actions, name
     outputs = template()["Outputs"]
     assert {"StartTreeFunctionArn", "TreeSchedulerRoleArn"} <= outputs.keys()
+
+
+def test_functions_that_reach_registries_may_read_credential_secrets() -> None:
+    """aws-sm:// references in the registries config resolve inside these functions."""
+    for name in ("ReplicateFunction", "ReplicateNowFunction", "StartTreeFunction"):
+        [reads] = [s for s in statements(name) if s["Action"] == ["secretsmanager:GetSecretValue"]]
+        assert "${CredentialSecretsPrefix}*" in str(reads["Resource"]), name

@@ -15,6 +15,8 @@ from freightliner.adapters.local.static_creds import parse_user_pass
 from freightliner.bootstrap import Container
 from freightliner.cli.local import DEFAULT_DIR, invoke, local_down, local_up
 from freightliner.cli.progress import ConsoleProgress, human_bytes
+from freightliner.cli.secrets_commands import add_parser as add_secrets_parser
+from freightliner.cli.secrets_commands import run_secrets_command
 from freightliner.cli.sync_commands import add_parsers as add_sync_parsers
 from freightliner.cli.sync_commands import (
     run_jobs_command,
@@ -86,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     tags.add_argument("--creds", metavar="USER:PASS")
     common(tags)
     add_sync_parsers(sub)
+    add_secrets_parser(sub)
 
     local = sub.add_parser("local", help="the pipeline on this machine (moto + local registries)")
     local.add_argument("action", choices=["up", "down"])
@@ -200,6 +203,7 @@ COMMANDS: dict[str, Any] = {
     "sync": run_sync_command,
     "jobs": run_jobs_command,
     "tree": run_tree_command,
+    "secrets": run_secrets_command,
     "local": _run_local,
     "invoke": _run_invoke,
 }

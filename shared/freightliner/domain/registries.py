@@ -9,14 +9,25 @@ Docker does), everything else verified TLS; ECR and GAR hosts use their cloud's 
 from __future__ import annotations
 
 import ipaddress
+import re
 from enum import StrEnum
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from freightliner.domain.errors import InvalidInput
 from freightliner.domain.reference import ecr_host, gar_host, validate_host
+from freightliner.domain.secrets import Redacted, SecretRefField
+
+_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
 
 DOCKER_HUB_ENDPOINT = "https://registry-1.docker.io"
 
@@ -41,17 +52,45 @@ class AuthConfig(BaseModel):
 
     kind: AuthKind = AuthKind.AUTO
     username: str | None = None
-    password: SecretStr | None = None
+    password: Redacted | None = None
     password_env: str | None = Field(
         default=None, description="read the password from this environment variable"
+    )
+    password_ref: SecretRefField | None = Field(
+        default=None,
+        description="read the password from a secret store, the environment or a file",
     )
     registry_id: str | None = Field(
         default=None, description="ECR: the account whose registry this is (cross-account)"
     )
     region: str | None = Field(default=None, description="ECR: region of the control plane")
+    role_arn: str | None = Field(
+        default=None, description="ECR: assume this IAM role for the registry's API calls"
+    )
     service_account_key_file: Path | None = Field(
         default=None, description="GAR: a service-account JSON key instead of ADC"
     )
+    credentials_ref: SecretRefField | None = Field(
+        default=None,
+        description="GAR: Google credentials JSON (service-account key or workload identity "
+        "federation config) from a secret store or file",
+    )
+
+    @field_validator("role_arn")
+    @classmethod
+    def _role_arn(cls, value: str | None) -> str | None:
+        if value is not None and not _ROLE_ARN_RE.match(value):
+            raise ValueError("role_arn must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source_each(self) -> AuthConfig:
+        given = [f for f in ("password", "password_env", "password_ref") if getattr(self, f)]
+        if len(given) > 1:
+            raise ValueError(f"give one of {', '.join(given)}, not several")
+        if self.service_account_key_file and self.credentials_ref:
+            raise ValueError("give service_account_key_file or credentials_ref, not both")
+        return self
 
 
 class RegistryConfig(BaseModel):

@@ -91,12 +91,7 @@ class LocalRegistry:
             "  headers: {X-Content-Type-Options: [nosniff]}",
         ]
         if self.basic_auth:
-            htpasswd = self.workdir / "htpasswd"
-            user, password = self.basic_auth
-            result = subprocess.run(
-                ["htpasswd", "-Bbn", user, password], capture_output=True, text=True, check=True
-            )
-            htpasswd.write_text(result.stdout)
+            htpasswd = self._write_htpasswd(*self.basic_auth)
             lines += ["auth:", f"  htpasswd: {{realm: freightliner-test, path: {htpasswd}}}"]
         elif self.token_auth:
             t = self.token_auth
@@ -109,6 +104,24 @@ class LocalRegistry:
                 f"    rootcertbundle: {t.rootcertbundle}",
             ]
         return "\n".join(lines) + "\n"
+
+    def _write_htpasswd(self, user: str, password: str) -> Path:
+        htpasswd = self.workdir / "htpasswd"
+        result = subprocess.run(
+            ["htpasswd", "-Bbn", user, password], capture_output=True, text=True, check=True
+        )
+        staged = htpasswd.with_suffix(".new")
+        staged.write_text(result.stdout)
+        staged.replace(htpasswd)  # atomic: the registry never reads half a file
+        return htpasswd
+
+    def rotate_password(self, password: str) -> None:
+        """Replace the basic-auth password while the registry runs: distribution 2.8 reloads
+        its htpasswd file when the file changes, so no restart is needed."""
+        if self.basic_auth is None:
+            raise RuntimeError("this registry has no basic auth")
+        self.basic_auth = (self.basic_auth[0], password)
+        self._write_htpasswd(*self.basic_auth)
 
     def start(self) -> LocalRegistry:
         binary = shutil.which(REGISTRY_BINARY)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict
+
+from freightliner.domain.secrets import Redacted
 
 
 class Credential(BaseModel):
@@ -21,7 +23,7 @@ class Credential(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     username: str
-    password: SecretStr
+    password: Redacted
 
     def __repr__(self) -> str:
         return f"Credential(username={self.username!r}, password=[REDACTED])"

@@ -1,8 +1,10 @@
-"""ECR registry credentials from `ecr:GetAuthorizationToken`, per registry id (cross-account).
+"""ECR registry credentials from `ecr:GetAuthorizationToken`, per registry id (cross-account)
+and, where the registries config names one, through an assumed IAM role.
 
-Tokens last 12 hours; each is cached until 15 minutes before it expires and refreshed once
-when the registry answers 401. A token whose `expiresAt` is already past (moto answers with a
-date in 2015) is still cached for a minimum time, so it can never cause a refresh loop.
+Tokens last 12 hours; each is cached until 15 minutes before it expires, fetched once however
+many copies ask at the same time, and refreshed once when the registry answers 401. A token
+whose `expiresAt` is already past (moto answers with a date in 2015) is still cached for a
+minimum time, so it can never cause a refresh loop.
 """
 
 from __future__ import annotations
@@ -12,18 +14,37 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import SecretStr
 
 from freightliner.adapters.aws.errors import aws_error
+from freightliner.adapters.aws.sessions import AwsClientSource, with_renewal
 from freightliner.domain.errors import InvalidInput, Where
 from freightliner.domain.reference import ecr_host
+from freightliner.domain.secrets import Redacted
 from freightliner.ports.credentials import Credential
 
-EcrClientFactory = Callable[[str], Any]
-"""region → a boto3 ECR client (built by the composition root)."""
+
+@dataclass(frozen=True, slots=True)
+class EcrTarget:
+    """Where a registry host's ECR control plane is, and as whom to call it."""
+
+    registry_id: str
+    region: str
+    role_arn: str | None = None
+
+
+def ecr_target(host: str, targets: Mapping[str, EcrTarget]) -> EcrTarget:
+    """The target the registries config maps a host to, else the one its name says."""
+    if host in targets:
+        return targets[host]
+    parsed = ecr_host(host)
+    if parsed is None:
+        raise InvalidInput(
+            f"{host} is not an ECR registry host; set auth.registry_id and auth.region "
+            "for it in the registries config"
+        )
+    return EcrTarget(parsed.account, parsed.region)
 
 
 @dataclass(slots=True)
@@ -35,58 +56,53 @@ class _Cached:
 class EcrCredentialProvider:
     def __init__(
         self,
-        client_factory: EcrClientFactory,
-        targets: Mapping[str, tuple[str, str]] | None = None,
+        clients: AwsClientSource,
+        targets: Mapping[str, EcrTarget] | None = None,
         clock: Callable[[], float] = time.time,
         refresh_margin: float = 900.0,
         min_ttl: float = 300.0,
     ) -> None:
-        self._factory = client_factory
+        self._clients = clients
         self._targets = dict(targets or {})
         self._clock = clock
         self._margin = refresh_margin
         self._min_ttl = min_ttl
-        self._cache: dict[str, _Cached] = {}
-        self._locks: dict[str, threading.Lock] = {}
+        self._cache: dict[tuple[str, str | None], _Cached] = {}
+        self._locks: dict[tuple[str, str | None], threading.Lock] = {}
         self._guard = threading.Lock()
         self.api_calls = 0
 
-    def registry_of(self, host: str) -> tuple[str, str]:
-        """(registry id, region) for a host: ECR-shaped, or mapped by the registries config."""
-        if host in self._targets:
-            return self._targets[host]
-        parsed = ecr_host(host)
-        if parsed is None:
-            raise InvalidInput(
-                f"{host} is not an ECR registry host; set auth.registry_id and auth.region "
-                "for it in the registries config"
-            )
-        return parsed.account, parsed.region
-
     def get(self, registry: str) -> Credential | None:
-        registry_id, region = self.registry_of(registry)
-        cached = self._cache.get(registry_id)
+        target = ecr_target(registry, self._targets)
+        key = (target.registry_id, target.role_arn)
+        cached = self._cache.get(key)
         if cached and cached.valid_until > self._clock():
             return cached.credential
         with self._guard:
-            lock = self._locks.setdefault(registry_id, threading.Lock())
+            lock = self._locks.setdefault(key, threading.Lock())
         with lock:  # single flight: concurrent callers wait for one API call
-            cached = self._cache.get(registry_id)
+            cached = self._cache.get(key)
             if cached and cached.valid_until > self._clock():
                 return cached.credential
-            fresh = self._fetch(registry_id, region, registry)
-            self._cache[registry_id] = fresh
+            fresh = self._fetch(target, registry)
+            self._cache[key] = fresh
             return fresh.credential
 
     def invalidate(self, registry: str) -> None:
-        registry_id, _ = self.registry_of(registry)
-        self._cache.pop(registry_id, None)
+        target = ecr_target(registry, self._targets)
+        self._cache.pop((target.registry_id, target.role_arn), None)
 
-    def _fetch(self, registry_id: str, region: str, host: str) -> _Cached:
+    def _fetch(self, target: EcrTarget, host: str) -> _Cached:
         where = Where(host, operation="ecr:GetAuthorizationToken")
         self.api_calls += 1
         try:
-            response = self._factory(region).get_authorization_token(registryIds=[registry_id])
+            response = with_renewal(
+                self._clients,
+                "ecr",
+                target.region,
+                target.role_arn,
+                lambda ecr: ecr.get_authorization_token(registryIds=[target.registry_id]),
+            )
         except (ClientError, BotoCoreError) as exc:
             raise aws_error(exc, where) from None
         data = response["authorizationData"][0]
@@ -95,6 +111,6 @@ class EcrCredentialProvider:
         now = self._clock()
         until = expires.timestamp() - self._margin if expires is not None else now
         return _Cached(
-            Credential(username=username, password=SecretStr(password)),
+            Credential(username=username, password=Redacted(password)),
             max(until, now + self._min_ttl),
         )

@@ -1,17 +1,18 @@
-"""ECR repositories: created before the first push, and their tag mutability reported."""
+"""ECR repositories: created before the first push, their tag mutability reported, and
+listed for tree syncs (ECR has no `_catalog`)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from freightliner.adapters.aws.ecr_auth import EcrClientFactory
+from freightliner.adapters.aws.ecr_auth import EcrTarget, ecr_target
 from freightliner.adapters.aws.errors import aws_error
+from freightliner.adapters.aws.sessions import AwsClientSource, credentials_expired, with_renewal
 from freightliner.domain.errors import InvalidInput, Where
-from freightliner.domain.reference import ecr_host
 from freightliner.domain.sync import TaggedImage
 from freightliner.ports.repositories import RepositoryInfo
 
@@ -21,43 +22,37 @@ _IMMUTABLE = {"IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION"}
 class EcrRepositoryAdmin:
     def __init__(
         self,
-        client_factory: EcrClientFactory,
-        targets: Mapping[str, tuple[str, str]] | None = None,
+        clients: AwsClientSource,
+        targets: Mapping[str, EcrTarget] | None = None,
         tag_mutability: str = "MUTABLE",
         scan_on_push: bool = False,
     ) -> None:
-        self._factory = client_factory
+        self._clients = clients
         self._targets = dict(targets or {})
         self._mutability = tag_mutability
         self._scan_on_push = scan_on_push
         self._known: dict[tuple[str, str], RepositoryInfo] = {}
         self._lock = threading.Lock()
 
-    def _registry(self, host: str) -> tuple[str, str]:
-        if host in self._targets:
-            return self._targets[host]
-        parsed = ecr_host(host)
-        if parsed is None:
-            raise InvalidInput(f"{host} is not an ECR registry host")
-        return parsed.account, parsed.region
-
     def ensure_repository(self, registry: str, repository: str) -> RepositoryInfo:
         key = (registry, repository)
         with self._lock:
             if key in self._known:
                 return self._known[key]
-        registry_id, region = self._registry(registry)
-        client = self._factory(region)
+        target = ecr_target(registry, self._targets)
         where = Where(registry, repository, operation="ecr:DescribeRepositories")
-        info = self._describe(client, registry_id, repository, where)
+        info = self._describe(target, repository, where)
         if info is None:
             where = Where(registry, repository, operation="ecr:CreateRepository")
             try:
-                created = client.create_repository(
-                    registryId=registry_id,
-                    repositoryName=repository,
-                    imageTagMutability=self._mutability,
-                    imageScanningConfiguration={"scanOnPush": self._scan_on_push},
+                created = self._call(
+                    target,
+                    lambda ecr: ecr.create_repository(
+                        registryId=target.registry_id,
+                        repositoryName=repository,
+                        imageTagMutability=self._mutability,
+                        imageScanningConfiguration={"scanOnPush": self._scan_on_push},
+                    ),
                 )["repository"]
                 info = RepositoryInfo(
                     tags_immutable=created.get("imageTagMutability") in _IMMUTABLE, created=True
@@ -65,7 +60,7 @@ class EcrRepositoryAdmin:
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") != "RepositoryAlreadyExistsException":
                     raise aws_error(exc, where) from None
-                info = self._describe(client, registry_id, repository, where)  # lost a race
+                info = self._describe(target, repository, where)  # lost a race
             except BotoCoreError as exc:
                 raise aws_error(exc, where) from None
         if info is None:
@@ -83,22 +78,24 @@ class EcrRepositoryAdmin:
         return self._image_pages(registry, repository)
 
     def _repository_pages(self, registry: str, prefix: str) -> Iterator[str]:
-        registry_id, region = self._registry(registry)
+        target = ecr_target(registry, self._targets)
         where = Where(registry, operation="ecr:DescribeRepositories")
-        for page in self._pages(region, "describe_repositories", where, registryId=registry_id):
+        for page in self._pages(
+            target, "describe_repositories", where, registryId=target.registry_id
+        ):
             for repository in page.get("repositories", []):
                 name = repository["repositoryName"]
                 if not prefix or name.startswith(prefix.rstrip("/") + "/"):
                     yield name
 
     def _image_pages(self, registry: str, repository: str) -> Iterator[TaggedImage]:
-        registry_id, region = self._registry(registry)
+        target = ecr_target(registry, self._targets)
         where = Where(registry, repository, operation="ecr:DescribeImages")
         for page in self._pages(
-            region,
+            target,
             "describe_images",
             where,
-            registryId=registry_id,
+            registryId=target.registry_id,
             repositoryName=repository,
             filter={"tagStatus": "TAGGED"},
         ):
@@ -108,20 +105,43 @@ class EcrRepositoryAdmin:
                         tag=tag, digest=image["imageDigest"], pushed_at=image.get("imagePushedAt")
                     )
 
-    def _pages(self, region: str, operation: str, where: Where, **kwargs: Any) -> Iterator[Any]:
-        paginator = self._factory(region).get_paginator(operation)
-        try:
-            yield from paginator.paginate(**kwargs)
-        except (ClientError, BotoCoreError) as exc:
-            raise aws_error(exc, where) from None
+    def _pages(
+        self, target: EcrTarget, operation: str, where: Where, **params: Any
+    ) -> Iterator[dict[str, Any]]:
+        """Page by page with `nextToken`; credentials that expire mid-listing are renewed
+        once and the same page is asked for again, not the first one."""
+        token: str | None = None
+        renewed = False
+        while True:
+            try:
+                client = self._clients.client("ecr", target.region, target.role_arn)
+                page = getattr(client, operation)(
+                    **params, **({"nextToken": token} if token else {})
+                )
+            except ClientError as exc:
+                if credentials_expired(exc) and not renewed:
+                    self._clients.renew("ecr", target.region, target.role_arn)
+                    renewed = True
+                    continue
+                raise aws_error(exc, where) from None
+            except BotoCoreError as exc:
+                raise aws_error(exc, where) from None
+            renewed = False
+            yield page
+            token = page.get("nextToken")
+            if not token:
+                return
 
-    @staticmethod
-    def _describe(
-        client: object, registry_id: str, repository: str, where: Where
-    ) -> RepositoryInfo | None:
+    def _call(self, target: EcrTarget, call: Callable[[Any], Any]) -> Any:
+        return with_renewal(self._clients, "ecr", target.region, target.role_arn, call)
+
+    def _describe(self, target: EcrTarget, repository: str, where: Where) -> RepositoryInfo | None:
         try:
-            found = client.describe_repositories(  # type: ignore[attr-defined]
-                registryId=registry_id, repositoryNames=[repository]
+            found = self._call(
+                target,
+                lambda ecr: ecr.describe_repositories(
+                    registryId=target.registry_id, repositoryNames=[repository]
+                ),
             )["repositories"]
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "RepositoryNotFoundException":

@@ -1,8 +1,9 @@
 """Artifact Registry credentials: a Google OAuth access token sent as `oauth2accesstoken`.
 
-Application-default credentials (metadata server, gcloud, workload identity federation) or a
-service-account key file. The token is refreshed under a lock, ahead of expiry, so concurrent
-copies share one refresh.
+Where the Google credentials come from (application default, a key file, a key or workload
+identity federation config from a secret) is the loader's business. The token is refreshed
+under a lock, ahead of expiry, so concurrent copies share one refresh; after a 401 the
+credentials are loaded again, so a rotated key in a secret store is picked up.
 """
 
 from __future__ import annotations
@@ -10,36 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
+from freightliner.adapters.gcp.google_credentials import application_default
 from freightliner.domain.errors import Unauthorized, Where
+from freightliner.domain.secrets import Redacted
 from freightliner.ports.credentials import Credential
 
-SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 REFRESH_MARGIN = dt.timedelta(minutes=5)
-
-
-def _load_credentials(key_file: Path | None) -> Any:
-    import google.auth  # noqa: PLC0415 - deferred: only GAR users pay for the import
-    from google.auth.exceptions import DefaultCredentialsError  # noqa: PLC0415
-    from google.oauth2 import service_account  # noqa: PLC0415
-
-    try:
-        if key_file is not None:
-            return service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
-                str(key_file), scopes=SCOPES
-            )
-        credentials, _project = google.auth.default(scopes=SCOPES)
-        return credentials
-    except (DefaultCredentialsError, OSError, ValueError) as exc:
-        raise Unauthorized(
-            "no Google credentials found: set GOOGLE_APPLICATION_CREDENTIALS or configure "
-            f"service_account_key_file ({type(exc).__name__})",
-            Where(operation="load Google credentials"),
-        ) from None
 
 
 def _refresh_request() -> Any:
@@ -51,13 +30,14 @@ def _refresh_request() -> Any:
 class GarCredentialProvider:
     def __init__(
         self,
-        key_file: Path | None = None,
-        credentials: Any = None,
+        load: Callable[[], Any] = application_default,
+        forget: Callable[[], None] = lambda: None,
         request_factory: Callable[[], Any] = _refresh_request,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None),
     ) -> None:
-        self._key_file = key_file
-        self._credentials = credentials
+        self._load = load
+        self._forget = forget
+        self._credentials: Any = None
         self._request_factory = request_factory
         self._now = now
         self._lock = threading.Lock()
@@ -71,19 +51,17 @@ class GarCredentialProvider:
         return expiry is None or expiry - REFRESH_MARGIN > self._now()
 
     def get(self, registry: str) -> Credential | None:
-        if not self._fresh():
-            with self._lock:
-                if not self._fresh():
-                    self._refresh(registry)
-        return Credential(
-            username="oauth2accesstoken", password=SecretStr(str(self._credentials.token))
-        )
+        with self._lock:  # one refresh for all callers; never a half-invalidated state
+            if not self._fresh():
+                self._refresh(registry)
+            token = str(self._credentials.token)
+        return Credential(username="oauth2accesstoken", password=Redacted(token))
 
     def _refresh(self, registry: str) -> None:
         from google.auth.exceptions import RefreshError, TransportError  # noqa: PLC0415
 
         if self._credentials is None:
-            self._credentials = _load_credentials(self._key_file)
+            self._credentials = self._load()
         try:
             self._credentials.refresh(self._request_factory())
         except (RefreshError, TransportError) as exc:
@@ -94,4 +72,8 @@ class GarCredentialProvider:
         self._stale = False
 
     def invalidate(self, registry: str) -> None:
-        self._stale = True
+        """The registry refused the token: load the credentials again before the next use."""
+        with self._lock:
+            self._forget()
+            self._credentials = None
+            self._stale = True

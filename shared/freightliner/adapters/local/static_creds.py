@@ -1,5 +1,6 @@
-"""Credentials that need no cloud: given on the command line, in the environment, or in
-`~/.docker/config.json` (including its credential helpers)."""
+"""Credentials that need no cloud: given on the command line or in `~/.docker/config.json`
+(including its credential helpers). Environment variables and files are credential references
+(`env://`, `file://`, see `credential_refs`)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,8 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from pydantic import SecretStr
-
 from freightliner.domain.errors import InvalidInput
+from freightliner.domain.secrets import Redacted
 from freightliner.ports.credentials import Credential, CredentialProvider
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def parse_user_pass(text: str) -> Credential:
     username, sep, password = text.partition(":")
     if not sep or not username:
         raise InvalidInput("credentials must be given as USER:PASSWORD")
-    return Credential(username=username, password=SecretStr(password))
+    return Credential(username=username, password=Redacted(password))
 
 
 class AnonymousProvider:
@@ -47,27 +47,6 @@ class StaticCredentialProvider:
 
     def invalidate(self, registry: str) -> None:
         return None  # nothing to refresh: the same credentials are all we have
-
-
-class EnvCredentialProvider:
-    """Username from config, password read from an environment variable at each use, so a
-    rotated value is picked up after a 401."""
-
-    def __init__(self, entries: Mapping[str, tuple[str, str]]) -> None:
-        self._entries = dict(entries)
-
-    def get(self, registry: str) -> Credential | None:
-        entry = self._entries.get(registry)
-        if entry is None:
-            return None
-        username, variable = entry
-        value = os.environ.get(variable)
-        if value is None:
-            raise InvalidInput(f"{registry}: environment variable {variable} is not set")
-        return Credential(username=username, password=SecretStr(value))
-
-    def invalidate(self, registry: str) -> None:
-        return None
 
 
 def _docker_config_path() -> Path:
@@ -130,7 +109,7 @@ def _from_auth_entry(entry: dict[str, object], registry: str) -> Credential | No
         return parse_user_pass(decoded)
     username, password = entry.get("username"), entry.get("password")
     if isinstance(username, str) and isinstance(password, str):
-        return Credential(username=username, password=SecretStr(password))
+        return Credential(username=username, password=Redacted(password))
     return None
 
 
@@ -147,7 +126,7 @@ def _from_helper(helper: str, server: str) -> Credential | None:
         return None
     try:
         body = json.loads(result.stdout)
-        return Credential(username=body["Username"], password=SecretStr(body["Secret"]))
+        return Credential(username=body["Username"], password=Redacted(body["Secret"]))
     except (ValueError, KeyError, TypeError):
         raise InvalidInput(f"docker-credential-{helper} answered in an unknown format") from None
 

@@ -1,0 +1,285 @@
+"""A loopback HTTP fake of the few Google endpoints the project calls.
+
+There is no Secret Manager emulator: this serves the v1 REST endpoints the client library's
+REST transport uses (create, addVersion, access, list, delete, destroy), an OAuth token
+endpoint for service-account keys (JWT bearer grant, signature checked) and the STS token
+exchange that workload identity federation uses. The real google-auth and
+google-cloud-secret-manager code runs against it up to the wire.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+_SECRET = re.compile(r"^/v1/projects/(?P<p>[^/]+)/secrets/(?P<s>[^/:]+)")
+
+
+@dataclass
+class _Secret:
+    created: str
+    versions: list[tuple[bytes | None, str]] = field(default_factory=list)  # (data, state)
+
+
+@dataclass
+class GoogleFake:
+    access_token: str = "ya29.fake-access-token"
+    secrets: dict[tuple[str, str], _Secret] = field(default_factory=dict)
+    denied: set[tuple[str, str]] = field(default_factory=set)  # (secret id, permission)
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    exchanges: list[dict[str, str]] = field(default_factory=list)
+    url: str = ""
+    page_size: int = 2
+    _key: rsa.RSAPrivateKey = field(
+        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def service_account_key(self, email: str = "mirror@proj.iam.gserviceaccount.com") -> dict:
+        pem = self._key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        return {
+            "type": "service_account",
+            "project_id": "proj",
+            "private_key_id": "k1",
+            "private_key": pem,
+            "client_email": email,
+            "client_id": "1",
+            "token_uri": f"{self.url}/token",
+        }
+
+    def external_account_config(self) -> dict:
+        """Workload identity federation from AWS (the Lambda's own credentials)."""
+        return {
+            "type": "external_account",
+            "audience": "//iam.googleapis.com/projects/1/locations/global/"
+            "workloadIdentityPools/aws/providers/lambda",
+            "subject_token_type": "urn:ietf:params:aws:token-type:aws4_request",
+            "token_url": f"{self.url}/v1/token",
+            "credential_source": {
+                "environment_id": "aws1",
+                "regional_cred_verification_url": "https://sts.{region}.amazonaws.com"
+                "?Action=GetCallerIdentity&Version=2011-06-15",
+            },
+        }
+
+    # -- the server -------------------------------------------------------------------
+
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        headers: dict[str, str],
+        body: bytes,
+    ) -> tuple[int, dict]:
+        with self._lock:
+            self.requests.append((method, path))
+        if path == "/token":
+            return self._oauth(parse_qs(body.decode()))
+        if path == "/v1/token":
+            return self._sts(parse_qs(body.decode()))
+        if not self._authorized(headers.get("authorization", "")):
+            return _error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
+        with self._lock:
+            return self._secret_manager(method, path, query, body)
+
+    def _authorized(self, header: str) -> bool:
+        """The access token this fake issued, or a JWT the service-account key signed (the
+        client libraries send those directly, as Google accepts)."""
+        token = header.removeprefix("Bearer ")
+        if token == self.access_token:
+            return True
+        try:
+            jwt.decode(
+                token, self._key.public_key(), algorithms=["RS256"], options={"verify_aud": False}
+            )
+        except jwt.PyJWTError:
+            return False
+        return True
+
+    def _oauth(self, form: dict[str, list[str]]) -> tuple[int, dict]:
+        assertion = form.get("assertion", [""])[0]
+        try:
+            jwt.decode(
+                assertion,
+                self._key.public_key(),
+                algorithms=["RS256"],
+                audience="https://oauth2.googleapis.com/token",  # what google-auth signs
+            )
+        except jwt.PyJWTError as exc:
+            return 400, {"error": "invalid_grant", "error_description": type(exc).__name__}
+        return 200, {"access_token": self.access_token, "expires_in": 3600, "token_type": "Bearer"}
+
+    def _sts(self, form: dict[str, list[str]]) -> tuple[int, dict]:
+        subject = json.loads(unquote(form.get("subject_token", ["{}"])[0]))  # URL-encoded JSON
+        signed = {h["key"].lower(): h["value"] for h in subject.get("headers", [])}
+        if not signed.get("authorization", "").startswith("AWS4-HMAC-SHA256"):
+            return 400, {"error": "invalid_grant", "error_description": "not a signed request"}
+        self.exchanges.append({"audience": form["audience"][0], "url": subject["url"]})
+        return 200, {
+            "access_token": self.access_token,
+            "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "token_type": "Bearer",
+            "expires_in": 3600,
+        }
+
+    def _secret_manager(
+        self, method: str, path: str, query: dict[str, list[str]], body: bytes
+    ) -> tuple[int, dict]:
+        listing = re.match(r"^/v1/projects/([^/]+)/secrets$", path)
+        if listing and method == "GET":
+            project = listing[1]
+            if ("*", "secretmanager.secrets.list") in self.denied:
+                return _denied("secretmanager.secrets.list", f"projects/{project}")
+            names = sorted(s for p, s in self.secrets if p == project)
+            start = int(query.get("pageToken", ["0"])[0])
+            page = names[start : start + self.page_size]
+            reply: dict = {
+                "secrets": [
+                    {
+                        "name": f"projects/{project}/secrets/{n}",
+                        "createTime": self.secrets[(project, n)].created,
+                    }
+                    for n in page
+                ]
+            }
+            if start + self.page_size < len(names):
+                reply["nextPageToken"] = str(start + self.page_size)
+            return 200, reply
+        if listing and method == "POST":
+            project, secret_id = listing[1], query["secretId"][0]
+            if (secret_id, "secretmanager.secrets.create") in self.denied:
+                return _denied("secretmanager.secrets.create", f"projects/{project}")
+            if (project, secret_id) in self.secrets:
+                return _error(409, "ALREADY_EXISTS", f"Secret [{secret_id}] already exists.")
+            self.secrets[(project, secret_id)] = _Secret(created=_now())
+            return 200, {"name": f"projects/{project}/secrets/{secret_id}", "createTime": _now()}
+        match = _SECRET.match(path)
+        if not match:
+            return _error(404, "NOT_FOUND", "no such method")
+        project, secret_id, rest = match["p"], match["s"], path[match.end() :]
+        resource = f"projects/{project}/secrets/{secret_id}"
+        permission = {
+            (":addVersion", "POST"): "secretmanager.versions.add",
+            ("", "DELETE"): "secretmanager.secrets.delete",
+        }.get((rest, method))
+        if rest.endswith(":access"):
+            permission = "secretmanager.versions.access"
+        elif rest.endswith(":destroy"):
+            permission = "secretmanager.versions.destroy"
+        if permission is None:
+            return _error(404, "NOT_FOUND", "no such method")
+        if (secret_id, permission) in self.denied:
+            return _denied(permission, resource)
+        secret = self.secrets.get((project, secret_id))
+        if secret is None:
+            return _error(404, "NOT_FOUND", f"Secret [{resource}] not found or has no versions.")
+        if rest == ":addVersion":
+            data = base64.b64decode(json.loads(body)["payload"]["data"])
+            secret.versions.append((data, "ENABLED"))
+            number = len(secret.versions)
+            return 200, {"name": f"{resource}/versions/{number}", "createTime": _now(), "state": 1}
+        if rest == "":
+            del self.secrets[(project, secret_id)]
+            return 200, {}
+        version = rest.split("/versions/", 1)[1].split(":", 1)[0]
+        if version == "latest":
+            enabled = [i for i, (_, state) in enumerate(secret.versions, 1) if state == "ENABLED"]
+            if not enabled:
+                return _error(
+                    404, "NOT_FOUND", f"Secret [{resource}] not found or has no versions."
+                )
+            number = enabled[-1]
+        else:
+            number = int(version)
+        if not 1 <= number <= len(secret.versions):
+            return _error(
+                404, "NOT_FOUND", f"Secret Version [{resource}/versions/{version}] not found."
+            )
+        data, state = secret.versions[number - 1]
+        name = f"{resource}/versions/{number}"
+        if rest.endswith(":destroy"):
+            secret.versions[number - 1] = (None, "DESTROYED")
+            return 200, {"name": name, "state": 3, "destroyTime": _now()}
+        if state == "DESTROYED":
+            return _error(
+                400, "FAILED_PRECONDITION", f"Secret Version [{name}] is in DESTROYED state."
+            )
+        assert data is not None
+        return 200, {"name": name, "payload": {"data": base64.b64encode(data).decode()}}
+
+    def value(self, project: str, secret_id: str) -> list[bytes | None]:
+        return [data for data, _ in self.secrets[(project, secret_id)].versions]
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _error(code: int, status: str, message: str) -> tuple[int, dict]:
+    return code, {"error": {"code": code, "message": message, "status": status}}
+
+
+def _denied(permission: str, resource: str) -> tuple[int, dict]:
+    return _error(
+        403,
+        "PERMISSION_DENIED",
+        f"Permission '{permission}' denied for resource '{resource}' (or it may not exist).",
+    )
+
+
+def _handler(fake: GoogleFake) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, reply = fake.handle(
+                self.command, parts.path, parse_qs(parts.query), headers, body
+            )
+            data = json.dumps(reply).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_DELETE = _serve  # noqa: N815
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    return Handler
+
+
+def start_google_fake() -> tuple[GoogleFake, ThreadingHTTPServer]:
+    fake = GoogleFake()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return fake, server
+
+
+def serve_google_fake() -> Iterator[GoogleFake]:
+    fake, server = start_google_fake()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
