@@ -280,7 +280,7 @@ def test_expired_credentials_mid_listing_renew_and_continue_from_the_same_page()
     role = "arn:aws:iam::210987654321:role/mirror"
     host = "210987654321.dkr.ecr.eu-west-1.amazonaws.com"
     admin = EcrRepositoryAdmin(clients, {host: EcrTarget("210987654321", "eu-west-1", role)})
-    listed = admin.list_repositories(host)
+    listed = admin.list_repositories(host, "team")
     assert listed is not None and list(listed) == names
     assert fake.tokens == [None, "2", "2", "4"]  # page 2 again after renewal, not page 1
     assert clients.renewals == [("ecr", "eu-west-1", role)]
