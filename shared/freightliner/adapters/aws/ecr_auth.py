@@ -10,20 +10,16 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import SecretStr
 
+from freightliner.adapters.aws.ecr_registry import EcrClientFactory, EcrTargets, ecr_registry
 from freightliner.adapters.aws.errors import aws_error
-from freightliner.domain.errors import InvalidInput, Where
-from freightliner.domain.reference import ecr_host
+from freightliner.domain.errors import Where
 from freightliner.ports.credentials import Credential
-
-EcrClientFactory = Callable[[str], Any]
-"""region → a boto3 ECR client (built by the composition root)."""
 
 
 @dataclass(slots=True)
@@ -36,7 +32,7 @@ class EcrCredentialProvider:
     def __init__(
         self,
         client_factory: EcrClientFactory,
-        targets: Mapping[str, tuple[str, str]] | None = None,
+        targets: EcrTargets | None = None,
         clock: Callable[[], float] = time.time,
         refresh_margin: float = 900.0,
         min_ttl: float = 300.0,
@@ -52,16 +48,7 @@ class EcrCredentialProvider:
         self.api_calls = 0
 
     def registry_of(self, host: str) -> tuple[str, str]:
-        """(registry id, region) for a host: ECR-shaped, or mapped by the registries config."""
-        if host in self._targets:
-            return self._targets[host]
-        parsed = ecr_host(host)
-        if parsed is None:
-            raise InvalidInput(
-                f"{host} is not an ECR registry host; set auth.registry_id and auth.region "
-                "for it in the registries config"
-            )
-        return parsed.account, parsed.region
+        return ecr_registry(host, self._targets)
 
     def get(self, registry: str) -> Credential | None:
         registry_id, region = self.registry_of(registry)

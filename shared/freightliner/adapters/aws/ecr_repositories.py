@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from freightliner.adapters.aws.ecr_auth import EcrClientFactory
+from freightliner.adapters.aws.ecr_registry import EcrClientFactory, EcrTargets, ecr_registry
 from freightliner.adapters.aws.errors import aws_error
 from freightliner.domain.errors import InvalidInput, Where
-from freightliner.domain.reference import ecr_host
 from freightliner.ports.repositories import RepositoryInfo
 
 _IMMUTABLE = {"IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION"}
@@ -20,7 +19,7 @@ class EcrRepositoryAdmin:
     def __init__(
         self,
         client_factory: EcrClientFactory,
-        targets: Mapping[str, tuple[str, str]] | None = None,
+        targets: EcrTargets | None = None,
         tag_mutability: str = "MUTABLE",
         scan_on_push: bool = False,
     ) -> None:
@@ -32,12 +31,7 @@ class EcrRepositoryAdmin:
         self._lock = threading.Lock()
 
     def _registry(self, host: str) -> tuple[str, str]:
-        if host in self._targets:
-            return self._targets[host]
-        parsed = ecr_host(host)
-        if parsed is None:
-            raise InvalidInput(f"{host} is not an ECR registry host")
-        return parsed.account, parsed.region
+        return ecr_registry(host, self._targets)
 
     def ensure_repository(self, registry: str, repository: str) -> RepositoryInfo:
         key = (registry, repository)
