@@ -3,12 +3,13 @@ and the scan gate that holds items back until a vulnerability scan passes."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from freightliner.domain.work import ItemStatus, WorkItem
+from freightliner.domain.work import GateRequest, ItemStatus, WorkItem
 
 
 class JobRecord(BaseModel):
@@ -20,6 +21,7 @@ class JobRecord(BaseModel):
     done: int = 0
     failed: int = 0
     skipped: int = 0
+    blocked: int = 0
     bytes: int = 0
     enqueued: bool = False
     detail: dict[str, str] = Field(default_factory=dict)
@@ -39,6 +41,16 @@ class ItemRecord(BaseModel):
     digest: str | None = None
     started_at: float | None = None
     finished_at: float | None = None
+    scan_findings: dict[str, int] = Field(
+        default_factory=dict, description="findings per severity when the scan gate held it"
+    )
+    gate_execution: str | None = None
+
+    @field_validator("scan_findings", mode="before")
+    @classmethod
+    def _findings(cls, value: Any) -> Any:
+        """The state machine stores the counts as JSON text."""
+        return json.loads(value) if isinstance(value, str) else value
 
 
 class WorkQueue(Protocol):
@@ -87,9 +99,19 @@ class StateStore(Protocol):
     def list_items(self, job_id: str) -> list[ItemRecord]: ...
 
 
+class GateCovered(BaseModel):
+    """An item whose image and destination another job's gate already holds."""
+
+    item: WorkItem
+    execution: str
+    job_id: str
+
+
 class ScanGate(Protocol):
-    def start(self, items: Sequence[WorkItem]) -> None:
-        """Hold the items until their image's scan passes (the scan-gate state machine)."""
+    def start(self, requests: Sequence[GateRequest]) -> list[GateCovered]:
+        """Hold each item until its image's scan passes (the scan-gate state machine), one gate
+        per (source digest, destination); starting the same item again is a no-op. Returns the
+        items another job's gate already covers, which this job must not wait for."""
         ...
 
 

@@ -17,7 +17,12 @@ from freightliner.ports.work import ItemRecord, JobRecord
 
 RETENTION_SECONDS = 30 * 24 * 3600
 log = logging.getLogger(__name__)
-_COUNTER = {ItemStatus.DONE: "done", ItemStatus.FAILED: "failed", ItemStatus.SKIPPED: "skipped"}
+_COUNTER = {
+    ItemStatus.DONE: "done",
+    ItemStatus.FAILED: "failed",
+    ItemStatus.SKIPPED: "skipped",
+    ItemStatus.BLOCKED: "blocked",
+}
 
 
 def _plain(value: Any) -> Any:
@@ -224,12 +229,14 @@ class DynamoStateStore:
             self._maybe_complete(job)
 
     def _maybe_complete(self, job: dict[str, Any]) -> None:
-        """Close the job once every counted item finished; the condition makes it once."""
+        """Close the job once every counted item finished; the condition makes it once.
+        (The scan-gate state machine closes a job the same way when it holds the last item.)"""
         if job.get("status") != "RUNNING":
             return
-        if job["done"] + job["failed"] + job["skipped"] < job["total"]:
+        blocked = job.get("blocked", 0)  # absent on jobs recorded before the scan gate
+        if job["done"] + job["failed"] + job["skipped"] + blocked < job["total"]:
             return
-        final = "COMPLETE" if job["failed"] == 0 else "COMPLETED_WITH_ERRORS"
+        final = "COMPLETE" if job["failed"] == 0 and blocked == 0 else "COMPLETED_WITH_ERRORS"
         closed = self._update(
             "complete job",
             Key={"PK": f"JOB#{job['job_id']}", "SK": "JOB"},
@@ -245,12 +252,13 @@ class DynamoStateStore:
         )
         if closed is not None:
             log.info(
-                "job %s %s: %d done, %d skipped, %d failed, %d bytes",
+                "job %s %s: %d done, %d skipped, %d failed, %d blocked, %d bytes",
                 job["job_id"],
                 final,
                 job["done"],
                 job["skipped"],
                 job["failed"],
+                blocked,
                 job["bytes"],
             )
 

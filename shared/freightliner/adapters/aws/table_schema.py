@@ -7,8 +7,14 @@ Single-table design:
 | job | `JOB#<job id>` | `JOB` | `JOBSTATUS#<status>` | created time |
 | work item | `JOB#<job id>` | `ITEM#<item id>` | `ITEMSTATUS#<status>` | updated time |
 
-Job counters (`total`, `done`, `failed`, `skipped`, `bytes`) live on the job and change with
-atomic ADD; item transitions are conditional writes. `expires_at` is the TTL attribute.
+Job counters (`total`, `done`, `failed`, `skipped`, `blocked`, `bytes`) live on the job and
+change with atomic ADD; item transitions are conditional writes. `expires_at` is the TTL
+attribute.
+
+The scan-gate state machine (statemachine/scan_gate.asl.json) writes the same records through
+DynamoDB service integrations: a held item PENDING → BLOCKED or FAILED (with `last_error`,
+`error_kind`, `scan_findings` as JSON text and `gate_execution`; its GSI1SK keeps the time the
+item was recorded), the job's `blocked`/`failed` counter, and the job's close.
 """
 
 from __future__ import annotations
