@@ -19,8 +19,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from freightliner.adapters.aws.dynamo_state import DynamoStateStore
 from freightliner.adapters.aws.ecr_auth import EcrCredentialProvider
 from freightliner.adapters.aws.ecr_repositories import EcrRepositoryAdmin
+from freightliner.adapters.aws.ecr_scans import EcrImageScanner
 from freightliner.adapters.aws.errors import aws_error
 from freightliner.adapters.aws.sqs_queue import SqsWorkQueue
+from freightliner.adapters.aws.step_functions_gate import StepFunctionsScanGate
+from freightliner.adapters.gcp.container_analysis import DEFAULT_ENDPOINT, ContainerAnalysisScanner
 from freightliner.adapters.gcp.gar_auth import GarCredentialProvider
 from freightliner.adapters.gcp.pubsub_source import PubSubNotificationSource
 from freightliner.adapters.local.noop_repositories import NoopRepositoryAdmin
@@ -31,20 +34,30 @@ from freightliner.adapters.local.static_creds import (
     EnvCredentialProvider,
     StaticCredentialProvider,
 )
-from freightliner.domain.errors import InvalidInput, Where
+from freightliner.domain.errors import InvalidInput, Unsupported, Where
 from freightliner.domain.events import ImageEvent
+from freightliner.domain.reference import ecr_host, gar_host
 from freightliner.domain.registries import AuthKind, Registries, TlsMode
 from freightliner.domain.rules import RulesDocument, parse_rules
+from freightliner.domain.scans import Verdict
 from freightliner.domain.sync import SyncFile, SyncSpec, parse_sync_file
 from freightliner.domain.work import WorkItem
 from freightliner.engine.gar_poll import PollReport, poll_notifications
 from freightliner.engine.intake import IntakeResult, accept_event
 from freightliner.engine.models import CopyReport
 from freightliner.engine.replicate_now import ReplicateNowRequest, replicate_now
+from freightliner.engine.scan_gate import (
+    CheckScanRequest,
+    CheckScanResult,
+    ScanTask,
+    check_scan,
+    evaluate_scan,
+)
 from freightliner.engine.tree_fanout import start_tree
 from freightliner.engine.worker import ItemOutcome, process_item
 from freightliner.ports.credentials import Credential, CredentialProvider
 from freightliner.ports.repositories import RepositoryAdmin
+from freightliner.ports.scans import ImageScanner
 from freightliner.ports.work import NotificationSource, ScanGate, StateStore, WorkQueue
 from freightliner.registry.auth import RegistryAuth
 from freightliner.registry.client import RegistryClient
@@ -69,13 +82,17 @@ class Container:
         registries: Registries | None = None,
         credentials: dict[str, Credential] | None = None,
         retry: RetryPolicy | None = None,
+        scan_endpoint: str = DEFAULT_ENDPOINT,
     ) -> None:
         self._registries = registries
         self._overrides = dict(credentials or {})
         self._retry = retry or RetryPolicy()
+        self._scan_endpoint = scan_endpoint
         self._lock = threading.Lock()
         self._clients: dict[str, RegistryClient] = {}
         self._admins: dict[str, RepositoryAdmin] = {}
+        self._scanners: dict[str, ImageScanner] = {}
+        self._scan_http: httpx.Client | None = None
         self._boto: dict[tuple[str, str], Any] = {}
 
     @classmethod
@@ -113,12 +130,38 @@ class Container:
                 self._admins[host] = admin
             return admin
 
+    def scanner(self, host: str) -> ImageScanner:
+        """ECR image scans for ECR hosts, Container Analysis for Artifact Registry hosts."""
+        with self._lock:
+            found = self._scanners.get(host)
+            if found is not None:
+                return found
+            targets = self._ecr_targets()
+            if host in targets or ecr_host(host):
+                found = EcrImageScanner(self._ecr_client, targets)
+            elif gar_host(host):
+                if self._scan_http is None:
+                    self._scan_http = httpx.Client(timeout=30.0)
+                found = ContainerAnalysisScanner(
+                    self._scan_http, self.credential_provider(host), self._scan_endpoint
+                )
+            else:
+                raise Unsupported(
+                    f"the scan gate reads scans from ECR and Artifact Registry; {host} is neither"
+                )
+            self._scanners[host] = found
+            return found
+
     def close(self) -> None:
         with self._lock:
             for client in self._clients.values():
                 client.transport.close()
                 client.transport.auth.close()
             self._clients.clear()
+            self._scanners.clear()
+            if self._scan_http is not None:
+                self._scan_http.close()
+                self._scan_http = None
 
     # -- building -----------------------------------------------------------------------
 
@@ -238,7 +281,8 @@ class Pipeline:
     @cached_property
     def container(self) -> Container:
         path = Path(self.settings.registries) if self.settings.registries else None
-        return Container(Registries.load(path))
+        endpoint = self.settings.container_analysis_endpoint or DEFAULT_ENDPOINT
+        return Container(Registries.load(path), scan_endpoint=endpoint)
 
     @cached_property
     def rules(self) -> RulesDocument:
@@ -261,9 +305,17 @@ class Pipeline:
         resource = boto3.resource("dynamodb", region_name=self.settings.region)
         return DynamoStateStore(resource.Table(table))
 
-    @property
+    @cached_property
     def gate(self) -> ScanGate | None:
-        return None  # the scan-gate state machine is not part of this deployment yet
+        """The scan-gate state machine, where the deployment names one."""
+        arn = self.settings.scan_gate_arn
+        return StepFunctionsScanGate(self._client("stepfunctions"), arn) if arn else None
+
+    def check_scan(self, request: CheckScanRequest) -> CheckScanResult:
+        return check_scan(request, self.container)
+
+    def evaluate_scan(self, request: ScanTask) -> Verdict:
+        return evaluate_scan(request, self.container)
 
     @cached_property
     def _idempotency_config(self) -> Any:

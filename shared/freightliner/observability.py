@@ -40,3 +40,9 @@ def count_copy(bytes_copied: int, seconds: float) -> None:
 def count_event(outcome: str) -> None:
     """Events by what became of them: enqueued, duplicate, no-match."""
     metrics.add_metric(name=f"Events_{outcome.replace('-', '_')}", unit=MetricUnit.Count, value=1)
+
+
+def count_verdict(allowed: bool) -> None:
+    """Scan-gate verdicts on completed scans: images their findings let through or blocked."""
+    name = "ScanGatePassed" if allowed else "ScanGateBlocked"
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)

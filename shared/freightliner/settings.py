@@ -18,6 +18,8 @@ ENV_JOBS = "FREIGHTLINER_JOBS"
 ENV_SRC_CREDS = "FREIGHTLINER_SRC_CREDS"
 ENV_DEST_CREDS = "FREIGHTLINER_DEST_CREDS"
 ENV_GAR_SUBSCRIPTION = "FREIGHTLINER_GAR_SUBSCRIPTION"  # projects/P/subscriptions/S
+ENV_SCAN_GATE_ARN = "FREIGHTLINER_SCAN_GATE_ARN"  # the scan-gate state machine; empty = no gate
+ENV_CONTAINER_ANALYSIS_ENDPOINT = "FREIGHTLINER_CONTAINER_ANALYSIS_ENDPOINT"  # GAR scans
 ENV_REGION = "AWS_REGION"
 
 
@@ -28,6 +30,8 @@ class Settings(BaseModel):
     syncs: str | None = None
     registries: str | None = None
     gar_subscription: str | None = None
+    scan_gate_arn: str | None = None
+    container_analysis_endpoint: str | None = None
     jobs: int = Field(default=8, ge=1, le=64)
     region: str = "us-east-1"
 
@@ -41,6 +45,8 @@ class Settings(BaseModel):
             syncs=env.get(ENV_SYNCS) or None,
             registries=env.get(ENV_REGISTRIES) or None,
             gar_subscription=env.get(ENV_GAR_SUBSCRIPTION) or None,
+            scan_gate_arn=env.get(ENV_SCAN_GATE_ARN) or None,
+            container_analysis_endpoint=env.get(ENV_CONTAINER_ANALYSIS_ENDPOINT) or None,
             jobs=int(env.get(ENV_JOBS) or 8),
             region=env.get(ENV_REGION) or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         )

@@ -20,6 +20,7 @@ from freightliner.ports.credentials import Credential
 
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 REFRESH_MARGIN = dt.timedelta(minutes=5)
+TOKEN_USER = "oauth2accesstoken"  # noqa: S105 - the fixed user name of token auth, no secret
 
 
 def _load_credentials(key_file: Path | None) -> Any:
@@ -75,9 +76,7 @@ class GarCredentialProvider:
             with self._lock:
                 if not self._fresh():
                     self._refresh(registry)
-        return Credential(
-            username="oauth2accesstoken", password=SecretStr(str(self._credentials.token))
-        )
+        return Credential(username=TOKEN_USER, password=SecretStr(str(self._credentials.token)))
 
     def _refresh(self, registry: str) -> None:
         from google.auth.exceptions import RefreshError, TransportError  # noqa: PLC0415

@@ -1,0 +1,95 @@
+"""The scan gate's two decisions, run as the state machine's Lambda tasks: where an image's
+vulnerability scan stands (and what to do next), and whether its findings pass the policy.
+
+The state machine owns the waiting, the retries and the records; these functions only look
+at the registry's scan and answer, so each call is cheap and safe to repeat.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from freightliner.domain.errors import InvalidInput
+from freightliner.domain.reference import Reference
+from freightliner.domain.scans import ScanPhase, ScanPolicy, Verdict, evaluate_findings
+from freightliner.domain.work import WorkItem
+from freightliner.ports.scans import ScannerSource
+
+log = logging.getLogger(__name__)
+
+
+class ScanTask(BaseModel):
+    """The held item and its rule's policy, as the state machine passes them to a task."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    item: WorkItem
+    policy: ScanPolicy
+
+    def image(self) -> Reference:
+        image = Reference.parse(self.item.source)
+        if image.digest is None:
+            raise InvalidInput(f"scan gate: source {self.item.source} is not pinned by digest")
+        return image
+
+
+class CheckScanRequest(ScanTask):
+    attempt: int = Field(ge=0, description="checks made so far")
+    started_at: datetime = Field(description="when the gate started ($$.Execution.StartTime)")
+
+
+class CheckScanResult(BaseModel):
+    next: Literal["wait", "evaluate", "allow", "block"]
+    status: str
+    attempt: int
+    wait_seconds: int = 0
+    reason: str = ""
+
+
+def check_scan(
+    request: CheckScanRequest,
+    scanners: ScannerSource,
+    clock: Callable[[], float] = time.time,
+) -> CheckScanResult:
+    """Look at the scan once (asking for one on the first look) and say what comes next:
+    wait and look again, evaluate the findings, or apply on_scan_error (failed, unsupported,
+    or still not finished when the policy's timeout is up)."""
+    image = request.image()
+    policy = request.policy
+    seen = scanners.scanner(image.registry).observe(image, start=request.attempt == 0)
+    attempt = request.attempt + 1
+    if seen.phase is ScanPhase.COMPLETE:
+        return CheckScanResult(next="evaluate", status=seen.status, attempt=attempt)
+    if seen.phase is ScanPhase.ERROR:
+        detail = f": {seen.description}" if seen.description else ""
+        reason = f"scan {seen.status}{detail} (on_scan_error: {policy.on_scan_error})"
+        return CheckScanResult(
+            next=policy.on_scan_error, status=seen.status, attempt=attempt, reason=reason
+        )
+    remaining = policy.timeout_seconds - (clock() - request.started_at.timestamp())
+    if remaining <= 0:
+        reason = (
+            f"no scan result within {policy.timeout_seconds} s, last status {seen.status} "
+            f"(on_scan_error: {policy.on_scan_error})"
+        )
+        return CheckScanResult(
+            next=policy.on_scan_error, status=seen.status, attempt=attempt, reason=reason
+        )
+    wait = min(policy.wait_before(request.attempt), max(1, math.ceil(remaining)))
+    log.info("scan of %s is %s; next look in %d s", image, seen.status, wait)
+    return CheckScanResult(next="wait", status=seen.status, attempt=attempt, wait_seconds=wait)
+
+
+def evaluate_scan(request: ScanTask, scanners: ScannerSource) -> Verdict:
+    """The policy applied to every finding of the image's completed scan."""
+    image = request.image()
+    verdict = evaluate_findings(scanners.scanner(image.registry).findings(image), request.policy)
+    log.info("scan verdict for %s: %s", image, verdict.reason)
+    return verdict
