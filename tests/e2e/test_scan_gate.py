@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,13 +15,16 @@ import httpx
 import pytest
 
 from freightliner.bootstrap import pipeline, reset_pipeline
-from freightliner.domain.work import GateRequest, ItemStatus, gate_execution_name
-from freightliner.harness.functions import EVENTS, load_handler
+from freightliner.domain.work import GateRequest, ItemStatus, gate_execution_name, job_id_for
+from freightliner.harness.functions import EVENTS, cloud_function_client, load_handler
 from freightliner.harness.images import OCI_MANIFEST, Pushed, Pusher, RandomBlob
 from freightliner.harness.lambda_runtime import LocalContext, drain
 from freightliner.harness.local_stack import ECR_CREDS, ECR_HOST, GAR_HOST, LocalStack
 from freightliner.harness.scan_gate import LocalScanGate, scan_result
 from freightliner.ports.work import ItemRecord, JobRecord
+from freightliner.settings import ENV_CONTAINER_ANALYSIS_ENDPOINT
+from tests.support.container_analysis import container_analysis, discovery
+from tests.support.skopeo import skopeo_digest
 
 RULES = f"""\
 rules:
@@ -36,7 +40,16 @@ rules:
     source: {{registry: {ECR_HOST}, repository: "slow/**"}}
     destinations: [{{registry: {GAR_HOST}, repository: "my-project/slow/{{repository}}"}}]
     scan_gate: {{first_wait_seconds: 1, max_wait_seconds: 1, timeout_seconds: 3}}
+  - name: from-gar
+    source: {{registry: {GAR_HOST}, repository: "my-project/scanned/**"}}
+    destinations: [{{registry: {ECR_HOST}, repository: "from-gar/{{name}}"}}]
+    scan_gate:
+      first_wait_seconds: 1
+      max_wait_seconds: 1
+      max_findings: {{CRITICAL: 0, HIGH: 1}}
+      allow: [CVE-2024-1111]
 """
+GCP_TOKEN = "ya29.scan-gate-test-token"
 
 
 @dataclass
@@ -248,3 +261,57 @@ def test_one_gate_per_image_and_destination(gate: Gate) -> None:
     gate_port = pipeline().gate
     assert gate_port is not None and gate_port.start([request]) == []
     assert len(sfn.list_executions(stateMachineArn=gate.gate.arn)["executions"]) == 1
+
+
+def test_an_artifact_registry_push_waits_for_container_analysis(
+    gate: Gate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Pusher(gate.stack.gar.url) as pusher:
+        image = pusher.image("my-project/scanned/app", "1.0", [RandomBlob(8, 20_000)])
+    resource = f"https://{GAR_HOST}/my-project/scanned/app@{image.digest}"
+    with container_analysis(GCP_TOKEN) as analysis:
+        analysis.script(resource, None, discovery("SCANNING"), discovery("FINISHED_SUCCESS"))
+        analysis.vulnerabilities[resource] = [
+            ("CVE-2024-1111", "CRITICAL"),  # allow-listed by the rule
+            ("CVE-2024-2222", "HIGH"),
+            ("CVE-2024-3333", "MINIMAL"),
+        ]
+        # Artifact Registry's token (as the GAR provider gives it) from the registries config.
+        monkeypatch.setenv("GAR_TOKEN", GCP_TOKEN)
+        monkeypatch.setenv(ENV_CONTAINER_ANALYSIS_ENDPOINT, analysis.url)
+        (gate.stack.workdir / "registries.yaml").write_text(
+            "registries:\n"
+            f"  - host: {ECR_HOST}\n    endpoint: {gate.stack.ecr.url}\n"
+            f"  - host: {GAR_HOST}\n    endpoint: {gate.stack.gar.url}\n"
+            "    auth: {kind: basic, username: oauth2accesstoken, password_env: GAR_TOKEN}\n"
+        )
+        reset_pipeline()
+        event = json.loads((EVENTS / "gar-insert.cloudevent.json").read_text())
+        notification = {
+            "action": "INSERT",
+            "digest": f"{GAR_HOST}/my-project/scanned/app@{image.digest}",
+            "tag": f"{GAR_HOST}/my-project/scanned/app:1.0",
+        }
+        event["data"]["message"]["data"] = base64.b64encode(
+            json.dumps(notification).encode()
+        ).decode()
+        response = cloud_function_client("on_gar_push", "cloudevent").post(
+            "/", json=event, headers={"Content-Type": "application/cloudevents+json"}
+        )
+        assert response.status_code == 200, response.text
+        reply = {"job_id": job_id_for(event["data"]["message"]["messageId"], image.digest)}
+        assert gate.wait(reply)["status"] == "SUCCEEDED"
+    checks = gate.gate.task_calls("check_scan")
+    assert [c.result and c.result["status"] for c in checks] == [
+        "NOT_SCANNED",
+        "SCANNING",
+        "FINISHED_SUCCESS",
+    ]
+    assert {s.authorization for s in analysis.seen} == {f"Bearer {GCP_TOKEN}"}
+    assert [s.page_token for s in analysis.seen if s.kind == "VULNERABILITY"] == ["", "2"]
+    [verdict] = gate.gate.task_calls("evaluate_findings")
+    assert verdict.result is not None
+    assert verdict.result["counts"] == {"HIGH": 1, "INFORMATIONAL": 1}
+    assert gate.work() == 1
+    assert skopeo_digest(f"{gate.stack.ecr.host}/from-gar/app:1.0", ECR_CREDS) == image.digest
+    assert gate.job(reply).status == "COMPLETE"

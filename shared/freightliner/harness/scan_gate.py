@@ -76,6 +76,15 @@ def scan_result(
     }
 
 
+def script_ecr_scan(moto_url: str, *results: dict[str, Any]) -> None:
+    """Hand moto DescribeImageScanFindings answers for the images the results name."""
+    response = httpx.post(
+        f"{moto_url}/moto-api/static/ecr/scan-finding-results",
+        json={"results": list(results), "region": REGION, "account_id": ACCOUNT},
+    )
+    response.raise_for_status()
+
+
 @dataclass
 class TaskCall:
     function: str
@@ -223,11 +232,7 @@ class LocalScanGate:
 
     def script_ecr_scan(self, *results: dict[str, Any]) -> None:
         """Queue DescribeImageScanFindings answers; each check_scan call sees the next."""
-        response = httpx.post(
-            f"{self.stack.moto_url}/moto-api/static/ecr/scan-finding-results",
-            json={"results": list(results), "region": REGION, "account_id": ACCOUNT},
-        )
-        response.raise_for_status()
+        script_ecr_scan(self.stack.moto_url, *results)
 
     @staticmethod
     def _advance_ecr_scans() -> None:
