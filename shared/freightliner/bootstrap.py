@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
+from freightliner.adapters.aws.dynamo_scan_waits import DynamoScanWaits
 from freightliner.adapters.aws.dynamo_state import DynamoStateStore
 from freightliner.adapters.aws.ecr_auth import EcrCredentialProvider
 from freightliner.adapters.aws.ecr_repositories import EcrRepositoryAdmin
@@ -35,7 +36,7 @@ from freightliner.adapters.local.static_creds import (
     StaticCredentialProvider,
 )
 from freightliner.domain.errors import InvalidInput, Unsupported, Where
-from freightliner.domain.events import ImageEvent
+from freightliner.domain.events import ImageEvent, ScanFinished
 from freightliner.domain.reference import ecr_host, gar_host
 from freightliner.domain.registries import AuthKind, Registries, TlsMode
 from freightliner.domain.rules import RulesDocument, parse_rules
@@ -49,15 +50,19 @@ from freightliner.engine.replicate_now import ReplicateNowRequest, replicate_now
 from freightliner.engine.scan_gate import (
     CheckScanRequest,
     CheckScanResult,
+    ParkRequest,
     ScanTask,
+    WakeReport,
     check_scan,
     evaluate_scan,
+    park_wait,
+    wake_waiting_gates,
 )
 from freightliner.engine.tree_fanout import start_tree
 from freightliner.engine.worker import ItemOutcome, process_item
 from freightliner.ports.credentials import Credential, CredentialProvider
 from freightliner.ports.repositories import RepositoryAdmin
-from freightliner.ports.scans import ImageScanner
+from freightliner.ports.scans import ImageScanner, ScanWaits
 from freightliner.ports.work import NotificationSource, ScanGate, StateStore, WorkQueue
 from freightliner.registry.auth import RegistryAuth
 from freightliner.registry.client import RegistryClient
@@ -68,6 +73,7 @@ from freightliner.settings import (
     ENV_QUEUE_URL,
     ENV_REGISTRIES,
     ENV_RULES,
+    ENV_SCAN_GATE_ARN,
     ENV_SYNCS,
     ENV_TABLE,
     Settings,
@@ -298,12 +304,19 @@ class Pipeline:
         return SqsWorkQueue(self._client("sqs"), url)
 
     @cached_property
-    def state(self) -> StateStore:
+    def _table(self) -> Any:
         import boto3  # noqa: PLC0415
 
         table = self._require(self.settings.table, ENV_TABLE)
-        resource = boto3.resource("dynamodb", region_name=self.settings.region)
-        return DynamoStateStore(resource.Table(table))
+        return boto3.resource("dynamodb", region_name=self.settings.region).Table(table)
+
+    @cached_property
+    def state(self) -> StateStore:
+        return DynamoStateStore(self._table)
+
+    @cached_property
+    def scan_waits(self) -> ScanWaits:
+        return DynamoScanWaits(self._table)
 
     @cached_property
     def gate(self) -> ScanGate | None:
@@ -316,6 +329,15 @@ class Pipeline:
 
     def evaluate_scan(self, request: ScanTask) -> Verdict:
         return evaluate_scan(request, self.container)
+
+    def park_scan_wait(self, request: ParkRequest) -> None:
+        park_wait(request, self.scan_waits)
+
+    def wake_gates(self, scan: ScanFinished) -> WakeReport:
+        gate = self.gate
+        if gate is None:
+            raise InvalidInput(f"{ENV_SCAN_GATE_ARN} is not set: there is no gate to wake")
+        return wake_waiting_gates(scan.image(), self.scan_waits, gate)
 
     @cached_property
     def _idempotency_config(self) -> Any:

@@ -46,3 +46,8 @@ def count_verdict(allowed: bool) -> None:
     """Scan-gate verdicts on completed scans: images their findings let through or blocked."""
     name = "ScanGatePassed" if allowed else "ScanGateBlocked"
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+def count_woken(gates: int) -> None:
+    """Scan-gate waits a scan-finished event ended early."""
+    metrics.add_metric(name="ScanGatesWoken", unit=MetricUnit.Count, value=gates)

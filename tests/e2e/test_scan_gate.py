@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,10 @@ rules:
     source: {{registry: {ECR_HOST}, repository: "slow/**"}}
     destinations: [{{registry: {GAR_HOST}, repository: "my-project/slow/{{repository}}"}}]
     scan_gate: {{first_wait_seconds: 1, max_wait_seconds: 1, timeout_seconds: 3}}
+  - name: patient
+    source: {{registry: {ECR_HOST}, repository: "patient/**"}}
+    destinations: [{{registry: {GAR_HOST}, repository: "my-project/patient/{{repository}}"}}]
+    scan_gate: {{first_wait_seconds: 60, max_wait_seconds: 60}}
   - name: from-gar
     source: {{registry: {GAR_HOST}, repository: "my-project/scanned/**"}}
     destinations: [{{registry: {ECR_HOST}, repository: "from-gar/{{name}}"}}]
@@ -315,3 +320,39 @@ def test_an_artifact_registry_push_waits_for_container_analysis(
     assert gate.work() == 1
     assert skopeo_digest(f"{gate.stack.ecr.host}/from-gar/app:1.0", ECR_CREDS) == image.digest
     assert gate.job(reply).status == "COMPLETE"
+
+
+def test_scan_events_end_the_waits_early(gate: Gate) -> None:
+    """Basic scanning's "ECR Image Scan" and enhanced scanning's "Inspector2 Scan" each wake
+    the gate waiting on their image: it checks at once instead of after its 60 s wait."""
+    on_scan_event = load_handler("on_scan_event").handler
+    samples = {"basic": "ecr-scan-complete.json", "enhanced": "inspector2-scan.json"}
+    images = {
+        name: gate.push(f"patient/{name}", "v1", seed=10 + n) for n, name in enumerate(samples)
+    }
+    for name, image in images.items():
+        gate.gate.script_ecr_scan(
+            scan_result(f"patient/{name}", image.digest, "IN_PROGRESS"),
+            scan_result(f"patient/{name}", image.digest, "COMPLETE"),
+        )
+    replies = {name: gate.fire(f"patient/{name}", "v1", image) for name, image in images.items()}
+    deadline = time.monotonic() + 20
+    while len(gate.gate.task_calls("wait_for_scan")) < 2:  # both gates parked their wait
+        assert time.monotonic() < deadline, "the gates never waited"
+        time.sleep(0.1)
+    woke_at = time.monotonic()
+    for name, sample in samples.items():
+        event = json.loads((EVENTS / sample).read_text())
+        repository = event["detail"]["repository-name"].replace("team/app", f"patient/{name}")
+        event["detail"].update({"repository-name": repository, "image-digest": images[name].digest})
+        image = f"{ECR_HOST}/patient/{name}@{images[name].digest}"
+        assert on_scan_event(event, LocalContext()) == {"image": image, "parked": 1, "woken": 1}
+        assert on_scan_event(event, LocalContext())["parked"] == 0  # a repeat wakes nothing
+    for reply in replies.values():
+        assert gate.wait(reply)["status"] == "SUCCEEDED"
+    assert time.monotonic() - woke_at < 20
+    assert len(gate.gate.task_calls("check_scan")) == 4  # two looks each, no timeout between
+    assert gate.work() == 2
+    bad = json.loads((EVENTS / "ecr-scan-complete.json").read_text())
+    bad["detail"]["image-digest"] = "sha256:short"
+    assert on_scan_event(bad, LocalContext())["status"] == "rejected"

@@ -3,12 +3,16 @@ and what check_scan says next for each scan state, with an in-memory scanner."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from freightliner.domain.errors import InvalidInput
+from freightliner.domain.events import ScanFinished
 from freightliner.domain.reference import Reference
 from freightliner.domain.rules import parse_rules
 from freightliner.domain.scans import (
@@ -22,6 +26,7 @@ from freightliner.domain.scans import (
 from freightliner.domain.work import GateRequest, WorkItem, gate_execution_name
 from freightliner.engine.scan_gate import CheckScanRequest, ScanTask, check_scan, evaluate_scan
 
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 DIGEST = "sha256:" + "ef" * 32
 ITEM = WorkItem(
@@ -212,3 +217,20 @@ def test_an_item_not_pinned_by_digest_is_refused() -> None:
     unpinned = ITEM.model_copy(update={"source": f"{ECR}/team/app:v1"})
     with pytest.raises(InvalidInput, match="not pinned by digest"):
         evaluate_scan(ScanTask(item=unpinned, policy=ScanPolicy()), FakeScanners(waiting()))
+
+
+def test_basic_and_enhanced_scan_events_name_the_same_image() -> None:
+    """Inspector2 puts the repository's ARN in `repository-name`; ECR its name."""
+    expected = (
+        f"{ECR}/team/app@sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234abcd"
+    )
+    for sample in ("ecr-scan-complete.json", "inspector2-scan.json"):
+        event = json.loads((EVENTS / sample).read_text())
+        assert ScanFinished.model_validate(event).image() == expected
+    event = json.loads((EVENTS / "inspector2-scan.json").read_text())
+    event["detail"]["repository-name"] = "arn:aws:ecr:us-east-1:123456789012:team/app"
+    with pytest.raises(InvalidInput, match="not an ECR repository ARN"):
+        ScanFinished.model_validate(event).image()
+    event["detail-type"] = "ECR Image Action"
+    with pytest.raises(ValidationError, match="detail-type"):
+        ScanFinished.model_validate(event)

@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
 from freightliner.domain import errors
+from freightliner.domain.events import ScanFinished
 from freightliner.harness.scan_gate import DEFINITION, render_definition
 from freightliner.settings import ENV_SCAN_GATE_ARN
 from tests.unit.test_template import template
@@ -88,8 +89,9 @@ def test_lambda_tasks_retry_exactly_the_retryable_error_kinds() -> None:
     """Handlers raise the taxonomy's errors; the Lambda runtime reports the class name."""
     retryable = _kinds(errors.RetryableError)
     permanent = _kinds(errors.PermanentError)
-    lambdas = [s for s in asl()["States"].values() if s.get("Resource") == TASK_LAMBDA]
-    assert len(lambdas) == 2
+    tasks = [s for s in asl()["States"].values() if s["Type"] == "Task"]
+    lambdas = [s for s in tasks if s["Resource"].startswith(TASK_LAMBDA)]
+    assert len(lambdas) == 3
     for task in lambdas:
         retried = {e for r in task["Retry"] for e in r["ErrorEquals"]}
         assert retryable <= retried
@@ -125,8 +127,9 @@ def test_lambda_tasks_name_functions_of_the_template() -> None:
     invoked = {
         s["Parameters"]["FunctionName"]
         for s in asl()["States"].values()
-        if s.get("Resource") == TASK_LAMBDA
+        if s.get("Resource", "").startswith(TASK_LAMBDA)
     }
+    assert len(invoked) == 3
     for placeholder in invoked:
         function = substitutions[placeholder].split(".")[0]  # !GetAtt Function.Arn
         assert resources[function]["Type"] == "AWS::Serverless::Function"
@@ -155,3 +158,15 @@ def test_state_machine_actions_are_named_not_wildcards() -> None:
     for policy in machine["Policies"]:
         for statement in policy.get("Statement", []):
             assert all("*" not in action for action in statement["Action"])
+
+
+def test_scan_events_reach_the_function_that_wakes_gates() -> None:
+    props = template()["Resources"]["OnScanEventFunction"]["Properties"]
+    patterns = [e["Properties"]["Pattern"] for e in props["Events"].values()]
+    routed = {(p["source"][0], p["detail-type"][0]) for p in patterns}
+    fields = ScanFinished.model_fields
+    accepted_types = set(get_args(fields["detail_type"].annotation))
+    accepted_sources = set(get_args(fields["source"].annotation))
+    assert {t for _, t in routed} == accepted_types
+    assert {s for s, _ in routed} == accepted_sources
+    assert props["Environment"]["Variables"][ENV_SCAN_GATE_ARN] == "ScanGateStateMachine"

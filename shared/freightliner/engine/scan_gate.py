@@ -1,8 +1,10 @@
-"""The scan gate's two decisions, run as the state machine's Lambda tasks: where an image's
-vulnerability scan stands (and what to do next), and whether its findings pass the policy.
+"""The scan gate's work outside the state machine: its two decisions (where an image's
+vulnerability scan stands and what comes next; whether its findings pass the policy), and
+its waits, parked so a scan-finished event can end them early.
 
 The state machine owns the waiting, the retries and the records; these functions only look
-at the registry's scan and answer, so each call is cheap and safe to repeat.
+and answer, so each call is cheap and safe to repeat. Polling works without any event: a
+wait nobody ends simply times out into the next check.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from freightliner.domain.errors import InvalidInput
 from freightliner.domain.reference import Reference
 from freightliner.domain.scans import ScanPhase, ScanPolicy, Verdict, evaluate_findings
 from freightliner.domain.work import WorkItem
-from freightliner.ports.scans import ScannerSource
+from freightliner.ports.scans import ScannerSource, ScanWaits
+from freightliner.ports.work import ScanGate
 
 log = logging.getLogger(__name__)
 
@@ -93,3 +96,34 @@ def evaluate_scan(request: ScanTask, scanners: ScannerSource) -> Verdict:
     verdict = evaluate_findings(scanners.scanner(image.registry).findings(image), request.policy)
     log.info("scan verdict for %s: %s", image, verdict.reason)
     return verdict
+
+
+class ParkRequest(BaseModel):
+    """A gate about to wait on its image's scan, with the task token that ends the wait."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, repr=False)
+    image: str = Field(description="the held item's source, pinned by digest")
+    seconds: int = Field(ge=1)
+
+
+class WakeReport(BaseModel):
+    image: str
+    parked: int
+    woken: int
+
+
+def park_wait(request: ParkRequest, waits: ScanWaits) -> None:
+    waits.park(request.image, request.token, request.seconds)
+
+
+def wake_waiting_gates(image: str, waits: ScanWaits, gate: ScanGate) -> WakeReport:
+    """End the waits parked on `image`: its scan finished, so check it now. Tokens are
+    forgotten only once handled, so a retried event wakes what a failed one did not."""
+    tokens = waits.parked(image)
+    woken = gate.wake(tokens) if tokens else 0
+    if tokens:
+        waits.forget(image, tokens)
+    log.info("scan of %s finished: %d of %d parked gate(s) woken", image, woken, len(tokens))
+    return WakeReport(image=image, parked=len(tokens), woken=woken)

@@ -36,7 +36,7 @@ from freightliner.settings import ENV_SCAN_GATE_ARN
 DEFINITION = REPO / "statemachine" / "scan_gate.asl.json"
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
-TASKS = ("check_scan", "evaluate_findings")
+TASKS = ("check_scan", "evaluate_findings", "wait_for_scan")
 EVENT_SOURCE = "freightliner.scan-gate"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 
@@ -135,6 +135,7 @@ class LocalScanGate:
             {
                 "CheckScanFunctionArn": function_arn("check_scan"),
                 "EvaluateFindingsFunctionArn": function_arn("evaluate_findings"),
+                "WaitForScanFunctionArn": function_arn("wait_for_scan"),
                 "WorkQueueUrl": resources.queue_url,
                 "StateTable": resources.table,
                 "EventBusName": "default",

@@ -1,9 +1,10 @@
-"""The vulnerability-scan port the scan gate reads: ECR's image scans or Artifact Registry's
-Container Analysis occurrences, behind one interface."""
+"""The vulnerability-scan ports of the scan gate: the scans it reads (ECR's image scans or
+Artifact Registry's Container Analysis occurrences, behind one interface), and the waits it
+parks so that a scan-finished event can cut them short."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from freightliner.domain.reference import Reference
@@ -25,3 +26,17 @@ class ScannerSource(Protocol):
     def scanner(self, host: str) -> ImageScanner:
         """The scanner for a registry host; Unsupported where the registry has none."""
         ...
+
+
+class ScanWaits(Protocol):
+    """Task tokens of gates waiting on an image's scan, kept until their wait is over."""
+
+    def park(self, image: str, token: str, seconds: int) -> None:
+        """Keep `token` under `image` (`registry/repository@digest`) for `seconds`."""
+        ...
+
+    def parked(self, image: str) -> list[str]:
+        """Tokens still parked under `image`."""
+        ...
+
+    def forget(self, image: str, tokens: Sequence[str]) -> None: ...

@@ -114,6 +114,11 @@ class ScanGate(Protocol):
         items another job's gate already covers, which this job must not wait for."""
         ...
 
+    def wake(self, tokens: Sequence[str]) -> int:
+        """End parked waits now (their image's scan finished); returns how many were still
+        waiting. A wait that is over already is skipped."""
+        ...
+
 
 class PulledMessage(BaseModel):
     ack_id: str

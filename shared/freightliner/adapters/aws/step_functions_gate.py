@@ -4,6 +4,7 @@ per held item, named by (source digest, destination).
 A name Step Functions already knows (ExecutionAlreadyExists, or the running execution given
 back for the same input) means the gate for that work exists: success. When that execution
 belongs to another job, the item is reported as covered so its own job does not wait on it.
+Waking a parked wait is SendTaskSuccess on its task token; a wait that is over is skipped.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from freightliner.adapters.aws.errors import aws_error
 from freightliner.domain.errors import Where
 from freightliner.domain.work import GateRequest
 from freightliner.ports.work import GateCovered
+
+_WAIT_OVER = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
 
 
 class StepFunctionsScanGate:
@@ -43,6 +46,20 @@ class StepFunctionsScanGate:
             except BotoCoreError as exc:
                 raise aws_error(exc, self._where("states:StartExecution", name)) from None
         return covered
+
+    def wake(self, tokens: Sequence[str]) -> int:
+        woken = 0
+        for token in tokens:
+            try:
+                self._client.send_task_success(taskToken=token, output="{}")
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in _WAIT_OVER:
+                    continue
+                raise aws_error(exc, self._where("states:SendTaskSuccess", "wait")) from None
+            except BotoCoreError as exc:
+                raise aws_error(exc, self._where("states:SendTaskSuccess", "wait")) from None
+            woken += 1
+        return woken
 
     def _holder(self, name: str) -> str:
         """The job whose item the existing execution holds."""
