@@ -154,7 +154,11 @@ def test_a_scan_that_completes_clean_lets_the_image_through(gate: Gate) -> None:
     assert gate.in_gar("my-project/secure/secure/api", "v1") == image.digest
     job = gate.job(reply)
     assert job.status == "COMPLETE" and job.done == 1
-    assert gate.item(reply).status is ItemStatus.DONE
+    item = gate.item(reply)
+    assert item.status is ItemStatus.DONE and item.digest == image.digest
+    assert item.scan_verdict == "within policy: 1 HIGH, 1 MEDIUM"  # why it was let through
+    assert item.scan_findings == {"HIGH": 1, "MEDIUM": 1}
+    assert item.gate_execution == execution["executionArn"]
 
 
 def test_a_critical_finding_blocks_the_image_and_nothing_is_copied(gate: Gate) -> None:
@@ -201,7 +205,9 @@ def test_an_unsupported_image_is_blocked_or_let_through_by_on_scan_error(gate: G
     assert gate.in_gar("my-project/lenient/lenient/scratch", "v1") == lenient.digest
     assert gate.in_gar("my-project/secure/secure/scratch", "v1") is None
     assert gate.job(passed).status == "COMPLETE"
-    assert gate.item(passed).status is ItemStatus.DONE
+    let_through = gate.item(passed)
+    assert let_through.status is ItemStatus.DONE
+    assert let_through.scan_verdict == f"scan UNSUPPORTED_IMAGE: {why} (on_scan_error: allow)"
 
 
 def test_a_scan_that_never_finishes_times_out_into_on_scan_error(gate: Gate) -> None:

@@ -106,7 +106,7 @@ def test_failures_end_in_fail_states_that_say_why() -> None:
     for name, state in fails.items():
         assert "CausePath" in state or "Cause" in state, name
     # Every Catch of a working task leads to the recording of the failure on the item.
-    working = ["CheckScan", "EvaluateFindings", "Enqueue"]
+    working = ["CheckScan", "EvaluateFindings", "RecordPass", "Enqueue"]
     for name in working:
         assert states[name]["Catch"][-1]["Next"] == "FailOnError"
     assert states["FailOnError"]["Next"] == "RecordOutcome"

@@ -42,8 +42,9 @@ class ItemRecord(BaseModel):
     started_at: float | None = None
     finished_at: float | None = None
     scan_findings: dict[str, int] = Field(
-        default_factory=dict, description="findings per severity when the scan gate held it"
+        default_factory=dict, description="findings per severity the scan gate counted"
     )
+    scan_verdict: str | None = Field(default=None, description="why the scan gate let it pass")
     gate_execution: str | None = None
 
     @field_validator("scan_findings", mode="before")

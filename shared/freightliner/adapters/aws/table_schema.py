@@ -13,9 +13,10 @@ change with atomic ADD; item transitions are conditional writes. `expires_at` is
 attribute.
 
 The scan-gate state machine (statemachine/scan_gate.asl.json) writes the same records through
-DynamoDB service integrations: a held item PENDING → BLOCKED or FAILED (with `last_error`,
-`error_kind`, `scan_findings` as JSON text and `gate_execution`; its GSI1SK keeps the time the
-item was recorded), the job's `blocked`/`failed` counter, and the job's close.
+DynamoDB service integrations: on a held item `scan_findings` (JSON text), `gate_execution`,
+and `scan_verdict` when it passes; PENDING → BLOCKED or FAILED with `last_error` and
+`error_kind` when it does not (its GSI1SK keeps the time the item was recorded), then the
+job's `blocked`/`failed` counter and the job's close.
 """
 
 from __future__ import annotations
