@@ -362,3 +362,16 @@ def test_scan_events_end_the_waits_early(gate: Gate) -> None:
     bad = json.loads((EVENTS / "ecr-scan-complete.json").read_text())
     bad["detail"]["image-digest"] = "sha256:short"
     assert on_scan_event(bad, LocalContext())["status"] == "rejected"
+
+
+def test_make_demo_gate_lets_one_image_through_and_holds_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from freightliner.harness import demo_gate
+
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    assert demo_gate.main() == 0
+    out = capsys.readouterr().out
+    assert "secure/legacy:v1     BLOCKED  1 CRITICAL, 1 HIGH" in out
+    assert "on_scan_event secure/api: woke 1 gate(s)" in out
