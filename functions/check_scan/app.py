@@ -9,16 +9,14 @@ from typing import Any
 from freightliner.bootstrap import pipeline
 from freightliner.engine.scan_gate import CheckScanRequest
 from freightliner.lambda_support import task_input
-from freightliner.observability import logger, short, tracer
+from freightliner.observability import log_item, logger, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = task_input(CheckScanRequest, event, "check_scan input")
-    logger.append_keys(
-        correlation_id=request.item.trace_id, digest=short(request.item.source_digest)
-    )
+    log_item(request.item)
     result = pipeline().check_scan(request)
     logger.info("scan checked", extra=result.model_dump())
     return result.model_dump(mode="json")

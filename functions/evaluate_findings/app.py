@@ -8,7 +8,7 @@ from typing import Any
 from freightliner.bootstrap import pipeline
 from freightliner.engine.scan_gate import ScanTask
 from freightliner.lambda_support import task_input
-from freightliner.observability import count_verdict, logger, metrics, short, tracer
+from freightliner.observability import count_verdict, log_item, logger, metrics, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -16,9 +16,7 @@ from freightliner.observability import count_verdict, logger, metrics, short, tr
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = task_input(ScanTask, event, "evaluate_findings input")
-    logger.append_keys(
-        correlation_id=request.item.trace_id, digest=short(request.item.source_digest)
-    )
+    log_item(request.item)
     verdict = pipeline().evaluate_scan(request)
     count_verdict(verdict.allowed)
     logger.info("verdict", extra={"allowed": verdict.allowed, "reason": verdict.reason})

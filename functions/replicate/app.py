@@ -15,7 +15,7 @@ from freightliner.bootstrap import pipeline
 from freightliner.domain.errors import RetryableError
 from freightliner.domain.work import WorkItem
 from freightliner.lambda_support import VisibilityHeartbeat, retry_delay
-from freightliner.observability import count_copy, count_failure, logger, metrics, short, tracer
+from freightliner.observability import count_copy, count_failure, log_item, logger, metrics, tracer
 
 # Report every failed message even when all of them failed: each keeps the visibility backoff
 # its record handler set, instead of the whole batch bouncing at once.
@@ -25,9 +25,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 def record_handler(record: SQSRecord) -> dict[str, Any]:
     # An unreadable body raises: the message returns until maxReceiveCount sends it to the DLQ.
     item = WorkItem.model_validate_json(record.body)
-    logger.append_keys(
-        correlation_id=item.correlation_id, item_id=item.item_id, digest=short(item.source_digest)
-    )
+    log_item(item)
     work = pipeline()
     try:
         with VisibilityHeartbeat(work.extend_visibility, record.receipt_handle):

@@ -10,6 +10,8 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from freightliner.domain.work import WorkItem
+
 SERVICE = "freightliner"
 NAMESPACE = "Freightliner"
 
@@ -23,6 +25,13 @@ def short(digest: str | None) -> str:
     if not digest:
         return ""
     return digest.split(":", 1)[-1][:12]
+
+
+def log_item(item: WorkItem) -> None:
+    """Every following log line names the item, its digest and the event it came from."""
+    logger.append_keys(
+        correlation_id=item.trace_id, item_id=item.item_id, digest=short(item.source_digest)
+    )
 
 
 def count_failure(kind: str) -> None:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Iterator
@@ -17,7 +16,13 @@ import pytest
 
 from freightliner.bootstrap import pipeline, reset_pipeline
 from freightliner.domain.work import GateRequest, ItemStatus, gate_execution_name, job_id_for
-from freightliner.harness.functions import EVENTS, cloud_function_client, load_handler
+from freightliner.harness import demo_gate
+from freightliner.harness.functions import (
+    EVENTS,
+    gar_insert_event,
+    load_handler,
+    post_to_on_gar_push,
+)
 from freightliner.harness.images import OCI_MANIFEST, Pushed, Pusher, RandomBlob
 from freightliner.harness.lambda_runtime import LocalContext, drain
 from freightliner.harness.local_stack import ECR_CREDS, ECR_HOST, GAR_HOST, LocalStack
@@ -297,18 +302,11 @@ def test_an_artifact_registry_push_waits_for_container_analysis(
             "    auth: {kind: basic, username: oauth2accesstoken, password_env: GAR_TOKEN}\n"
         )
         reset_pipeline()
-        event = json.loads((EVENTS / "gar-insert.cloudevent.json").read_text())
-        notification = {
-            "action": "INSERT",
-            "digest": f"{GAR_HOST}/my-project/scanned/app@{image.digest}",
-            "tag": f"{GAR_HOST}/my-project/scanned/app:1.0",
-        }
-        event["data"]["message"]["data"] = base64.b64encode(
-            json.dumps(notification).encode()
-        ).decode()
-        response = cloud_function_client("on_gar_push", "cloudevent").post(
-            "/", json=event, headers={"Content-Type": "application/cloudevents+json"}
+        event = gar_insert_event(
+            f"{GAR_HOST}/my-project/scanned/app@{image.digest}",
+            f"{GAR_HOST}/my-project/scanned/app:1.0",
         )
+        response = post_to_on_gar_push(event)
         assert response.status_code == 200, response.text
         reply = {"job_id": job_id_for(event["data"]["message"]["messageId"], image.digest)}
         assert gate.wait(reply)["status"] == "SUCCEEDED"
@@ -367,8 +365,6 @@ def test_scan_events_end_the_waits_early(gate: Gate) -> None:
 def test_make_demo_gate_lets_one_image_through_and_holds_one(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from freightliner.harness import demo_gate
-
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     assert demo_gate.main() == 0

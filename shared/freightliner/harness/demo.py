@@ -10,7 +10,6 @@ Then a summary from DynamoDB, and every digest checked against the source.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
@@ -24,7 +23,12 @@ import httpx
 
 from freightliner.bootstrap import pipeline, reset_pipeline
 from freightliner.domain.work import job_id_for
-from freightliner.harness.functions import EVENTS, cloud_function_client, load_handler
+from freightliner.harness.functions import (
+    EVENTS,
+    gar_insert_event,
+    load_handler,
+    post_to_on_gar_push,
+)
 from freightliner.harness.images import OCI_INDEX, OCI_MANIFEST, Pusher
 from freightliner.harness.lambda_runtime import LocalContext, drain
 from freightliner.harness.local_stack import ECR_CREDS, ECR_HOST, GAR_HOST, LocalStack
@@ -90,18 +94,11 @@ def main() -> int:
         jobs = [reply["job_id"]]
 
         step("3. GAR INSERT (Pub/Sub CloudEvent) -> on_gar_push -> SQS -> replicate -> ECR")
-        cloud_event = json.loads((EVENTS / "gar-insert.cloudevent.json").read_text())
-        notification = {
-            "action": "INSERT",
-            "digest": f"{GAR_HOST}/my-project/apps/team/app@{seeded.digest}",
-            "tag": f"{GAR_HOST}/my-project/apps/team/app:v1",
-        }
-        cloud_event["data"]["message"]["data"] = base64.b64encode(
-            json.dumps(notification).encode()
-        ).decode()
-        response = cloud_function_client("on_gar_push", "cloudevent").post(
-            "/", json=cloud_event, headers={"Content-Type": "application/cloudevents+json"}
+        cloud_event = gar_insert_event(
+            f"{GAR_HOST}/my-project/apps/team/app@{seeded.digest}",
+            f"{GAR_HOST}/my-project/apps/team/app:v1",
         )
+        response = post_to_on_gar_push(cloud_event)
         print(f"on_gar_push: HTTP {response.status_code}")
         print(f"replicate: {drain(sqs, stack.resources.queue_url, replicate)} message(s)")
         state = pipeline().state
