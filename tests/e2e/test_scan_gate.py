@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from freightliner.bootstrap import pipeline, reset_pipeline
+from freightliner.domain.errors import Unavailable
 from freightliner.domain.work import GateRequest, ItemStatus, gate_execution_name, job_id_for
 from freightliner.harness import demo_gate
 from freightliner.harness.functions import (
@@ -37,11 +38,13 @@ rules:
   - name: gated
     source: {{registry: {ECR_HOST}, repository: "secure/**"}}
     destinations: [{{registry: {GAR_HOST}, repository: "my-project/secure/{{repository}}"}}]
-    scan_gate: {{first_wait_seconds: 1, max_wait_seconds: 1, allow: [CVE-2024-0001]}}
+    scan_gate:
+      {{first_wait_seconds: 1, max_wait_seconds: 1, timeout_seconds: 60, allow: [CVE-2024-0001]}}
   - name: lenient
     source: {{registry: {ECR_HOST}, repository: "lenient/**"}}
     destinations: [{{registry: {GAR_HOST}, repository: "my-project/lenient/{{repository}}"}}]
-    scan_gate: {{first_wait_seconds: 1, max_wait_seconds: 1, on_scan_error: allow}}
+    scan_gate:
+      {{first_wait_seconds: 1, max_wait_seconds: 1, timeout_seconds: 60, on_scan_error: allow}}
   - name: impatient
     source: {{registry: {ECR_HOST}, repository: "slow/**"}}
     destinations: [{{registry: {GAR_HOST}, repository: "my-project/slow/{{repository}}"}}]
@@ -56,6 +59,7 @@ rules:
     scan_gate:
       first_wait_seconds: 1
       max_wait_seconds: 1
+      timeout_seconds: 60
       max_findings: {{CRITICAL: 0, HIGH: 1}}
       allow: [CVE-2024-1111]
 """
@@ -360,6 +364,21 @@ def test_scan_events_end_the_waits_early(gate: Gate) -> None:
     bad = json.loads((EVENTS / "ecr-scan-complete.json").read_text())
     bad["detail"]["image-digest"] = "sha256:short"
     assert on_scan_event(bad, LocalContext())["status"] == "rejected"
+
+
+def test_a_wait_that_cannot_be_parked_still_polls(gate: Gate) -> None:
+    image = gate.push("secure/unparked", "v1", seed=12)
+    gate.gate.script_ecr_scan(
+        scan_result("secure/unparked", image.digest, "IN_PROGRESS"),
+        scan_result("secure/unparked", image.digest, "COMPLETE"),
+    )
+    gate.gate.break_task("wait_for_scan", Unavailable("the state table is unreachable"))
+    reply = gate.fire("secure/unparked", "v1", image)
+    assert gate.wait(reply)["status"] == "SUCCEEDED"
+    parks = gate.gate.task_calls("wait_for_scan")
+    assert [c.error for c in parks] == ["Unavailable"] * 5  # retried, then a plain wait
+    assert len(gate.gate.task_calls("check_scan")) == 2
+    assert gate.work() == 1 and gate.in_gar("my-project/secure/secure/unparked", "v1")
 
 
 def test_make_demo_gate_lets_one_image_through_and_holds_one(

@@ -64,7 +64,7 @@ class Finding(BaseModel):
     severity: Severity
 
 
-MAX_CHECKS = 2000  # about 9 history events per check and wait
+MAX_CHECKS = 1500  # about 13 history events per check and its (callback) wait
 _FINDING_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 
 

@@ -105,6 +105,7 @@ class LocalScanGate:
         self._lock = threading.Lock()
         self._saved_invoke: Any = None
         self._saved_env: str | None = None
+        self._faults: dict[str, Exception] = {}
 
     def _client(self, service: str) -> Any:
         return boto3.client(  # type: ignore[call-overload]
@@ -208,6 +209,8 @@ class LocalScanGate:
         with self._lock:
             self.calls.append(call)
         try:
+            if name in self._faults:
+                raise self._faults[name]
             handler = self._handlers[name]
             result = call.result = handler(event, LocalContext(function_name=name))
         except Exception as exc:
@@ -224,6 +227,10 @@ class LocalScanGate:
             if name == "check_scan":
                 self._advance_ecr_scans()
         return json.dumps(result).encode()
+
+    def break_task(self, function: str, error: Exception) -> None:
+        """Make every invocation of `function` fail with `error`, as if its service did."""
+        self._faults[function] = error
 
     def task_calls(self, function: str) -> list[TaskCall]:
         with self._lock:
