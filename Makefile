@@ -3,7 +3,7 @@ PY := .venv/bin/python
 SRC := shared/freightliner functions tests bench
 
 
-.PHONY: bootstrap bootstrap-sam test lint validate build gcp-source unit integration demo bench fmt clean
+.PHONY: bootstrap bootstrap-sam test lint validate build gcp-source unit integration demo demo-gate bench fmt clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -49,6 +49,9 @@ integration: bootstrap
 
 demo: bootstrap
 	$(PY) -m freightliner.harness.demo
+
+demo-gate: bootstrap
+	$(PY) -m freightliner.harness.demo_gate
 
 bench: bootstrap
 	$(PY) bench/copy_vs_skopeo.py
