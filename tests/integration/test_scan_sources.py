@@ -9,13 +9,14 @@ from collections.abc import Iterator
 import boto3
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from freightliner.adapters.aws.ecr_scans import EcrImageScanner
+from freightliner.adapters.aws.sessions import AwsClients
 from freightliner.adapters.gcp.container_analysis import ContainerAnalysisScanner
 from freightliner.domain.errors import Forbidden, RateLimited, Unauthorized, Unavailable
 from freightliner.domain.reference import Reference
 from freightliner.domain.scans import Finding, ScanPhase, Severity
+from freightliner.domain.secrets import Redacted
 from freightliner.harness.registry import free_port
 from freightliner.harness.scan_gate import scan_result, script_ecr_scan
 from freightliner.ports.credentials import Credential
@@ -54,7 +55,7 @@ def put(client: object, n: int) -> Reference:
 
 
 def scanner() -> EcrImageScanner:
-    return EcrImageScanner(lambda region: boto3.client("ecr", region_name=region))
+    return EcrImageScanner(AwsClients())
 
 
 @pytest.mark.parametrize(
@@ -138,7 +139,7 @@ class Tokens:
 
     def get(self, registry: str) -> Credential | None:
         assert registry == GAR
-        return Credential(username=self.username, password=SecretStr(self.current))
+        return Credential(username=self.username, password=Redacted(self.current))
 
     def invalidate(self, registry: str) -> None:
         self.invalidated += 1
