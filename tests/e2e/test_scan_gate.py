@@ -27,7 +27,7 @@ from freightliner.harness.functions import (
 from freightliner.harness.images import OCI_MANIFEST, Pushed, Pusher, RandomBlob
 from freightliner.harness.lambda_runtime import LocalContext, drain
 from freightliner.harness.local_stack import ECR_CREDS, ECR_HOST, GAR_HOST, LocalStack
-from freightliner.harness.scan_gate import LocalScanGate, scan_result
+from freightliner.harness.scan_gate import JOB_EVENT_SOURCE, LocalScanGate, scan_result
 from freightliner.ports.work import ItemRecord, JobRecord
 from freightliner.settings import ENV_CONTAINER_ANALYSIS_ENDPOINT
 from tests.support.container_analysis import container_analysis, discovery
@@ -190,9 +190,21 @@ def test_a_critical_finding_blocks_the_image_and_nothing_is_copied(gate: Gate) -
     assert gate.work() == 0
     assert gate.in_gar("my-project/secure/secure/legacy", "v1") is None
     [event] = gate.gate.announcements()
+    [job_end] = gate.gate.announcements(JOB_EVENT_SOURCE)
     assert event["detail-type"] == "Freightliner Scan Gate BLOCKED"
     assert event["detail"]["findings"] == {"CRITICAL": 1, "LOW": 1}
     assert event["detail"]["source"] == f"{ECR_HOST}/secure/legacy@{image.digest}"
+    # the item was its job's last: the gate closed the job and said so, as the worker would
+    assert job_end["detail-type"] == "Freightliner Job Finished"
+    assert job_end["detail"] == {
+        "job_id": job.job_id,
+        "status": "COMPLETED_WITH_ERRORS",
+        "images": 1,
+        "copied": 0,
+        "skipped": 0,
+        "failed": 0,
+        "blocked": 1,
+    }
 
 
 def test_an_unsupported_image_is_blocked_or_let_through_by_on_scan_error(gate: Gate) -> None:

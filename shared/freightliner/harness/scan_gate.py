@@ -27,6 +27,7 @@ from typing import Any
 import boto3
 import httpx
 
+from freightliner.adapters.aws.eventbridge_notifier import SOURCE as JOB_EVENT_SOURCE
 from freightliner.harness.functions import REPO, load_handler
 from freightliner.harness.images import Pushed
 from freightliner.harness.lambda_runtime import LocalContext
@@ -101,6 +102,7 @@ class LocalScanGate:
         self.calls: list[TaskCall] = []
         self.arn = ""
         self.events_queue_url = ""
+        self._received: list[dict[str, Any]] = []  # events read but not yet asked for
         self._handlers: dict[str, Callable[..., Any]] = {}
         self._lock = threading.Lock()
         self._saved_invoke: Any = None
@@ -162,7 +164,8 @@ class LocalScanGate:
         )["Attributes"]["QueueArn"]
         events = self._client("events")
         events.put_rule(
-            Name="freightliner-gate-events", EventPattern=json.dumps({"source": [EVENT_SOURCE]})
+            Name="freightliner-gate-events",
+            EventPattern=json.dumps({"source": [EVENT_SOURCE, JOB_EVENT_SOURCE]}),
         )
         events.put_targets(
             Rule="freightliner-gate-events", Targets=[{"Id": "queue", "Arn": queue_arn}]
@@ -284,18 +287,21 @@ class LocalScanGate:
                 raise TimeoutError(f"execution {name} still running after {timeout} s")
             time.sleep(0.2)
 
-    def announcements(self) -> list[dict[str, Any]]:
-        """Gate events received so far (each read once)."""
+    def announcements(self, source: str = EVENT_SOURCE) -> list[dict[str, Any]]:
+        """Events from `source` received so far (gate events by default; the job-finished
+        events of jobs the gate closed with `JOB_EVENT_SOURCE`), each read once."""
         sqs = self._client("sqs")
-        found: list[dict[str, Any]] = []
         while True:
             messages = sqs.receive_message(
                 QueueUrl=self.events_queue_url, MaxNumberOfMessages=10
             ).get("Messages", [])
             if not messages:
-                return found
+                break
             for message in messages:
-                found.append(json.loads(message["Body"]))
+                self._received.append(json.loads(message["Body"]))
                 sqs.delete_message(
                     QueueUrl=self.events_queue_url, ReceiptHandle=message["ReceiptHandle"]
                 )
+        found = [event for event in self._received if event["source"] == source]
+        self._received = [event for event in self._received if event["source"] != source]
+        return found
