@@ -108,8 +108,12 @@ def test_failures_end_in_fail_states_that_say_why() -> None:
     # Every Catch of a working task leads to the recording of the failure on the item.
     working = ["CheckScan", "EvaluateFindings", "RecordPass", "Enqueue"]
     for name in working:
-        assert states[name]["Catch"][-1]["Next"] == "FailOnError"
-    assert states["FailOnError"]["Next"] == "RecordOutcome"
+        assert states[name]["Catch"][-1]["Next"] == "ReadError"
+    # A Lambda error's JSON is reduced to its message; any other cause is kept as it is.
+    read = states["ReadError"]
+    assert {read["Default"], read["Choices"][0]["Next"]} == {"FailOnError", "ParseLambdaError"}
+    assert states["ParseLambdaError"]["Next"] == "FailOnLambdaError"
+    assert states["FailOnLambdaError"]["Next"] == states["FailOnError"]["Next"] == "RecordOutcome"
 
 
 def test_definition_substitutions_match_the_placeholders() -> None:
