@@ -105,7 +105,7 @@ class RegistryConfig(BaseModel):
         description="Artifact Registry hosts: the control-plane REST endpoint tree syncs "
         "enumerate through (default https://artifactregistry.googleapis.com)",
     )
-    max_concurrency: int = Field(default=8, ge=1, le=256)
+    max_concurrency: int = Field(default=32, ge=1, le=256)
     chunk_size: int = Field(
         default=128 * 1024 * 1024,
         ge=1024 * 1024,

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Protocol
 
 from freightliner.domain import mediatypes as mt
@@ -122,7 +123,9 @@ class Copier:
             futures = [pool.submit(self.copy, src, dst) for src, dst in pairs]
         return [future.result() for future in futures]
 
-    def copy(self, src: Reference, dst: Reference) -> CopyReport:
+    def copy(self, src: Reference, dst: Reference, *, dest_missing: bool = False) -> CopyReport:
+        """Copy one image. `dest_missing`: the caller has just seen the destination tag absent
+        (a tree sync's HEAD), so the copier does not ask again."""
         started = time.monotonic()
         stats = _Stats()
         source = self.clients.client(src.registry)
@@ -155,7 +158,11 @@ class Copier:
                 .ensure_repository(dst.registry, dst.repository)
                 .tags_immutable
             )
-        current = dest.head_manifest(dst.repository, dest_tag or str(pushed.digest))
+        current = (
+            None
+            if dest_missing and not self.options.dry_run
+            else dest.head_manifest(dst.repository, dest_tag or str(pushed.digest))
+        )
         if current is not None and current.digest == pushed.digest and not self.options.force:
             report.status = "up-to-date"
             stats.add("manifests_skipped")
@@ -310,6 +317,43 @@ class Copier:
             if future.done() and not future.cancelled() and future.exception() is not None:
                 raise future.exception()  # type: ignore[misc]
 
+    def _mount_or_session(
+        self, route: _Route, blob: Descriptor, stats: _Stats
+    ) -> _Avoided | str | None:
+        """Avoid uploading what the destination registry has (PRESENT in this repository,
+        MOUNTED from another); else None, or the upload session a refused mount opened.
+
+        A blob this run already put in another repository of the registry is mounted at once
+        (one request, no HEAD); otherwise a HEAD, then a mount where one may work."""
+        digest = blob.parsed_digest
+        if self.options.force:  # force re-uploads: nothing present or mounted repairs anything
+            return None
+        mount_from = self.locations.lookup(route.dest.host, digest)
+        known_elsewhere = mount_from not in (None, route.dst_repo) and not self.options.dry_run
+        if not known_elsewhere:
+            if route.dest.head_blob(route.dst_repo, digest) is not None:
+                self.locations.remember(route.dest.host, digest, route.dst_repo)
+                stats.add("blobs_skipped")
+                self.progress.blob_done(str(digest), blob.size, "skipped")
+                return _Avoided.PRESENT
+            if self.options.dry_run:
+                return None
+        if (
+            mount_from is None
+            and route.source.host == route.dest.host
+            and route.src_repo != route.dst_repo
+        ):
+            mount_from = route.src_repo
+        if not mount_from or mount_from == route.dst_repo:
+            return None
+        location = route.dest.mount_blob(route.dst_repo, digest, mount_from)
+        if location is None:
+            self.locations.remember(route.dest.host, digest, route.dst_repo)
+            stats.add("blobs_mounted")
+            self.progress.blob_done(str(digest), blob.size, "mounted")
+            return _Avoided.MOUNTED
+        return location  # not mounted: upload through the session the registry opened
+
     def _copy_blob(
         self,
         route: _Route,
@@ -321,32 +365,14 @@ class Copier:
             log.info("skipping foreign layer %s (served from its own URLs)", digest.short)
             stats.add("blobs_skipped")
             return
-        if not self.options.force and route.dest.head_blob(route.dst_repo, digest) is not None:
-            self.locations.remember(route.dest.host, digest, route.dst_repo)
-            stats.add("blobs_skipped")
-            self.progress.blob_done(str(digest), blob.size, "skipped")
+        avoided = self._mount_or_session(route, blob, stats)
+        if isinstance(avoided, _Avoided):
             return
+        location = avoided
         if self.options.dry_run:
             stats.add("blobs_copied")
             stats.add("bytes_copied", blob.size)
             return
-        location: str | None = None
-        mount_from: str | None = None
-        if not self.options.force:  # force re-uploads: a mount would not repair anything
-            mount_from = self.locations.lookup(route.dest.host, digest)
-            if (
-                mount_from is None
-                and route.source.host == route.dest.host
-                and route.src_repo != route.dst_repo
-            ):
-                mount_from = route.src_repo
-        if mount_from and mount_from != route.dst_repo:
-            location = route.dest.mount_blob(route.dst_repo, digest, mount_from)
-            if location is None:
-                self.locations.remember(route.dest.host, digest, route.dst_repo)
-                stats.add("blobs_mounted")
-                self.progress.blob_done(str(digest), blob.size, "mounted")
-                return
 
         self.progress.blob_started(str(digest), blob.size)
         moved = [0]
@@ -437,6 +463,13 @@ class Copier:
         ]
         data = json.dumps(raw, separators=(",", ":")).encode()
         route.dest.put_manifest(route.dst_repo, tag, data, mt.OCI_INDEX)
+
+
+class _Avoided(Enum):
+    """Why `_mount_or_session` found no upload needed."""
+
+    PRESENT = "present"
+    MOUNTED = "mounted"
 
 
 def _where(ref: Reference, operation: str = "copy") -> Where:

@@ -134,9 +134,11 @@ class _Run:
     def _sync_image(
         self, repository: str, src: Reference, dst: Reference, image: TaggedImage
     ) -> None:
-        decision = decide(self.spec, self.clients, src, dst, image)
+        # The digest is read before copying only where it decides something: a tag missing
+        # at the destination is copied at once (and cannot have finished in an earlier run).
+        decision = decide(self.spec, self.clients, src, dst, image, need_digest=False)
         item_id: str | None = None
-        if self.checkpoint is not None:
+        if self.checkpoint is not None and decision.digest is not None:
             item_id = _item_id(self.checkpoint.job_id, src, dst, decision.digest)
             if item_id in self.checkpoint.finished:
                 self._count("skip", 0, src, dst, "finished in an earlier run")
@@ -146,10 +148,15 @@ class _Run:
             self._record(repository, src, dst, item_id, ItemStatus.SKIPPED)
             return
         try:
-            copied = self.copier.copy(src, dst)
+            copied = self.copier.copy(src, dst, dest_missing=decision.dest_missing)
         except FreightlinerError as exc:
+            if item_id is None and self.checkpoint is not None:
+                digest = self._source_digest(src)
+                item_id = _item_id(self.checkpoint.job_id, src, dst, digest) if digest else None
             self._record(repository, src, dst, item_id, ItemStatus.FAILED, error=str(exc))
             raise
+        if item_id is None and self.checkpoint is not None:
+            item_id = _item_id(self.checkpoint.job_id, src, dst, copied.source_digest)
         outcome = "skip" if copied.status == "up-to-date" else "copy"
         reason = (
             "same digest at destination"
@@ -159,6 +166,14 @@ class _Run:
         self._count(outcome, copied.bytes_copied, src, dst, reason)
         status = ItemStatus.SKIPPED if outcome == "skip" else ItemStatus.DONE
         self._record(repository, src, dst, item_id, status, size=copied.bytes_copied)
+
+    def _source_digest(self, src: Reference) -> str | None:
+        """For recording a failure under the item's identity; None when even that fails."""
+        try:
+            head = self.clients.client(src.registry).head_manifest(src.repository, src.identifier)
+        except FreightlinerError:
+            return None
+        return str(head.digest) if head else None
 
     def _count(self, outcome: str, size: int, src: Reference, dst: Reference, reason: str) -> None:
         with self.lock:

@@ -107,13 +107,14 @@ def expand_repository(
         decision = decide(spec, clients, src, dst, image)
         if decision.action == "skip":
             continue
+        digest = decision.pinned()
         copies.append(
             WorkItem(
                 job_id=item.job_id,
                 correlation_id=item.correlation_id,
-                source=f"{source.name}@{decision.digest}",
+                source=f"{source.name}@{digest}",
                 destination=str(dst),
-                source_digest=decision.digest,
+                source_digest=digest,
                 platforms=spec.platforms,
                 referrers=spec.referrers,
                 force=spec.force,

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from freightliner.domain.errors import InvalidInput, NotFound, Where
 from freightliner.domain.reference import Reference
@@ -24,8 +24,15 @@ from freightliner.registry.client import RegistryClient
 
 class ImageDecision(BaseModel):
     action: Literal["copy", "skip"]
-    digest: str
+    digest: str | None = Field(description="the source digest; None when not needed to decide")
     reason: str
+    dest_missing: bool = False  # the destination has no such tag (seen by the HEAD)
+
+    def pinned(self) -> str:
+        """The source digest, which `decide` always reads when asked to (`need_digest`)."""
+        if self.digest is None:
+            raise InvalidInput("decided without the source digest; call decide(need_digest=True)")
+        return self.digest
 
 
 def selected_repositories(spec: SyncSpec, clients: ClientSource) -> Iterator[str]:
@@ -58,26 +65,40 @@ def selected_images(spec: SyncSpec, clients: ClientSource, repository: str) -> l
 
 
 def decide(
-    spec: SyncSpec, clients: ClientSource, src: Reference, dst: Reference, image: TaggedImage
+    spec: SyncSpec,
+    clients: ClientSource,
+    src: Reference,
+    dst: Reference,
+    image: TaggedImage,
+    *,
+    need_digest: bool = True,
 ) -> ImageDecision:
-    """Copy or skip: digest first, so the common no-op case costs two HEADs (one when the
-    listing already gave the source digest)."""
+    """Copy or skip, digest first: the no-op case costs two HEADs (one when the listing gave
+    the source digest). Without `need_digest`, an image missing at the destination is copied
+    without asking the source for its digest first (the copy reads the manifest anyway)."""
     digest = image.digest
-    if digest is None:
+
+    def source_digest() -> str:
         head = clients.client(src.registry).head_manifest(src.repository, src.identifier)
         if head is None:
             raise NotFound("tag vanished while the tree was synced", _where(src))
-        digest = str(head.digest)
-    if spec.force:
-        return ImageDecision(action="copy", digest=digest, reason="force")
-    if not spec.skip_existing or spec.platforms:
+        return str(head.digest)
+
+    if spec.force or not spec.skip_existing or spec.platforms:
         # A platform filter changes the digest: the copier compares what it would push.
-        return ImageDecision(action="copy", digest=digest, reason="checked by the copy")
+        reason = "force" if spec.force else "checked by the copy"
+        return ImageDecision(action="copy", digest=digest or source_digest(), reason=reason)
     present = clients.client(dst.registry).head_manifest(dst.repository, dst.identifier)
-    if present is not None and str(present.digest) == digest:
+    if present is None:
+        if digest is None and need_digest:
+            digest = source_digest()
+        return ImageDecision(
+            action="copy", digest=digest, reason="missing at destination", dest_missing=True
+        )
+    digest = digest or source_digest()
+    if str(present.digest) == digest:
         return ImageDecision(action="skip", digest=digest, reason="same digest at destination")
-    reason = "missing at destination" if present is None else "destination has another digest"
-    return ImageDecision(action="copy", digest=digest, reason=reason)
+    return ImageDecision(action="copy", digest=digest, reason="destination has another digest")
 
 
 def _with_created_time(client: RegistryClient, repository: str, tag: str) -> TaggedImage:

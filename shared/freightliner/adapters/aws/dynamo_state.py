@@ -26,6 +26,7 @@ from freightliner.ports.work import ItemRecord, JobRecord
 
 RETENTION_SECONDS = 30 * 24 * 3600
 TRANSACTION_LIMIT = 100  # DynamoDB's cap on actions per TransactWriteItems
+REOPEN_PAGE = 250  # items read per page when a job is resumed
 JOB_STATUSES = ("ENUMERATING", "RUNNING", "COMPLETE", "COMPLETED_WITH_ERRORS")
 log = logging.getLogger(__name__)
 _IMAGE_COUNTER = {
@@ -307,7 +308,9 @@ class DynamoStateStore:
 
     def reopen(self, job_id: str, include_failed: bool) -> Iterator[WorkItem]:
         unfinished = {"PENDING", "RUNNING", *({"FAILED"} if include_failed else set())}
-        for record in self._query_items(job_id, Attr("status").is_in(sorted(unfinished))):
+        status_is = Attr("status").is_in(sorted(unfinished))
+        # Small pages: the first batch goes out after one short read, however big the job.
+        for record in self._query_items(job_id, status_is, page_size=REOPEN_PAGE):
             if record.work is None:
                 continue  # recorded by an older version: nothing to send again
             item = WorkItem.model_validate_json(record.work)
@@ -384,12 +387,16 @@ class DynamoStateStore:
         failed = list(self._query_items(job_id, Attr("status").eq("FAILED")))
         return sorted(failed, key=lambda i: i.finished_at or 0, reverse=True)[:limit]
 
-    def _query_items(self, job_id: str, where: Any = None) -> Iterator[ItemRecord]:
+    def _query_items(
+        self, job_id: str, where: Any = None, page_size: int | None = None
+    ) -> Iterator[ItemRecord]:
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": Key("PK").eq(f"JOB#{job_id}") & Key("SK").begins_with("ITEM#")
         }
         if where is not None:
             kwargs["FilterExpression"] = where
+        if page_size is not None:
+            kwargs["Limit"] = page_size
         for found in self._query(**kwargs):
             yield ItemRecord.model_validate(found)
 
