@@ -16,13 +16,14 @@ from typing import Any
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
+from freightliner.adapters.aws.credential_sources import ReferencedKeys, WebIdentityRole
 from freightliner.adapters.aws.dynamo_state import DynamoStateStore
 from freightliner.adapters.aws.ecr_auth import EcrCredentialProvider, EcrTarget, ecr_target
 from freightliner.adapters.aws.ecr_repositories import EcrRepositoryAdmin
 from freightliner.adapters.aws.errors import aws_error
 from freightliner.adapters.aws.eventbridge_notifier import EventBridgeJobNotifier
 from freightliner.adapters.aws.secrets_manager import AwsSecretStore
-from freightliner.adapters.aws.sessions import AwsClients
+from freightliner.adapters.aws.sessions import AwsClients, CredentialSource
 from freightliner.adapters.aws.sqs_queue import SqsWorkQueue
 from freightliner.adapters.aws.tree_schedules import TreeSchedules
 from freightliner.adapters.credential_refs import (
@@ -290,8 +291,7 @@ class Container:
 
     @cached_property
     def secret_references(self) -> ReferenceResolver:
-        ttl = float(os.environ.get(ENV_SECRET_TTL) or DEFAULT_TTL)
-        return ReferenceResolver(self.secret_stores.for_reference, ttl=ttl)
+        return ReferenceResolver(self.secret_stores.for_reference, ttl=_secret_ttl())
 
     def _ecr_targets(self) -> dict[str, EcrTarget]:
         """Hosts mapped onto an ECR registry (a local one, say) or called through a role."""
@@ -308,6 +308,29 @@ class Container:
     @cached_property
     def _ecr_provider(self) -> EcrCredentialProvider:
         return EcrCredentialProvider(self.aws, self._ecr_targets())
+
+
+def _secret_ttl() -> float:
+    return float(os.environ.get(ENV_SECRET_TTL) or DEFAULT_TTL)
+
+
+def aws_credential_source(settings: Settings) -> CredentialSource | None:
+    """Where the functions' AWS credentials come from when they run outside AWS: a role
+    assumed with this instance's Google ID token, or keys in a secret; None: the default
+    chain. Nothing is read until the first AWS call is signed."""
+    if settings.aws_role_arn:
+        audience = settings.aws_web_identity_audience
+        return WebIdentityRole(
+            settings.aws_role_arn,
+            settings.region,
+            lambda: google_credentials.identity_token(audience),
+        )
+    if settings.aws_credentials:
+        # Its own resolver and stores: an aws-sm:// reference is read with the default chain,
+        # never with the keys it holds.
+        resolver = ReferenceResolver(SecretStores(AwsClients()).for_reference, ttl=_secret_ttl())
+        return ReferencedKeys(resolver, settings.aws_credentials)
+    return None
 
 
 def load_document_text(spec: str, s3: Any, ssm: Any) -> tuple[str, str]:
@@ -334,7 +357,7 @@ class Pipeline:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()
-        self.aws = AwsClients()
+        self.aws = AwsClients(aws_credential_source(self.settings))
 
     def _client(self, service: str) -> Any:
         return self.aws.client(service, self.settings.region)
@@ -364,10 +387,8 @@ class Pipeline:
 
     @cached_property
     def state(self) -> StateStore:
-        import boto3  # noqa: PLC0415
-
         table = self._require(self.settings.table, ENV_TABLE)
-        resource = boto3.resource("dynamodb", region_name=self.settings.region)
+        resource = self.aws.resource("dynamodb", self.settings.region)
         return DynamoStateStore(resource.Table(table))
 
     @property

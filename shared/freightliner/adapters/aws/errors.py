@@ -35,7 +35,10 @@ _AUTH = {
     "UnrecognizedClientException",
     "InvalidSignatureException",
     "ExpiredTokenException",
+    "ExpiredToken",
     "InvalidClientTokenId",
+    "InvalidIdentityToken",  # AssumeRoleWithWebIdentity: the token is bad or not trusted
+    "IDPRejectedClaim",
 }
 
 
