@@ -9,6 +9,7 @@ import yaml
 
 from freightliner.adapters.aws.table_schema import TABLE_DEFINITION, TTL_ATTRIBUTE
 from freightliner.harness.aws_resources import MAX_RECEIVE_COUNT
+from freightliner.settings import DEFAULT_WEB_IDENTITY_AUDIENCE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -151,3 +152,37 @@ def test_cross_account_roles_are_assumable_exactly_as_listed_and_only_when_liste
         assert condition == "HasCrossAccountRoles", name
         assert statement["Effect"] == "Allow" and statement["Action"] == ["sts:AssumeRole"]
         assert statement["Resource"] == {"Ref": "CrossAccountRoleArns"}, name
+
+
+def test_the_gcp_functions_role_trusts_one_service_accounts_id_tokens() -> None:
+    """FREIGHTLINER_AWS_ROLE_ARN on GCP: no AWS key there, the role trusts Google ID tokens
+    of one service account for the audience the functions ask for."""
+    parameters = template()["Parameters"]
+    assert parameters["GcpServiceAccountId"]["Default"] == ""
+    assert parameters["GcpTokenAudience"]["Default"] == DEFAULT_WEB_IDENTITY_AUDIENCE
+    role = template()["Resources"]["GcpFunctionsRole"]
+    assert role["Condition"] == "HasGcpServiceAccount"
+    assert template()["Outputs"]["GcpFunctionsRoleArn"]["Condition"] == "HasGcpServiceAccount"
+    [trust] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Federated": "accounts.google.com"}
+    assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert trust["Condition"] == {
+        "StringEquals": {
+            "accounts.google.com:aud": {"Ref": "GcpServiceAccountId"},  # the token's azp
+            "accounts.google.com:sub": {"Ref": "GcpServiceAccountId"},
+            "accounts.google.com:oaud": {"Ref": "GcpTokenAudience"},  # the token's aud
+        }
+    }
+    props = role["Properties"]
+    granted = [
+        *policy_statements(props["ManagedPolicyArns"]),
+        *policy_statements([p["PolicyDocument"] for p in props["Policies"]]),
+    ]
+    actions = {action for _, statement in granted for action in statement["Action"]}
+    assert all("*" not in action for action in actions)
+    # on_gar_push: the rules, the idempotency record and the job, the work items
+    assert {"ssm:GetParameter", "dynamodb:PutItem", "dynamodb:UpdateItem", "sqs:SendMessage"} <= (
+        actions
+    )
+    # replicate_now copies into ECR exactly as the Lambda one does
+    assert {a for s in statements("ReplicateNowFunction") for a in s["Action"]} <= actions
