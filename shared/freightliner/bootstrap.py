@@ -158,10 +158,14 @@ class Container:
     def from_environment(
         cls, registries_file: Path | None = None, credentials: dict[str, Credential] | None = None
     ) -> Container:
+        """The CLI's container: the registries config and the AWS credentials (the default
+        chain, or FREIGHTLINER_AWS_ROLE_ARN / FREIGHTLINER_AWS_CREDENTIALS) the environment
+        names."""
         path = registries_file or (
             Path(os.environ[ENV_REGISTRIES]) if os.environ.get(ENV_REGISTRIES) else None
         )
-        return cls(Registries.load(path), credentials)
+        aws = AwsClients(aws_credential_source(Settings.from_env()))
+        return cls(Registries.load(path), credentials, aws=aws)
 
     @property
     def registries(self) -> Registries:

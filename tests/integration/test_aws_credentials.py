@@ -296,7 +296,7 @@ def test_a_role_assumed_with_the_metadata_servers_id_token(
         assert role.session_token not in logged
 
 
-def test_a_custom_audience_is_asked_for(
+def test_a_custom_audience_is_asked_for_and_the_cli_signs_the_same_way(
     google: GoogleFake,
     resources: PipelineResources,
     aws_through_proxy: FaultyProxy,
@@ -308,6 +308,9 @@ def test_a_custom_audience_is_asked_for(
     push(cloud_function_client("on_gar_push", "cloudevent"), gar_insert("m", "e"))
     assert queued(pipeline().aws.client("sqs", "us-east-1"), resources) == 1
     assert [r["audience"] for r in google.identity_requests] == ["https://aws.example.com"]
+    # The CLI's container (copy, sync) signs the same way.
+    cli = Container.from_environment().aws.client("sts", "us-east-1")
+    assert cli.get_caller_identity()["Arn"].endswith(":assumed-role/gcp-bridge/freightliner")
 
 
 def test_a_silent_metadata_server_costs_at_most_2_s_and_names_itself(
