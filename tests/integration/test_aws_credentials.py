@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import socket
 import time
 from collections.abc import Iterator
@@ -36,7 +35,8 @@ from freightliner.domain.secrets import SecretText, StoreKind
 from freightliner.harness.aws_resources import PipelineResources, create_resources
 from freightliner.harness.functions import EVENTS, cloud_function_client
 from tests.support.faulty_proxy import FaultyProxy, Recorded, start_proxy
-from tests.support.google_fake import GoogleFake, serve_google_fake
+from tests.support.google_fake import GoogleFake, serve_google_fake_as_adc
+from tests.support.leaks import everything_logged, watch_logs
 
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/gcp-bridge"
@@ -59,14 +59,7 @@ _EXPIRED = (
 
 @pytest.fixture
 def google(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GoogleFake]:
-    """Secret Manager and the metadata server, with a service-account key for the former."""
-    for fake in serve_google_fake():
-        key = tmp_path / "sa.json"
-        key.write_text(json.dumps(fake.service_account_key()))
-        monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
-        monkeypatch.setenv("FREIGHTLINER_GCP_SECRETMANAGER_ENDPOINT", fake.url)
-        monkeypatch.setenv("GCE_METADATA_HOST", fake.host)
-        yield fake
+    yield from serve_google_fake_as_adc(tmp_path, monkeypatch)
 
 
 @pytest.fixture
@@ -114,20 +107,6 @@ def queued(sqs: Any, resources: PipelineResources) -> int:
     """Work items on the queue: what on_gar_push enqueued."""
     reply = sqs.receive_message(QueueUrl=resources.queue_url, MaxNumberOfMessages=10)
     return len(reply.get("Messages", []))
-
-
-def everything_logged(caplog: pytest.LogCaptureFixture) -> str:
-    parts = []
-    for record in caplog.records:
-        parts.append(record.getMessage())
-        parts.extend(repr(value) for value in vars(record).values())
-    return "\n".join(parts)
-
-
-def watch_logs(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO)
-    for name in ("freightliner", "httpx", "httpcore"):
-        caplog.set_level(logging.DEBUG, logger=name)
 
 
 # -- keys in GCP Secret Manager ------------------------------------------------------------

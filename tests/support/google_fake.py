@@ -19,9 +19,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import jwt
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -328,3 +330,18 @@ def serve_google_fake() -> Iterator[GoogleFake]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def serve_google_fake_as_adc(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[GoogleFake]:
+    """The fake as this process's Google: a service-account key it signs for as application
+    default credentials, its Secret Manager endpoint, its metadata server, project `proj`."""
+    for fake in serve_google_fake():
+        key = tmp_path / "sa.json"
+        key.write_text(json.dumps(fake.service_account_key()))
+        monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
+        monkeypatch.setenv("FREIGHTLINER_GCP_SECRETMANAGER_ENDPOINT", fake.url)
+        monkeypatch.setenv("GCE_METADATA_HOST", fake.host)
+        monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "proj")
+        yield fake
