@@ -328,3 +328,22 @@ def test_a_refused_token_is_unauthorized_and_not_echoed(
     assert ROLE in str(info.value) and "failed: InvalidIdentityToken" in str(info.value)
     [token] = google.id_tokens
     assert token not in repr(info.value)
+
+
+def test_unreadable_keys_leave_the_event_to_be_delivered_again(
+    google: GoogleFake,
+    resources: PipelineResources,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No key, no acknowledgement: the event is not dropped while the secret is missing."""
+    watch_logs(caplog)
+    monkeypatch.setenv("FREIGHTLINER_AWS_CREDENTIALS", SECRET)
+    reset_pipeline()
+    client = cloud_function_client("on_gar_push", "cloudevent")
+    response = client.post(
+        "/", json=gar_insert("m-1", "f"), headers={"Content-Type": "application/cloudevents+json"}
+    )
+    assert response.status_code == 500  # Pub/Sub delivers it again
+    assert queued(boto3.client("sqs", region_name="us-east-1"), resources) == 0
+    assert "secret 'aws-keys' not found in GCP project proj" in everything_logged(caplog)
