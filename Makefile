@@ -3,7 +3,7 @@ PY := .venv/bin/python
 SRC := shared/freightliner functions tests bench
 
 
-.PHONY: bootstrap bootstrap-sam test lint validate build gcp-source unit integration demo bench fmt clean
+.PHONY: bootstrap bootstrap-sam test lint validate build gcp-source unit integration demo demo-gate bench bench-tree fmt clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -50,8 +50,16 @@ integration: bootstrap
 demo: bootstrap
 	$(PY) -m freightliner.harness.demo
 
+demo-gate: bootstrap
+	$(PY) -m freightliner.harness.demo_gate
+
 bench: bootstrap
 	$(PY) bench/copy_vs_skopeo.py
+
+bench-tree: bootstrap
+	$(PY) bench/tree_sync_vs_skopeo.py
+	$(PY) bench/tree_kill_resume.py
+	$(PY) bench/tree_fanout_ecr.py
 
 fmt: bootstrap
 	$(PY) -m ruff format $(SRC)

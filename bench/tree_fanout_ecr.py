@@ -88,15 +88,16 @@ def main() -> int:
         job_id = work.start_tree(spec)
         seconds = time.perf_counter() - started
         job = work.state.get_job(job_id)
-        assert job is not None and job.total == args.repos, job
+        assert job is not None and job.repositories == args.repos, job
         attributes = boto3.client("sqs").get_queue_attributes(
             QueueUrl=stack.env["FREIGHTLINER_QUEUE_URL"],
             AttributeNames=["ApproximateNumberOfMessages"],
         )["Attributes"]
         print(
             f"start_tree: {args.repos} repositories enumerated and fanned out in "
-            f"{seconds:.1f} s ({args.repos / seconds:.0f}/s); job total {job.total}, "
-            f"queue holds {attributes['ApproximateNumberOfMessages']}"
+            f"{seconds:.1f} s ({args.repos / seconds:.0f}/s); the job counts "
+            f"{job.repositories} repositories, the queue holds "
+            f"{attributes['ApproximateNumberOfMessages']}"
         )
         print(
             f"peak RSS {rss_mb():.0f} MB (grew {rss_mb() - before:.0f} MB during fan-out; "

@@ -19,9 +19,9 @@ from freightliner.observability import (
     count_copy,
     count_failure,
     count_job_end,
+    log_item,
     logger,
     metrics,
-    short,
     tracer,
 )
 
@@ -33,9 +33,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 def record_handler(record: SQSRecord) -> dict[str, Any]:
     # An unreadable body raises: the message returns until maxReceiveCount sends it to the DLQ.
     item = WorkItem.model_validate_json(record.body)
-    logger.append_keys(
-        correlation_id=item.correlation_id, item_id=item.item_id, digest=short(item.source_digest)
-    )
+    log_item(item)
     work = pipeline()
     try:
         with VisibilityHeartbeat(work.extend_visibility, record.receipt_handle):

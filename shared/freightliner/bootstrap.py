@@ -17,14 +17,17 @@ import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
 from freightliner.adapters.aws.credential_sources import ReferencedKeys, WebIdentityRole
+from freightliner.adapters.aws.dynamo_scan_waits import DynamoScanWaits
 from freightliner.adapters.aws.dynamo_state import DynamoStateStore
 from freightliner.adapters.aws.ecr_auth import EcrCredentialProvider, EcrTarget, ecr_target
 from freightliner.adapters.aws.ecr_repositories import EcrRepositoryAdmin
+from freightliner.adapters.aws.ecr_scans import EcrImageScanner
 from freightliner.adapters.aws.errors import aws_error
 from freightliner.adapters.aws.eventbridge_notifier import EventBridgeJobNotifier
 from freightliner.adapters.aws.secrets_manager import AwsSecretStore
 from freightliner.adapters.aws.sessions import AwsClients, CredentialSource
 from freightliner.adapters.aws.sqs_queue import SqsWorkQueue
+from freightliner.adapters.aws.step_functions_gate import StepFunctionsScanGate
 from freightliner.adapters.aws.tree_schedules import TreeSchedules
 from freightliner.adapters.credential_refs import (
     DEFAULT_TTL,
@@ -32,6 +35,7 @@ from freightliner.adapters.credential_refs import (
     ReferenceResolver,
 )
 from freightliner.adapters.gcp import google_credentials
+from freightliner.adapters.gcp.container_analysis import DEFAULT_ENDPOINT, ContainerAnalysisScanner
 from freightliner.adapters.gcp.gar_auth import GarCredentialProvider
 from freightliner.adapters.gcp.gar_catalog import API_ENDPOINT as GAR_API_ENDPOINT
 from freightliner.adapters.gcp.gar_catalog import ArtifactRegistryCatalog
@@ -44,11 +48,12 @@ from freightliner.adapters.local.static_creds import (
     DockerConfigCredentialProvider,
     StaticCredentialProvider,
 )
-from freightliner.domain.errors import InvalidInput, Where
-from freightliner.domain.events import ImageEvent
-from freightliner.domain.reference import gar_host
+from freightliner.domain.errors import InvalidInput, Unsupported, Where
+from freightliner.domain.events import ImageEvent, ScanFinished
+from freightliner.domain.reference import ecr_host, gar_host
 from freightliner.domain.registries import AuthConfig, AuthKind, Registries, TlsMode
 from freightliner.domain.rules import RulesDocument, parse_rules
+from freightliner.domain.scans import Verdict
 from freightliner.domain.secrets import RefScheme, SecretRef, StoreKind
 from freightliner.domain.sync import SyncFile, SyncSpec, parse_sync_file
 from freightliner.domain.work import WorkItem
@@ -58,10 +63,22 @@ from freightliner.engine.job_resume import ResumeReport, resume_job
 from freightliner.engine.job_summary import announce
 from freightliner.engine.models import CopyReport
 from freightliner.engine.replicate_now import ReplicateNowRequest, replicate_now
+from freightliner.engine.scan_gate import (
+    CheckScanRequest,
+    CheckScanResult,
+    ParkRequest,
+    ScanTask,
+    WakeReport,
+    check_scan,
+    evaluate_scan,
+    park_wait,
+    wake_waiting_gates,
+)
 from freightliner.engine.tree_fanout import start_tree
 from freightliner.engine.worker import ItemOutcome, process_item
 from freightliner.ports.credentials import Credential, CredentialProvider
 from freightliner.ports.repositories import RepositoryAdmin
+from freightliner.ports.scans import ImageScanner, ScanWaits
 from freightliner.ports.secrets import SecretStore
 from freightliner.ports.work import (
     JobNotifier,
@@ -80,6 +97,7 @@ from freightliner.settings import (
     ENV_QUEUE_URL,
     ENV_REGISTRIES,
     ENV_RULES,
+    ENV_SCAN_GATE_ARN,
     ENV_SCHEDULER_ROLE_ARN,
     ENV_SECRET_TTL,
     ENV_START_TREE_ARN,
@@ -145,14 +163,17 @@ class Container:
         credentials: dict[str, Credential] | None = None,
         retry: RetryPolicy | None = None,
         aws: AwsClients | None = None,
+        scan_endpoint: str = DEFAULT_ENDPOINT,
     ) -> None:
         self._registries = registries
         self._overrides = dict(credentials or {})
         self._retry = retry or RetryPolicy()
+        self._scan_endpoint = scan_endpoint
         self._lock = threading.Lock()
         self._clients: dict[str, RegistryClient] = {}
         self._admins: dict[str, RepositoryAdmin] = {}
         self.aws = aws or AwsClients()
+        self._scanners: dict[str, ImageScanner] = {}
 
     @classmethod
     def from_environment(
@@ -192,8 +213,29 @@ class Container:
 
     @cached_property
     def _api_http(self) -> httpx.Client:
-        """HTTP for control-plane REST APIs (Artifact Registry), shared by every host."""
+        """HTTP for control-plane REST APIs (Artifact Registry, Container Analysis), shared by
+        every host."""
         return httpx.Client(timeout=30.0)
+
+    def scanner(self, host: str) -> ImageScanner:
+        """ECR image scans for ECR hosts, Container Analysis for Artifact Registry hosts."""
+        with self._lock:
+            found = self._scanners.get(host)
+            if found is not None:
+                return found
+            targets = self._ecr_targets()
+            if host in targets or ecr_host(host):
+                found = EcrImageScanner(self.aws, targets)
+            elif gar_host(host):
+                found = ContainerAnalysisScanner(
+                    self._api_http, self.credential_provider(host), self._scan_endpoint
+                )
+            else:
+                raise Unsupported(
+                    f"the scan gate reads scans from ECR and Artifact Registry; {host} is neither"
+                )
+            self._scanners[host] = found
+            return found
 
     def close(self) -> None:
         with self._lock:
@@ -201,6 +243,7 @@ class Container:
                 client.transport.close()
                 client.transport.auth.close()
             self._clients.clear()
+            self._scanners.clear()
             if "_api_http" in self.__dict__:
                 self.__dict__.pop("_api_http").close()
 
@@ -374,7 +417,8 @@ class Pipeline:
     @cached_property
     def container(self) -> Container:
         path = Path(self.settings.registries) if self.settings.registries else None
-        return Container(Registries.load(path), aws=self.aws)
+        endpoint = self.settings.container_analysis_endpoint or DEFAULT_ENDPOINT
+        return Container(Registries.load(path), aws=self.aws, scan_endpoint=endpoint)
 
     @cached_property
     def rules(self) -> RulesDocument:
@@ -390,14 +434,38 @@ class Pipeline:
         return SqsWorkQueue(self._client("sqs"), url)
 
     @cached_property
-    def state(self) -> StateStore:
+    def _table(self) -> Any:
         table = self._require(self.settings.table, ENV_TABLE)
-        resource = self.aws.resource("dynamodb", self.settings.region)
-        return DynamoStateStore(resource.Table(table))
+        return self.aws.resource("dynamodb", self.settings.region).Table(table)
 
-    @property
+    @cached_property
+    def state(self) -> StateStore:
+        return DynamoStateStore(self._table)
+
+    @cached_property
+    def scan_waits(self) -> ScanWaits:
+        return DynamoScanWaits(self._table)
+
+    @cached_property
     def gate(self) -> ScanGate | None:
-        return None  # the scan-gate state machine is not part of this deployment yet
+        """The scan-gate state machine, where the deployment names one."""
+        arn = self.settings.scan_gate_arn
+        return StepFunctionsScanGate(self._client("stepfunctions"), arn) if arn else None
+
+    def check_scan(self, request: CheckScanRequest) -> CheckScanResult:
+        return check_scan(request, self.container)
+
+    def evaluate_scan(self, request: ScanTask) -> Verdict:
+        return evaluate_scan(request, self.container)
+
+    def park_scan_wait(self, request: ParkRequest) -> None:
+        park_wait(request, self.scan_waits)
+
+    def wake_gates(self, scan: ScanFinished) -> WakeReport:
+        gate = self.gate
+        if gate is None:
+            raise InvalidInput(f"{ENV_SCAN_GATE_ARN} is not set: there is no gate to wake")
+        return wake_waiting_gates(scan.image(), self.scan_waits, gate)
 
     @cached_property
     def _idempotency_config(self) -> Any:

@@ -1,28 +1,42 @@
 """What every handler does the same way: refuse bad input with a structured log line and a
-metric (never only a traceback), and keep an SQS message leased while a long copy runs."""
+metric (never only a traceback), parse a state-machine task's input into its model, and keep
+an SQS message leased while a long copy runs."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from freightliner.domain.errors import FreightlinerError, InvalidInput
 from freightliner.observability import count_failure, logger
 
 HEARTBEAT_SECONDS = 60.0
 LEASE_SECONDS = 180
+M = TypeVar("M", bound=BaseModel)
+
+
+def _invalid(exc: ValidationError, what: str) -> InvalidInput:
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "(event)"
+    return InvalidInput(f"{what}: {field}: {first['msg']}")
+
+
+def task_input(model: type[M], event: Any, what: str) -> M:
+    """A state-machine task's input as its model; InvalidInput (not retried) when it is not."""
+    try:
+        return model.model_validate(event)
+    except ValidationError as exc:
+        raise _invalid(exc, what) from None
 
 
 def rejection(exc: Exception, what: str) -> dict[str, Any]:
     """Log and count refused input; return the error object the caller sees."""
     if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "(event)"
-        error: FreightlinerError = InvalidInput(f"{what}: {field}: {first['msg']}")
+        error: FreightlinerError = _invalid(exc, what)
     elif isinstance(exc, FreightlinerError):
         error = exc
     else:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from freightliner.domain.work import WorkItem
+
 SERVICE = "freightliner"
 NAMESPACE = "Freightliner"
 
@@ -23,6 +25,13 @@ def short(digest: str | None) -> str:
     if not digest:
         return ""
     return digest.split(":", 1)[-1][:12]
+
+
+def log_item(item: WorkItem) -> None:
+    """Every following log line names the item, its digest and the event it came from."""
+    logger.append_keys(
+        correlation_id=item.trace_id, item_id=item.item_id, digest=short(item.source_digest)
+    )
 
 
 def count_failure(kind: str) -> None:
@@ -47,3 +56,14 @@ def count_job_end(status: str, seconds: float | None) -> None:
     metrics.add_metric(name=f"Jobs_{status}", unit=MetricUnit.Count, value=1)
     if seconds is not None:
         metrics.add_metric(name="JobSeconds", unit=MetricUnit.Seconds, value=seconds)
+
+
+def count_verdict(allowed: bool) -> None:
+    """Scan-gate verdicts on completed scans: images their findings let through or blocked."""
+    name = "ScanGatePassed" if allowed else "ScanGateBlocked"
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+def count_woken(gates: int) -> None:
+    """Scan-gate waits a scan-finished event ended early."""
+    metrics.add_metric(name="ScanGatesWoken", unit=MetricUnit.Count, value=gates)

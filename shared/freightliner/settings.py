@@ -25,6 +25,8 @@ ENV_GAR_SUBSCRIPTION = "FREIGHTLINER_GAR_SUBSCRIPTION"  # projects/P/subscriptio
 ENV_EVENT_BUS = "FREIGHTLINER_EVENT_BUS"  # optional: job-finished events go to this bus
 ENV_START_TREE_ARN = "FREIGHTLINER_START_TREE_ARN"  # `tree schedule`: what schedules invoke
 ENV_SCHEDULER_ROLE_ARN = "FREIGHTLINER_SCHEDULER_ROLE_ARN"  # and the role they invoke it as
+ENV_SCAN_GATE_ARN = "FREIGHTLINER_SCAN_GATE_ARN"  # the scan-gate state machine; empty = no gate
+ENV_CONTAINER_ANALYSIS_ENDPOINT = "FREIGHTLINER_CONTAINER_ANALYSIS_ENDPOINT"  # GAR scans
 ENV_REGION = "AWS_REGION"
 ENV_SECRET_TTL = "FREIGHTLINER_SECRET_TTL"  # noqa: S105 - a variable name; seconds a resolved credential reference is reused
 # Where GCP Secret Manager's REST API is (default: Google's); like AWS_ENDPOINT_URL for boto3.
@@ -54,6 +56,8 @@ class Settings(BaseModel):
     event_bus: str | None = None
     start_tree_arn: str | None = None
     scheduler_role_arn: str | None = None
+    scan_gate_arn: str | None = None
+    container_analysis_endpoint: str | None = None
     jobs: int = Field(default=8, ge=1, le=64)
     region: str = "us-east-1"
     aws_role_arn: str | None = None
@@ -75,6 +79,8 @@ class Settings(BaseModel):
             event_bus=env.get(ENV_EVENT_BUS) or None,
             start_tree_arn=env.get(ENV_START_TREE_ARN) or None,
             scheduler_role_arn=env.get(ENV_SCHEDULER_ROLE_ARN) or None,
+            scan_gate_arn=env.get(ENV_SCAN_GATE_ARN) or None,
+            container_analysis_endpoint=env.get(ENV_CONTAINER_ANALYSIS_ENDPOINT) or None,
             jobs=int(env.get(ENV_JOBS) or 8),
             region=aws_region(),
             aws_role_arn=_role_arn(env.get(ENV_AWS_ROLE_ARN)),

@@ -1,5 +1,6 @@
 """Trigger payloads as pydantic models: EventBridge "ECR Image Action" and GAR Pub/Sub
-notifications, both reduced to one `ImageEvent` the planner understands."""
+notifications, both reduced to one `ImageEvent` the planner understands; and the EventBridge
+scan events ("ECR Image Scan", "Inspector2 Scan") that wake a waiting scan gate."""
 
 from __future__ import annotations
 
@@ -70,6 +71,40 @@ class EcrImageAction(BaseModel):
             digest=self.detail.image_digest,
             tag=self.detail.image_tag or None,
         )
+
+
+class ScanDetail(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+    scan_status: str = Field(alias="scan-status")
+    repository_name: str = Field(alias="repository-name")
+    image_digest: str = Field(alias="image-digest")
+
+
+class ScanFinished(BaseModel):
+    """EventBridge "ECR Image Scan" (basic scanning) or "Inspector2 Scan" (enhanced)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+    id: str
+    detail_type: Literal["ECR Image Scan", "Inspector2 Scan"] = Field(alias="detail-type")
+    source: Literal["aws.ecr", "aws.inspector2"]
+    account: str
+    region: str
+    detail: ScanDetail
+
+    def image(self) -> str:
+        """The scanned image, `<registry>/<repository>@<digest>` as work items name sources.
+        Inspector2 puts the repository's ARN in `repository-name`."""
+        account, region, name = self.account, self.region, self.detail.repository_name
+        if name.startswith("arn:"):
+            parts = name.split(":", 5)
+            if len(parts) != 6 or not parts[5].startswith("repository/"):
+                raise InvalidInput(f"scan event: {name!r} is not an ECR repository ARN")
+            region, account, name = parts[3], parts[4], parts[5].removeprefix("repository/")
+        digest = Digest.parse(self.detail.image_digest)
+        validate_repository(name)
+        return f"{account}.dkr.ecr.{region}.amazonaws.com/{name}@{digest}"
 
 
 class GarNotification(BaseModel):

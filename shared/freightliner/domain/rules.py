@@ -7,6 +7,7 @@ glob and names destinations. A bad document fails at load with the line and fiel
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -14,6 +15,7 @@ from freightliner.domain.documents import load_document
 from freightliner.domain.globs import glob_match
 from freightliner.domain.platform import Platform
 from freightliner.domain.reference import validate_host, validate_repository
+from freightliner.domain.scans import ScanPolicy
 
 _TEMPLATE_FIELDS = {"repository", "name"}
 
@@ -96,7 +98,17 @@ class Rule(BaseModel):
     referrers: bool = False
     platforms: list[str] = Field(default_factory=list)
     mirror_deletes: bool = False
-    scan_gate: bool = False
+    scan_gate: ScanPolicy | None = Field(
+        default=None, description="hold pushes until their vulnerability scan passes"
+    )
+
+    @field_validator("scan_gate", mode="before")
+    @classmethod
+    def _gate(cls, value: Any) -> Any:
+        """`true` is the default policy, `false` no gate; a mapping tunes the policy."""
+        if value is True:
+            return {}
+        return None if value is False else value
 
     @field_validator("platforms")
     @classmethod

@@ -10,7 +10,9 @@ import hashlib
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+from freightliner.domain.scans import ScanPolicy
 
 
 class ItemStatus(StrEnum):
@@ -19,9 +21,10 @@ class ItemStatus(StrEnum):
     DONE = "DONE"
     FAILED = "FAILED"
     SKIPPED = "SKIPPED"
+    BLOCKED = "BLOCKED"  # held back by the scan gate
 
 
-TERMINAL = frozenset({ItemStatus.DONE, ItemStatus.FAILED, ItemStatus.SKIPPED})
+TERMINAL = frozenset({ItemStatus.DONE, ItemStatus.FAILED, ItemStatus.SKIPPED, ItemStatus.BLOCKED})
 
 
 class RepositoryPage(BaseModel):
@@ -60,7 +63,42 @@ class WorkItem(BaseModel):
             key += f"|after:{self.page.after}"
         return hashlib.sha256(key.encode()).hexdigest()[:32]
 
+    @property
+    def trace_id(self) -> str:
+        """The correlation id a queue message carries: never empty."""
+        return self.correlation_id or self.job_id
+
 
 def job_id_for(event_id: str, digest: str) -> str:
     """A deterministic job id per (event, digest): duplicate deliveries map to one job."""
     return "evt-" + hashlib.sha256(f"{event_id}|{digest}".encode()).hexdigest()[:24]
+
+
+class GateRequest(BaseModel):
+    """An item held for the scan gate with its rule's policy: the gate execution's input."""
+
+    model_config = ConfigDict(frozen=True)
+
+    item: WorkItem
+    policy: ScanPolicy
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def item_id(self) -> str:
+        return self.item.item_id
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def correlation_id(self) -> str:
+        return self.item.trace_id
+
+    @property
+    def execution_name(self) -> str:
+        return gate_execution_name(self.item.source_digest, self.item.destination)
+
+
+def gate_execution_name(source_digest: str, destination: str) -> str:
+    """One gate per (source digest, destination): a repeated event cannot start a second gate
+    for the same work (Step Functions keeps execution names unique for 90 days)."""
+    key = f"{source_digest}|{destination}"
+    return "gate-" + hashlib.sha256(key.encode()).hexdigest()[:40]

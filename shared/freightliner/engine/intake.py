@@ -2,7 +2,9 @@
 
 Nothing is half written: the gate is checked before anything is recorded, and a job whose
 items were recorded but not yet all enqueued (a crash in between) is enqueued again when the
-event is delivered again; a job already enqueued is a duplicate and does nothing.
+event is delivered again; a job already enqueued is a duplicate and does nothing. An item
+whose image and destination another job's gate already holds is recorded SKIPPED with that
+job's name, so this job does not wait for it forever.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from pydantic import BaseModel
 from freightliner.domain.errors import Unsupported
 from freightliner.domain.events import ImageEvent
 from freightliner.domain.rules import RulesDocument
+from freightliner.domain.work import ItemStatus
 from freightliner.engine.planning import EventPlan, plan_event
-from freightliner.ports.work import JobRecord, ScanGate, StateStore, WorkQueue
+from freightliner.ports.work import GateCovered, JobRecord, ScanGate, StateStore, WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +44,9 @@ def accept_event(
         log.warning("no rule matches %s %s/%s", event.action, event.registry, event.repository)
         return IntakeResult(outcome="no-match", plan=plan)
     if plan.gated and gate is None:
+        names = ", ".join(sorted({g.item.rule for g in plan.gated}))
         raise Unsupported(
-            f"rule(s) {', '.join(sorted({i.rule for i in plan.gated}))} ask for the scan gate, "
+            f"rule(s) {names} ask for the scan gate, "
             "but no scan gate is configured in this deployment"
         )
     job = JobRecord(
@@ -55,7 +59,7 @@ def accept_event(
             "source": f"{event.registry}/{event.repository}@{event.digest}",
         },
     )
-    if not state.create_job(job, [*plan.items, *plan.gated]):
+    if not state.create_job(job, [*plan.items, *(g.item for g in plan.gated)]):
         existing = state.get_job(plan.job_id)
         if existing is not None and existing.enqueued:
             log.info("event %s already accepted as job %s", event.event_id, plan.job_id)
@@ -63,6 +67,18 @@ def accept_event(
     if plan.items:
         queue.send(plan.items)
     if plan.gated and gate is not None:
-        gate.start(plan.gated)
+        for covered in gate.start(plan.gated):
+            _skip_covered(covered, state)
     state.mark_enqueued(plan.job_id)
     return IntakeResult(outcome="enqueued", plan=plan)
+
+
+def _skip_covered(covered: GateCovered, state: StateStore) -> None:
+    if state.claim(covered.item) is None:
+        return  # recorded on an earlier delivery
+    reason = (
+        f"the scan gate for this image and destination already runs or ran in job "
+        f"{covered.job_id} (execution {covered.execution})"
+    )
+    log.info("item %s: %s", covered.item.item_id, reason)
+    state.finish(covered.item, ItemStatus.SKIPPED, error=reason, error_kind="gate_covered")

@@ -7,13 +7,13 @@ from pydantic import BaseModel, Field
 from freightliner.domain.events import ImageEvent
 from freightliner.domain.reference import Reference
 from freightliner.domain.rules import RulesDocument
-from freightliner.domain.work import WorkItem, job_id_for
+from freightliner.domain.work import GateRequest, WorkItem, job_id_for
 
 
 class EventPlan(BaseModel):
     job_id: str
     items: list[WorkItem] = Field(default_factory=list, description="enqueue now")
-    gated: list[WorkItem] = Field(default_factory=list, description="wait for a scan first")
+    gated: list[GateRequest] = Field(default_factory=list, description="wait for a scan first")
     rules: list[str] = Field(default_factory=list)
 
 
@@ -44,5 +44,8 @@ def plan_event(event: ImageEvent, rules: RulesDocument, correlation_id: str = ""
                 rule=rule.name,
                 correlation_id=correlation_id or event.event_id,
             )
-            (plan.gated if rule.scan_gate and event.action == "push" else plan.items).append(item)
+            if rule.scan_gate is not None and event.action == "push":
+                plan.gated.append(GateRequest(item=item, policy=rule.scan_gate))
+            else:
+                plan.items.append(item)
     return plan

@@ -10,7 +10,6 @@ Then a summary from DynamoDB, and every digest checked against the source.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
@@ -24,14 +23,20 @@ import httpx
 
 from freightliner.bootstrap import pipeline, reset_pipeline
 from freightliner.domain.work import job_id_for
-from freightliner.harness.functions import EVENTS, cloud_function_client, load_handler
+from freightliner.harness.functions import (
+    EVENTS,
+    gar_insert_event,
+    load_handler,
+    post_to_on_gar_push,
+)
 from freightliner.harness.images import OCI_INDEX, OCI_MANIFEST, Pusher
 from freightliner.harness.lambda_runtime import LocalContext, drain
 from freightliner.harness.local_stack import ECR_CREDS, ECR_HOST, GAR_HOST, LocalStack
 from freightliner.harness.registry import LocalRegistry
 
 
-def _digest(registry: LocalRegistry, repository: str, tag: str, auth: Any = None) -> str:
+def manifest_digest(registry: LocalRegistry, repository: str, tag: str, auth: Any = None) -> str:
+    """The digest the registry serves for repository:tag, or `missing (<status>)`."""
     response = httpx.head(
         f"{registry.url}/v2/{repository}/manifests/{tag}",
         headers={"Accept": f"{OCI_INDEX}, {OCI_MANIFEST}"},
@@ -40,7 +45,7 @@ def _digest(registry: LocalRegistry, repository: str, tag: str, auth: Any = None
     return str(response.headers.get("Docker-Content-Digest", f"missing ({response.status_code})"))
 
 
-def _step(text: str) -> None:
+def step(text: str) -> None:
     print(f"\n== {text}", flush=True)
 
 
@@ -62,7 +67,7 @@ def main() -> int:
             )
         print(f"seeded     {ECR_HOST}/team/app:v1 {seeded.digest} (3 platforms)")
 
-        _step("1. freightliner copy (CLI)")
+        step("1. freightliner copy (CLI)")
         command = [
             sys.executable,
             "-m",
@@ -77,7 +82,7 @@ def main() -> int:
         if result.returncode != 0:
             return 1
 
-        _step("2. ECR push -> on_ecr_push -> SQS -> replicate -> GAR")
+        step("2. ECR push -> on_ecr_push -> SQS -> replicate -> GAR")
         event = json.loads((EVENTS / "ecr-push.json").read_text())
         event["detail"].update({"repository-name": "team/app", "image-digest": seeded.digest})
         reply = load_handler("on_ecr_push").handler(event, LocalContext())
@@ -88,25 +93,18 @@ def main() -> int:
         print(f"replicate: {drain(sqs, stack.resources.queue_url, replicate)} message(s)")
         jobs = [reply["job_id"]]
 
-        _step("3. GAR INSERT (Pub/Sub CloudEvent) -> on_gar_push -> SQS -> replicate -> ECR")
-        cloud_event = json.loads((EVENTS / "gar-insert.cloudevent.json").read_text())
-        notification = {
-            "action": "INSERT",
-            "digest": f"{GAR_HOST}/my-project/apps/team/app@{seeded.digest}",
-            "tag": f"{GAR_HOST}/my-project/apps/team/app:v1",
-        }
-        cloud_event["data"]["message"]["data"] = base64.b64encode(
-            json.dumps(notification).encode()
-        ).decode()
-        response = cloud_function_client("on_gar_push", "cloudevent").post(
-            "/", json=cloud_event, headers={"Content-Type": "application/cloudevents+json"}
+        step("3. GAR INSERT (Pub/Sub CloudEvent) -> on_gar_push -> SQS -> replicate -> ECR")
+        cloud_event = gar_insert_event(
+            f"{GAR_HOST}/my-project/apps/team/app@{seeded.digest}",
+            f"{GAR_HOST}/my-project/apps/team/app:v1",
         )
+        response = post_to_on_gar_push(cloud_event)
         print(f"on_gar_push: HTTP {response.status_code}")
         print(f"replicate: {drain(sqs, stack.resources.queue_url, replicate)} message(s)")
         state = pipeline().state
         jobs.append(job_id_for(cloud_event["data"]["message"]["messageId"], seeded.digest))
 
-        _step("summary (from DynamoDB)")
+        step("summary (from DynamoDB)")
         print(f"{'source':<58} {'destination':<62} {'digest':<13} {'bytes':>9} {'s':>6}")
         for job_id in dict.fromkeys(jobs):
             for item in state.list_items(job_id):
@@ -116,13 +114,17 @@ def main() -> int:
                     f"{(item.digest or '-')[7:19]:<13} {item.bytes:>9} {seconds:>6.2f}"
                 )
         checks = {
-            f"{GAR_HOST}/my-project/cli/app:v1": _digest(stack.gar, "my-project/cli/app", "v1"),
-            f"{GAR_HOST}/my-project/apps/team/app:v1": _digest(
+            f"{GAR_HOST}/my-project/cli/app:v1": manifest_digest(
+                stack.gar, "my-project/cli/app", "v1"
+            ),
+            f"{GAR_HOST}/my-project/apps/team/app:v1": manifest_digest(
                 stack.gar, "my-project/apps/team/app", "v1"
             ),
-            f"{ECR_HOST}/from-gar/app:v1": _digest(stack.ecr, "from-gar/app", "v1", ECR_CREDS),
+            f"{ECR_HOST}/from-gar/app:v1": manifest_digest(
+                stack.ecr, "from-gar/app", "v1", ECR_CREDS
+            ),
         }
-        _step("digests")
+        step("digests")
         ok = True
         for ref, digest in checks.items():
             same = digest == seeded.digest

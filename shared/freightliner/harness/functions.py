@@ -3,7 +3,9 @@ so the demo, `freightliner invoke` and the tests run exactly the code that ships
 
 from __future__ import annotations
 
+import base64
 import importlib.util
+import json
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -31,3 +33,18 @@ def cloud_function_client(target: str, signature: str) -> Any:
     from functions_framework import create_app  # noqa: PLC0415 - GCP tooling only
 
     return create_app(target, str(GCP_FUNCTION), signature).test_client()  # type: ignore[no-untyped-call]
+
+
+def gar_insert_event(digest_reference: str, tag_reference: str) -> dict[str, Any]:
+    """events/gar-insert.cloudevent.json announcing these references (`…@sha256:…`, `…:tag`)."""
+    event: dict[str, Any] = json.loads((EVENTS / "gar-insert.cloudevent.json").read_text())
+    notification = {"action": "INSERT", "digest": digest_reference, "tag": tag_reference}
+    event["data"]["message"]["data"] = base64.b64encode(json.dumps(notification).encode()).decode()
+    return event
+
+
+def post_to_on_gar_push(event: dict[str, Any]) -> Any:
+    """Deliver a structured CloudEvent to the on_gar_push Cloud Function."""
+    return cloud_function_client("on_gar_push", "cloudevent").post(
+        "/", json=event, headers={"Content-Type": "application/cloudevents+json"}
+    )

@@ -4,12 +4,13 @@ vulnerability scan passes."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from freightliner.domain.work import ItemStatus, WorkItem
+from freightliner.domain.work import GateRequest, ItemStatus, WorkItem
 
 
 class JobRecord(BaseModel):
@@ -24,6 +25,7 @@ class JobRecord(BaseModel):
     done: int = 0
     failed: int = 0
     skipped: int = 0
+    blocked: int = 0
     bytes: int = 0
     repositories: int = 0
     repositories_done: int = 0
@@ -34,7 +36,7 @@ class JobRecord(BaseModel):
 
     @property
     def images_finished(self) -> int:
-        return self.done + self.skipped + self.failed
+        return self.done + self.skipped + self.failed + self.blocked
 
     @property
     def repositories_finished(self) -> int:
@@ -63,6 +65,17 @@ class ItemRecord(BaseModel):
     started_at: float | None = None
     finished_at: float | None = None
     work: str | None = Field(default=None, description="the WorkItem as JSON, to send again")
+    scan_findings: dict[str, int] = Field(
+        default_factory=dict, description="findings per severity the scan gate counted"
+    )
+    scan_verdict: str | None = Field(default=None, description="why the scan gate let it pass")
+    gate_execution: str | None = None
+
+    @field_validator("scan_findings", mode="before")
+    @classmethod
+    def _findings(cls, value: Any) -> Any:
+        """The state machine stores the counts as JSON text."""
+        return json.loads(value) if isinstance(value, str) else value
 
 
 class WorkQueue(Protocol):
@@ -137,9 +150,24 @@ class JobNotifier(Protocol):
         ...
 
 
+class GateCovered(BaseModel):
+    """An item whose image and destination another job's gate already holds."""
+
+    item: WorkItem
+    execution: str
+    job_id: str
+
+
 class ScanGate(Protocol):
-    def start(self, items: Sequence[WorkItem]) -> None:
-        """Hold the items until their image's scan passes (the scan-gate state machine)."""
+    def start(self, requests: Sequence[GateRequest]) -> list[GateCovered]:
+        """Hold each item until its image's scan passes (the scan-gate state machine), one gate
+        per (source digest, destination); starting the same item again is a no-op. Returns the
+        items another job's gate already covers, which this job must not wait for."""
+        ...
+
+    def wake(self, tokens: Sequence[str]) -> int:
+        """End parked waits now (their image's scan finished); returns how many were still
+        waiting. A wait that is over already is skipped."""
         ...
 
 

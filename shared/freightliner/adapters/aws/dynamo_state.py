@@ -32,6 +32,7 @@ _IMAGE_COUNTER = {
     ItemStatus.DONE: "done",
     ItemStatus.FAILED: "failed",
     ItemStatus.SKIPPED: "skipped",
+    ItemStatus.BLOCKED: "blocked",  # written by the scan-gate state machine
 }
 
 
@@ -293,7 +294,7 @@ class DynamoStateStore:
         """Close the job once every counted item finished; the condition makes it once."""
         if job.status != "RUNNING" or not job.complete:
             return None
-        failed = job.failed or job.repositories_failed
+        failed = job.failed or job.blocked or job.repositories_failed
         final = "COMPLETED_WITH_ERRORS" if failed else "COMPLETE"
         closed = self._move_job(
             job.job_id,

@@ -29,6 +29,7 @@ _THROTTLING = {
     "TooManyRequestsException",
     "RequestLimitExceeded",
     "LimitExceededException",
+    "ExecutionLimitExceeded",
 }
 _DENIED = {"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"}
 _AUTH = {

@@ -34,7 +34,7 @@ class SqsWorkQueue:
                         "MessageAttributes": {
                             "correlation_id": {
                                 "DataType": "String",
-                                "StringValue": item.correlation_id or item.job_id,
+                                "StringValue": item.trace_id,
                             }
                         },
                     }

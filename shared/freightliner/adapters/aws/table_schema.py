@@ -6,9 +6,17 @@ Single-table design:
 | --- | --- | --- | --- | --- |
 | job | `JOB#<job id>` | `JOB` | `JOBSTATUS#<status>` | created time |
 | work item | `JOB#<job id>` | `ITEM#<item id>` | `ITEMSTATUS#<status>` | updated time |
+| parked gate wait | `SCANWAIT#<source image>` | `TOKEN#<token hash>` | | |
 
-Job counters (`total`, `done`, `failed`, `skipped`, `bytes`) live on the job and change with
-atomic ADD; item transitions are conditional writes. `expires_at` is the TTL attribute.
+Job counters (`total`, `done`, `failed`, `skipped`, `blocked`, `bytes`) live on the job and
+change with atomic ADD; item transitions are conditional writes. `expires_at` is the TTL
+attribute.
+
+The scan-gate state machine (statemachine/scan_gate.asl.json) writes the same records through
+DynamoDB service integrations: on a held item `scan_findings` (JSON text), `gate_execution`,
+and `scan_verdict` when it passes; PENDING → BLOCKED or FAILED with `last_error` and
+`error_kind` when it does not (its GSI1SK keeps the time the item was recorded), then the
+job's `blocked`/`failed` counter and the job's close.
 """
 
 from __future__ import annotations

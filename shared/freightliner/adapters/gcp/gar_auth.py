@@ -19,6 +19,7 @@ from freightliner.domain.secrets import Redacted
 from freightliner.ports.credentials import Credential
 
 REFRESH_MARGIN = dt.timedelta(minutes=5)
+TOKEN_USER = "oauth2accesstoken"  # noqa: S105 - the fixed user name of token auth, no secret
 
 
 def _refresh_request() -> Any:
@@ -55,7 +56,7 @@ class GarCredentialProvider:
             if not self._fresh():
                 self._refresh(registry)
             token = str(self._credentials.token)
-        return Credential(username="oauth2accesstoken", password=Redacted(token))
+        return Credential(username=TOKEN_USER, password=Redacted(token))
 
     def _refresh(self, registry: str) -> None:
         from google.auth.exceptions import RefreshError, TransportError  # noqa: PLC0415

@@ -1,0 +1,22 @@
+"""Scan-gate task: where the held image's vulnerability scan stands, and what comes next
+(wait, evaluate, or the rule's on_scan_error). Errors raise: the state machine retries the
+retryable kinds and records the rest on the item."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from freightliner.bootstrap import pipeline
+from freightliner.engine.scan_gate import CheckScanRequest
+from freightliner.lambda_support import task_input
+from freightliner.observability import log_item, logger, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = task_input(CheckScanRequest, event, "check_scan input")
+    log_item(request.item)
+    result = pipeline().check_scan(request)
+    logger.info("scan checked", extra=result.model_dump())
+    return result.model_dump(mode="json")

@@ -1,0 +1,23 @@
+"""Scan-gate task: the rule's policy applied to every finding of the held image's completed
+scan. Errors raise: the state machine retries the retryable kinds and records the rest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from freightliner.bootstrap import pipeline
+from freightliner.engine.scan_gate import ScanTask
+from freightliner.lambda_support import task_input
+from freightliner.observability import count_verdict, log_item, logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = task_input(ScanTask, event, "evaluate_findings input")
+    log_item(request.item)
+    verdict = pipeline().evaluate_scan(request)
+    count_verdict(verdict.allowed)
+    logger.info("verdict", extra={"allowed": verdict.allowed, "reason": verdict.reason})
+    return verdict.model_dump(mode="json")

@@ -1,0 +1,30 @@
+"""EventBridge "ECR Image Scan" / "Inspector2 Scan" → wake the scan gates waiting on that
+image, so they check it now instead of at the end of their wait."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from freightliner.bootstrap import pipeline
+from freightliner.domain.errors import FreightlinerError, RetryableError
+from freightliner.domain.events import ScanFinished
+from freightliner.lambda_support import rejection
+from freightliner.observability import count_woken, logger, metrics, tracer
+
+
+@logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    try:
+        scan = ScanFinished.model_validate(event)
+        report = pipeline().wake_gates(scan)
+    except RetryableError:
+        raise  # EventBridge retries the event
+    except (ValidationError, FreightlinerError) as exc:
+        return rejection(exc, "scan event")
+    count_woken(report.woken)
+    logger.info("gates woken", extra=report.model_dump())
+    return report.model_dump()

@@ -1,0 +1,20 @@
+"""Scan-gate task (callback): park the gate's task token under its image, so that a
+scan-finished event can end the wait early; the state machine's timeout ends it otherwise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from freightliner.bootstrap import pipeline
+from freightliner.engine.scan_gate import ParkRequest
+from freightliner.lambda_support import task_input
+from freightliner.observability import logger, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = task_input(ParkRequest, event, "wait_for_scan input")
+    pipeline().park_scan_wait(request)
+    logger.info("parked", extra={"image": request.image, "seconds": request.seconds})
+    return {"parked": request.image}

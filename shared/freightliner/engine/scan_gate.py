@@ -1,0 +1,129 @@
+"""The scan gate's work outside the state machine: its two decisions (where an image's
+vulnerability scan stands and what comes next; whether its findings pass the policy), and
+its waits, parked so a scan-finished event can end them early.
+
+The state machine owns the waiting, the retries and the records; these functions only look
+and answer, so each call is cheap and safe to repeat. Polling works without any event: a
+wait nobody ends simply times out into the next check.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from freightliner.domain.errors import InvalidInput
+from freightliner.domain.reference import Reference
+from freightliner.domain.scans import ScanPhase, ScanPolicy, Verdict, evaluate_findings
+from freightliner.domain.work import WorkItem
+from freightliner.ports.scans import ScannerSource, ScanWaits
+from freightliner.ports.work import ScanGate
+
+log = logging.getLogger(__name__)
+
+
+class ScanTask(BaseModel):
+    """The held item and its rule's policy, as the state machine passes them to a task."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    item: WorkItem
+    policy: ScanPolicy
+
+    def image(self) -> Reference:
+        image = Reference.parse(self.item.source)
+        if image.digest is None:
+            raise InvalidInput(f"scan gate: source {self.item.source} is not pinned by digest")
+        return image
+
+
+class CheckScanRequest(ScanTask):
+    attempt: int = Field(ge=0, description="checks made so far")
+    started_at: datetime = Field(description="when the gate started ($$.Execution.StartTime)")
+
+
+class CheckScanResult(BaseModel):
+    next: Literal["wait", "evaluate", "allow", "block"]
+    status: str
+    attempt: int
+    wait_seconds: int = 0
+    reason: str = ""
+
+
+def check_scan(
+    request: CheckScanRequest,
+    scanners: ScannerSource,
+    clock: Callable[[], float] = time.time,
+) -> CheckScanResult:
+    """Look at the scan once (asking for one on the first look) and say what comes next:
+    wait and look again, evaluate the findings, or apply on_scan_error (failed, unsupported,
+    or still not finished when the policy's timeout is up)."""
+    image = request.image()
+    policy = request.policy
+    seen = scanners.scanner(image.registry).observe(image, start=request.attempt == 0)
+    attempt = request.attempt + 1
+    if seen.phase is ScanPhase.COMPLETE:
+        return CheckScanResult(next="evaluate", status=seen.status, attempt=attempt)
+    if seen.phase is ScanPhase.ERROR:
+        detail = f": {seen.description}" if seen.description else ""
+        reason = f"scan {seen.status}{detail} (on_scan_error: {policy.on_scan_error})"
+        return CheckScanResult(
+            next=policy.on_scan_error, status=seen.status, attempt=attempt, reason=reason
+        )
+    remaining = policy.timeout_seconds - (clock() - request.started_at.timestamp())
+    if remaining <= 0:
+        reason = (
+            f"no scan result within {policy.timeout_seconds} s, last status {seen.status} "
+            f"(on_scan_error: {policy.on_scan_error})"
+        )
+        return CheckScanResult(
+            next=policy.on_scan_error, status=seen.status, attempt=attempt, reason=reason
+        )
+    wait = min(policy.wait_before(request.attempt), max(1, math.ceil(remaining)))
+    log.info("scan of %s is %s; next look in %d s", image, seen.status, wait)
+    return CheckScanResult(next="wait", status=seen.status, attempt=attempt, wait_seconds=wait)
+
+
+def evaluate_scan(request: ScanTask, scanners: ScannerSource) -> Verdict:
+    """The policy applied to every finding of the image's completed scan."""
+    image = request.image()
+    verdict = evaluate_findings(scanners.scanner(image.registry).findings(image), request.policy)
+    log.info("scan verdict for %s: %s", image, verdict.reason)
+    return verdict
+
+
+class ParkRequest(BaseModel):
+    """A gate about to wait on its image's scan, with the task token that ends the wait."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, repr=False)
+    image: str = Field(description="the held item's source, pinned by digest")
+    seconds: int = Field(ge=1)
+
+
+class WakeReport(BaseModel):
+    image: str
+    parked: int
+    woken: int
+
+
+def park_wait(request: ParkRequest, waits: ScanWaits) -> None:
+    waits.park(request.image, request.token, request.seconds)
+
+
+def wake_waiting_gates(image: str, waits: ScanWaits, gate: ScanGate) -> WakeReport:
+    """End the waits parked on `image`: its scan finished, so check it now. Tokens are
+    forgotten only once handled, so a retried event wakes what a failed one did not."""
+    tokens = waits.parked(image)
+    woken = gate.wake(tokens) if tokens else 0
+    if tokens:
+        waits.forget(image, tokens)
+    log.info("scan of %s finished: %d of %d parked gate(s) woken", image, woken, len(tokens))
+    return WakeReport(image=image, parked=len(tokens), woken=woken)
