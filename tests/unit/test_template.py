@@ -126,7 +126,8 @@ def test_functions_that_reach_registries_may_read_credential_secrets() -> None:
 
 
 def test_cross_account_roles_are_assumable_exactly_as_listed_and_only_when_listed() -> None:
-    """Registries may name an ECR role_arn; the functions that copy or list assume it."""
+    """Registries may name an ECR role_arn; the functions that copy, list or read its scans
+    assume it."""
     parameter = template()["Parameters"]["CrossAccountRoleArns"]
     assert parameter["Type"] == "CommaDelimitedList" and parameter["Default"] == ""
     assert template()["Conditions"]["HasCrossAccountRoles"] == {
@@ -138,6 +139,7 @@ def test_cross_account_roles_are_assumable_exactly_as_listed_and_only_when_liste
         if resource["Type"] == "AWS::Serverless::Function"
     }
     copying = {"ReplicateFunction", "ReplicateNowFunction", "StartTreeFunction"}
+    scanning = {"CheckScanFunction", "EvaluateFindingsFunction"}  # the scan gate's ECR reads
     for name in functions:
         policies = template()["Resources"][name]["Properties"]["Policies"]
         grants = [
@@ -145,7 +147,7 @@ def test_cross_account_roles_are_assumable_exactly_as_listed_and_only_when_liste
             for condition, statement in policy_statements(policies)
             if "sts:AssumeRole" in statement["Action"]
         ]
-        if name not in copying:
+        if name not in copying | scanning:
             assert grants == [], name
             continue
         [(condition, statement)] = grants
@@ -180,9 +182,9 @@ def test_the_gcp_functions_role_trusts_one_service_accounts_id_tokens() -> None:
     ]
     actions = {action for _, statement in granted for action in statement["Action"]}
     assert all("*" not in action for action in actions)
-    # on_gar_push: the rules, the idempotency record and the job, the work items
-    assert {"ssm:GetParameter", "dynamodb:PutItem", "dynamodb:UpdateItem", "sqs:SendMessage"} <= (
-        actions
-    )
+    # on_gar_push: the idempotency record and the job, the work items (SAM policy templates
+    # on its AWS twin, gar_poller), and what that twin's own statements allow (rules, gate)
+    assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "sqs:SendMessage"} <= actions
+    assert {a for s in statements("GarPollerFunction") for a in s["Action"]} <= actions
     # replicate_now copies into ECR exactly as the Lambda one does
     assert {a for s in statements("ReplicateNowFunction") for a in s["Action"]} <= actions
