@@ -2,7 +2,10 @@
 become work items on the same SQS queue the ECR path uses.
 
 `on_gar_push` takes the Pub/Sub CloudEvent; `replicate_now` takes the console JSON over HTTP
-(`{"source": …, "destination": …}`) for the Cloud Functions testing tab.
+(`{"source": …, "destination": …}`) for the Cloud Functions testing tab. Their AWS
+credentials (a role assumed with this function's Google ID token, or keys from a secret) are
+the composition root's business, chosen by FREIGHTLINER_AWS_ROLE_ARN or
+FREIGHTLINER_AWS_CREDENTIALS.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
+from freightliner.adapters.aws.credential_sources import ReferencedKeys, WebIdentityRole
 from freightliner.adapters.aws.dynamo_scan_waits import DynamoScanWaits
 from freightliner.adapters.aws.dynamo_state import DynamoStateStore
 from freightliner.adapters.aws.ecr_auth import EcrCredentialProvider, EcrTarget, ecr_target
@@ -24,7 +25,7 @@ from freightliner.adapters.aws.ecr_scans import EcrImageScanner
 from freightliner.adapters.aws.errors import aws_error
 from freightliner.adapters.aws.eventbridge_notifier import EventBridgeJobNotifier
 from freightliner.adapters.aws.secrets_manager import AwsSecretStore
-from freightliner.adapters.aws.sessions import AwsClients
+from freightliner.adapters.aws.sessions import AwsClients, CredentialSource
 from freightliner.adapters.aws.sqs_queue import SqsWorkQueue
 from freightliner.adapters.aws.step_functions_gate import StepFunctionsScanGate
 from freightliner.adapters.aws.tree_schedules import TreeSchedules
@@ -178,10 +179,14 @@ class Container:
     def from_environment(
         cls, registries_file: Path | None = None, credentials: dict[str, Credential] | None = None
     ) -> Container:
+        """The CLI's container: the registries config and the AWS credentials (the default
+        chain, or FREIGHTLINER_AWS_ROLE_ARN / FREIGHTLINER_AWS_CREDENTIALS) the environment
+        names."""
         path = registries_file or (
             Path(os.environ[ENV_REGISTRIES]) if os.environ.get(ENV_REGISTRIES) else None
         )
-        return cls(Registries.load(path), credentials)
+        aws = AwsClients(aws_credential_source(Settings.from_env()))
+        return cls(Registries.load(path), credentials, aws=aws)
 
     @property
     def registries(self) -> Registries:
@@ -333,8 +338,7 @@ class Container:
 
     @cached_property
     def secret_references(self) -> ReferenceResolver:
-        ttl = float(os.environ.get(ENV_SECRET_TTL) or DEFAULT_TTL)
-        return ReferenceResolver(self.secret_stores.for_reference, ttl=ttl)
+        return ReferenceResolver(self.secret_stores.for_reference, ttl=_secret_ttl())
 
     def _ecr_targets(self) -> dict[str, EcrTarget]:
         """Hosts mapped onto an ECR registry (a local one, say) or called through a role."""
@@ -351,6 +355,29 @@ class Container:
     @cached_property
     def _ecr_provider(self) -> EcrCredentialProvider:
         return EcrCredentialProvider(self.aws, self._ecr_targets())
+
+
+def _secret_ttl() -> float:
+    return float(os.environ.get(ENV_SECRET_TTL) or DEFAULT_TTL)
+
+
+def aws_credential_source(settings: Settings) -> CredentialSource | None:
+    """Where the functions' AWS credentials come from when they run outside AWS: a role
+    assumed with this instance's Google ID token, or keys in a secret; None: the default
+    chain. Nothing is read until the first AWS call is signed."""
+    if settings.aws_role_arn:
+        audience = settings.aws_web_identity_audience
+        return WebIdentityRole(
+            settings.aws_role_arn,
+            settings.region,
+            lambda: google_credentials.identity_token(audience),
+        )
+    if settings.aws_credentials:
+        # Its own resolver and stores: an aws-sm:// reference is read with the default chain,
+        # never with the keys it holds.
+        resolver = ReferenceResolver(SecretStores(AwsClients()).for_reference, ttl=_secret_ttl())
+        return ReferencedKeys(resolver, settings.aws_credentials)
+    return None
 
 
 def load_document_text(spec: str, s3: Any, ssm: Any) -> tuple[str, str]:
@@ -377,7 +404,7 @@ class Pipeline:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()
-        self.aws = AwsClients()
+        self.aws = AwsClients(aws_credential_source(self.settings))
 
     def _client(self, service: str) -> Any:
         return self.aws.client(service, self.settings.region)
@@ -408,10 +435,8 @@ class Pipeline:
 
     @cached_property
     def _table(self) -> Any:
-        import boto3  # noqa: PLC0415
-
         table = self._require(self.settings.table, ENV_TABLE)
-        return boto3.resource("dynamodb", region_name=self.settings.region).Table(table)
+        return self.aws.resource("dynamodb", self.settings.region).Table(table)
 
     @cached_property
     def state(self) -> StateStore:

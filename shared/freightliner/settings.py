@@ -6,8 +6,12 @@ Only the composition root reads these, on first use, never at import time.
 from __future__ import annotations
 
 import os
+import re
 
 from pydantic import BaseModel, Field
+
+from freightliner.domain.errors import InvalidInput
+from freightliner.domain.secrets import SecretRef
 
 ENV_QUEUE_URL = "FREIGHTLINER_QUEUE_URL"
 ENV_TABLE = "FREIGHTLINER_TABLE"
@@ -27,6 +31,14 @@ ENV_REGION = "AWS_REGION"
 ENV_SECRET_TTL = "FREIGHTLINER_SECRET_TTL"  # noqa: S105 - a variable name; seconds a resolved credential reference is reused
 # Where GCP Secret Manager's REST API is (default: Google's); like AWS_ENDPOINT_URL for boto3.
 ENV_GCP_SECRETMANAGER_ENDPOINT = "FREIGHTLINER_GCP_SECRETMANAGER_ENDPOINT"
+# AWS credentials outside AWS (the GCP function), instead of the default chain: an IAM role
+# assumed with the instance's Google ID token for this audience, or a credential reference
+# to AWS keys JSON.
+ENV_AWS_ROLE_ARN = "FREIGHTLINER_AWS_ROLE_ARN"
+ENV_AWS_WEB_IDENTITY_AUDIENCE = "FREIGHTLINER_AWS_WEB_IDENTITY_AUDIENCE"
+ENV_AWS_CREDENTIALS = "FREIGHTLINER_AWS_CREDENTIALS"
+DEFAULT_WEB_IDENTITY_AUDIENCE = "sts.amazonaws.com"
+_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 
 
 def aws_region() -> str:
@@ -48,10 +60,15 @@ class Settings(BaseModel):
     container_analysis_endpoint: str | None = None
     jobs: int = Field(default=8, ge=1, le=64)
     region: str = "us-east-1"
+    aws_role_arn: str | None = None
+    aws_web_identity_audience: str = DEFAULT_WEB_IDENTITY_AUDIENCE
+    aws_credentials: SecretRef | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
         env = os.environ
+        if env.get(ENV_AWS_ROLE_ARN) and env.get(ENV_AWS_CREDENTIALS):
+            raise InvalidInput(f"set {ENV_AWS_ROLE_ARN} or {ENV_AWS_CREDENTIALS}, not both")
         return cls(
             queue_url=env.get(ENV_QUEUE_URL) or None,
             table=env.get(ENV_TABLE) or None,
@@ -66,4 +83,28 @@ class Settings(BaseModel):
             container_analysis_endpoint=env.get(ENV_CONTAINER_ANALYSIS_ENDPOINT) or None,
             jobs=int(env.get(ENV_JOBS) or 8),
             region=aws_region(),
+            aws_role_arn=_role_arn(env.get(ENV_AWS_ROLE_ARN)),
+            aws_web_identity_audience=env.get(ENV_AWS_WEB_IDENTITY_AUDIENCE)
+            or DEFAULT_WEB_IDENTITY_AUDIENCE,
+            aws_credentials=_aws_credentials(env.get(ENV_AWS_CREDENTIALS)),
         )
+
+
+def _role_arn(value: str | None) -> str | None:
+    if value and not _ROLE_ARN_RE.match(value):
+        raise InvalidInput(f"{ENV_AWS_ROLE_ARN}={value!r} is not an IAM role ARN")
+    return value or None
+
+
+def _aws_credentials(value: str | None) -> SecretRef | None:
+    """The reference, checked without echoing it: a misplaced key must not reach a log."""
+    if not value:
+        return None
+    try:
+        return SecretRef.parse(value)
+    except InvalidInput:
+        raise InvalidInput(
+            f"{ENV_AWS_CREDENTIALS} is not a credential reference (gcp-sm://…, aws-sm://…, "
+            "env://VAR or file://PATH to AWS keys JSON); its value is not shown in case it is "
+            "a key"
+        ) from None

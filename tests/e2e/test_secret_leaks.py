@@ -6,7 +6,6 @@ at INFO), their extra fields, the CLI's output and every exception text are sear
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import boto3
@@ -22,6 +21,7 @@ from freightliner.harness.images import Pusher, RandomBlob
 from freightliner.harness.lambda_runtime import LocalContext, drain
 from freightliner.harness.local_stack import ECR_CREDS, ECR_HOST, GAR_HOST, LocalStack
 from freightliner.harness.registry import LocalRegistry
+from tests.support.leaks import everything_logged, watch_logs
 
 SENTINEL = "S3NTINEL-leak-5f1c9a"
 WRONG = "S3NTINEL-wrong-77d0e2"
@@ -30,23 +30,13 @@ MIRROR = "mirror.example.com"  # a registry whose password only the secret store
 BROKEN = "broken.example.com"  # same registry, a secret with the wrong password
 
 
-def _everything_logged(caplog: pytest.LogCaptureFixture) -> str:
-    parts = []
-    for record in caplog.records:
-        parts.append(record.getMessage())
-        parts.extend(repr(value) for value in vars(record).values())
-    return "\n".join(parts)
-
-
 def test_the_sentinel_never_appears(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    caplog.set_level(logging.INFO)
-    for name in ("freightliner", "httpx", "httpcore"):
-        caplog.set_level(logging.DEBUG, logger=name)
+    watch_logs(caplog)
     monkeypatch.chdir(tmp_path)  # the sync's checkpoint file
     exceptions: list[str] = []
     outputs: list[str] = []
@@ -129,7 +119,7 @@ def test_the_sentinel_never_appears(
             assert response.status_code == 200, path
         assert len(exceptions) == 9
 
-    logged = _everything_logged(caplog)
+    logged = everything_logged(caplog)
     assert "unauthorized" in "\n".join(outputs)  # the failing copy said why
     assert "secret audit" not in logged  # reads only: nothing was audited
     haystack = "\n".join([logged, *outputs, *exceptions])

@@ -15,7 +15,7 @@ from freightliner.bootstrap import Container
 from freightliner.cli.main import main
 from freightliner.domain.errors import Forbidden
 from freightliner.domain.secrets import SecretRef
-from tests.support.google_fake import GoogleFake, serve_google_fake
+from tests.support.google_fake import GoogleFake, serve_google_fake_as_adc
 
 VALUE_1 = "gcp-first-S3NTINEL"
 VALUE_2 = "gcp-second-S3NTINEL"
@@ -23,13 +23,7 @@ VALUE_2 = "gcp-second-S3NTINEL"
 
 @pytest.fixture
 def google(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GoogleFake]:
-    for fake in serve_google_fake():
-        key = tmp_path / "sa.json"
-        key.write_text(json.dumps(fake.service_account_key()))
-        monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
-        monkeypatch.setenv("FREIGHTLINER_GCP_SECRETMANAGER_ENDPOINT", fake.url)
-        monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "proj")
-        yield fake
+    yield from serve_google_fake_as_adc(tmp_path, monkeypatch)
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

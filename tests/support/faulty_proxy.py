@@ -29,11 +29,23 @@ class Fault:
     hits: int = 0
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """A request as the proxy received it (kept only when the proxy records)."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
 @dataclass
 class FaultyProxy:
     upstream: str
     faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, str, int]] = field(default_factory=list)
+    record: bool = False  # keep headers and bodies too (small requests: AWS API calls)
+    recorded: list[Recorded] = field(default_factory=list)
     body_bytes: int = 0  # request bodies forwarded upstream (uploads)
     first_request_at: float | None = None  # time.monotonic() of the first request
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -75,6 +87,9 @@ def _handler(proxy: FaultyProxy, client: httpx.Client) -> type[BaseHTTPRequestHa
                 proxy.body_bytes += len(body)
                 if proxy.first_request_at is None:
                     proxy.first_request_at = time.monotonic()
+                if proxy.record:
+                    headers = {k.lower(): v for k, v in self.headers.items()}
+                    proxy.recorded.append(Recorded(self.command, self.path, headers, body))
             fault = proxy._take_fault(self.command, self.path)
             if fault is not None:
                 proxy.requests.append((self.command, self.path, fault.status))
@@ -130,9 +145,9 @@ class _QuietServer(ThreadingHTTPServer):
         super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
-def start_proxy(upstream: str) -> tuple[FaultyProxy, str, Callable[[], None]]:
+def start_proxy(upstream: str, record: bool = False) -> tuple[FaultyProxy, str, Callable[[], None]]:
     """Start a proxy in front of `upstream`; returns it, its host:port, and a stop function."""
-    proxy = FaultyProxy(upstream.rstrip("/"))
+    proxy = FaultyProxy(upstream.rstrip("/"), record=record)
     client = httpx.Client(timeout=60.0)
     server = _QuietServer(("127.0.0.1", 0), _handler(proxy, client))
     server.daemon_threads = True

@@ -2,9 +2,10 @@
 
 There is no Secret Manager emulator: this serves the v1 REST endpoints the client library's
 REST transport uses (create, addVersion, access, list, delete, destroy), an OAuth token
-endpoint for service-account keys (JWT bearer grant, signature checked) and the STS token
-exchange that workload identity federation uses. The real google-auth and
-google-cloud-secret-manager code runs against it up to the wire.
+endpoint for service-account keys (JWT bearer grant, signature checked), the STS token
+exchange that workload identity federation uses, and the metadata server's ID token endpoint
+(point GCE_METADATA_HOST at `host`). The real google-auth and google-cloud-secret-manager code
+runs against it up to the wire.
 """
 
 from __future__ import annotations
@@ -13,17 +14,22 @@ import base64
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import jwt
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 _SECRET = re.compile(r"^/v1/projects/(?P<p>[^/]+)/secrets/(?P<s>[^/:]+)")
+IDENTITY_PATH = "/computeMetadata/v1/instance/service-accounts/default/identity"
+SERVICE_ACCOUNT_ID = "112233445566778899001"  # the `sub` of the ID tokens it issues
 
 
 @dataclass
@@ -39,6 +45,8 @@ class GoogleFake:
     denied: set[tuple[str, str]] = field(default_factory=set)  # (secret id, permission)
     requests: list[tuple[str, str]] = field(default_factory=list)
     exchanges: list[dict[str, str]] = field(default_factory=list)
+    identity_requests: list[dict[str, str]] = field(default_factory=list)
+    id_tokens: list[str] = field(default_factory=list)
     url: str = ""
     page_size: int = 2
     _key: rsa.RSAPrivateKey = field(
@@ -77,6 +85,10 @@ class GoogleFake:
             },
         }
 
+    @property
+    def host(self) -> str:
+        return self.url.removeprefix("http://")
+
     # -- the server -------------------------------------------------------------------
 
     def handle(
@@ -86,9 +98,11 @@ class GoogleFake:
         query: dict[str, list[str]],
         headers: dict[str, str],
         body: bytes,
-    ) -> tuple[int, dict]:
+    ) -> tuple[int, dict | str]:
         with self._lock:
             self.requests.append((method, path))
+        if path == IDENTITY_PATH:
+            return self._identity(query, headers)
         if path == "/token":
             return self._oauth(parse_qs(body.decode()))
         if path == "/v1/token":
@@ -124,6 +138,36 @@ class GoogleFake:
         except jwt.PyJWTError as exc:
             return 400, {"error": "invalid_grant", "error_description": type(exc).__name__}
         return 200, {"access_token": self.access_token, "expires_in": 3600, "token_type": "Bearer"}
+
+    def _identity(
+        self, query: dict[str, list[str]], headers: dict[str, str]
+    ) -> tuple[int, dict | str]:
+        """An ID token signed with this fake's key, as GCE's metadata server issues them."""
+        flavor = headers.get("metadata-flavor", "")
+        audience = query.get("audience", [""])[0]
+        self.identity_requests.append(
+            {"audience": audience, "format": query.get("format", [""])[0], "flavor": flavor}
+        )
+        if flavor != "Google":
+            return 403, "Missing Metadata-Flavor:Google header."
+        if not audience:
+            return 400, "non-empty audience parameter required"
+        now = int(time.time())
+        token = jwt.encode(
+            {
+                "iss": "https://accounts.google.com",
+                "aud": audience,
+                "azp": SERVICE_ACCOUNT_ID,
+                "sub": SERVICE_ACCOUNT_ID,
+                "iat": now,
+                "exp": now + 3600,
+                "nonce": len(self.id_tokens),  # every token differs
+            },
+            self._key,
+            algorithm="RS256",
+        )
+        self.id_tokens.append(token)
+        return 200, token
 
     def _sts(self, form: dict[str, list[str]]) -> tuple[int, dict]:
         subject = json.loads(unquote(form.get("subject_token", ["{}"])[0]))  # URL-encoded JSON
@@ -253,9 +297,12 @@ def _handler(fake: GoogleFake) -> type[BaseHTTPRequestHandler]:
             status, reply = fake.handle(
                 self.command, parts.path, parse_qs(parts.query), headers, body
             )
-            data = json.dumps(reply).encode()
+            text = isinstance(reply, str)  # the metadata server answers in plain text
+            data = reply.encode() if text else json.dumps(reply).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "application/text" if text else "application/json")
+            if text:
+                self.send_header("Metadata-Flavor", "Google")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -283,3 +330,18 @@ def serve_google_fake() -> Iterator[GoogleFake]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def serve_google_fake_as_adc(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[GoogleFake]:
+    """The fake as this process's Google: a service-account key it signs for as application
+    default credentials, its Secret Manager endpoint, its metadata server, project `proj`."""
+    for fake in serve_google_fake():
+        key = tmp_path / "sa.json"
+        key.write_text(json.dumps(fake.service_account_key()))
+        monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
+        monkeypatch.setenv("FREIGHTLINER_GCP_SECRETMANAGER_ENDPOINT", fake.url)
+        monkeypatch.setenv("GCE_METADATA_HOST", fake.host)
+        monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "proj")
+        yield fake

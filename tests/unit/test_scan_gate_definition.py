@@ -15,11 +15,12 @@ from freightliner.domain import errors
 from freightliner.domain.events import ScanFinished
 from freightliner.harness.scan_gate import DEFINITION, render_definition
 from freightliner.settings import ENV_SCAN_GATE_ARN
-from tests.unit.test_template import template
+from tests.unit.test_template import statements, template
 
 PLACEHOLDERS = set(re.findall(r"\$\{([A-Za-z0-9]+)\}", DEFINITION.read_text()))
 TERMINAL = {"Succeed", "Fail"}
 TASK_LAMBDA = "arn:aws:states:::lambda:invoke"
+GATE = {"Ref": "ScanGateStateMachine"}
 
 
 def asl() -> dict[str, Any]:
@@ -135,26 +136,26 @@ def test_lambda_tasks_name_functions_of_the_template() -> None:
     }
     assert len(invoked) == 3
     for placeholder in invoked:
-        function = substitutions[placeholder].split(".")[0]  # !GetAtt Function.Arn
+        function = substitutions[placeholder]["Fn::GetAtt"].split(".")[0]  # Function.Arn
         assert resources[function]["Type"] == "AWS::Serverless::Function"
     policies = resources["ScanGateStateMachine"]["Properties"]["Policies"]
     allowed = {
-        p["LambdaInvokePolicy"]["FunctionName"] for p in policies if "LambdaInvokePolicy" in p
+        p["LambdaInvokePolicy"]["FunctionName"]["Ref"]
+        for p in policies
+        if "LambdaInvokePolicy" in p
     }
-    assert allowed == {substitutions[p].split(".")[0] for p in invoked}
+    assert allowed == {substitutions[p]["Fn::GetAtt"].split(".")[0] for p in invoked}
 
 
 def test_intake_functions_start_the_gate_and_may_describe_its_executions() -> None:
     resources = template()["Resources"]
     for name in ("OnEcrPushFunction", "GarPollerFunction"):
         props = resources[name]["Properties"]
-        assert props["Environment"]["Variables"][ENV_SCAN_GATE_ARN] == "ScanGateStateMachine"
-        statements = [
-            s for p in props["Policies"] if isinstance(p, dict) for s in p.get("Statement", [])
-        ]
-        actions = {a: s["Resource"] for s in statements for a in s["Action"]}
-        assert actions["states:StartExecution"] == "ScanGateStateMachine"
-        assert ":execution:${ScanGateStateMachine.Name}:*" in actions["states:DescribeExecution"]
+        assert props["Environment"]["Variables"][ENV_SCAN_GATE_ARN] == GATE
+        actions = {a: s["Resource"] for s in statements(name) for a in s["Action"]}
+        assert actions["states:StartExecution"] == GATE
+        described = actions["states:DescribeExecution"]["Fn::Sub"]
+        assert ":execution:${ScanGateStateMachine.Name}:*" in described
 
 
 def test_state_machine_actions_are_named_not_wildcards() -> None:
@@ -173,4 +174,4 @@ def test_scan_events_reach_the_function_that_wakes_gates() -> None:
     accepted_sources = set(get_args(fields["source"].annotation))
     assert {t for _, t in routed} == accepted_types
     assert {s for s, _ in routed} == accepted_sources
-    assert props["Environment"]["Variables"][ENV_SCAN_GATE_ARN] == "ScanGateStateMachine"
+    assert props["Environment"]["Variables"][ENV_SCAN_GATE_ARN] == GATE

@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     Secret,
+    ValidationError,
 )
 
 from freightliner.domain.errors import InvalidInput
@@ -60,6 +61,36 @@ class SecretText(BaseModel):
         if size == 0:
             raise InvalidInput(f"secret {name!r}: the value is empty")
         return cls(value=Redacted(text))
+
+
+class AwsKeys(BaseModel):
+    """An AWS access key as a secret holds it: long-lived, or temporary with a session token.
+
+    Unknown fields are refused, so a misspelt `session_token` fails here rather than as an
+    authentication failure later.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    access_key_id: str = Field(pattern=r"^\w{16,128}$")
+    secret_access_key: Redacted
+    session_token: Redacted | None = None
+
+    @classmethod
+    def from_json(cls, value: Redacted, origin: str) -> AwsKeys:
+        """Parse a secret's JSON; errors name the fields at fault, never a value (pydantic's
+        own messages would quote the input)."""
+        try:
+            return cls.model_validate_json(value.get_secret_value())
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc']) or 'document'}: {error['msg']}"
+                for error in exc.errors(include_url=False, include_input=False)
+            )
+            raise InvalidInput(
+                f"{origin}: not AWS keys JSON ({problems}); expected "
+                '{"access_key_id": ..., "secret_access_key": ..., "session_token": optional}'
+            ) from None
 
 
 class SecretVersion(BaseModel):

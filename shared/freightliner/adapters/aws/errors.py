@@ -36,7 +36,10 @@ _AUTH = {
     "UnrecognizedClientException",
     "InvalidSignatureException",
     "ExpiredTokenException",
+    "ExpiredToken",
     "InvalidClientTokenId",
+    "InvalidIdentityToken",  # AssumeRoleWithWebIdentity: the token is bad or not trusted
+    "IDPRejectedClaim",
 }
 
 

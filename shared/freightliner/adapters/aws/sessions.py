@@ -1,5 +1,12 @@
 """boto3 clients per (service, region, role), built on first use and cached.
 
+Credentials come from the default chain, or from a `CredentialSource` (keys in a secret, a
+web identity role: what a function outside AWS uses). botocore asks for credentials at every
+signature, and every client of a source asks the source, so when AWS refuses a key
+(`UnrecognizedClientException`, `InvalidClientTokenId`, an expired token) the source forgets
+it and the call is signed again once with what the source gives next: a rotated key is picked
+up by every client at once, without a redeploy.
+
 A registry may name an IAM role (`role_arn`): its clients sign with credentials from STS
 AssumeRole, held in botocore's refreshable credentials, which renew them ahead of expiry under
 a lock, so one session serves every call until it nears its end. When AWS still answers
@@ -13,11 +20,63 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+from botocore.credentials import Credentials, ReadOnlyCredentials
 from botocore.exceptions import ClientError
 
 T = TypeVar("T")
 ROLE_SESSION_NAME = "freightliner"
 _EXPIRED = {"ExpiredTokenException", "ExpiredToken", "RequestExpired"}
+_REFUSED = _EXPIRED | {"UnrecognizedClientException", "InvalidClientTokenId"}
+_SIGNED_AGAIN = "freightliner_signed_again"  # marks a request already retried after a refusal
+
+
+class CredentialSource(Protocol):
+    def credentials(self) -> Credentials:
+        """What to sign the next request with (may read a secret or call STS)."""
+        ...
+
+    def forget(self) -> None:
+        """AWS refused what `credentials` gave: the next call gets fresh ones."""
+        ...
+
+
+class _FromSource(Credentials):
+    """Credentials whose values live in a source: botocore reads them through
+    `get_frozen_credentials` at every signature (the only accessor its signers use)."""
+
+    def __init__(self, source: CredentialSource) -> None:  # no values to hold: no super()
+        self._source = source
+        self.method = "freightliner-credential-source"
+
+    def get_frozen_credentials(self) -> ReadOnlyCredentials:
+        return self._source.credentials().get_frozen_credentials()
+
+
+def _session_with(credentials: Credentials) -> Any:
+    """A boto3 session that signs with `credentials` before trying the default chain."""
+    import boto3  # noqa: PLC0415 - deferred: no boto3 work at import time
+    import botocore.session  # noqa: PLC0415
+    from botocore.credentials import CredentialProvider  # noqa: PLC0415
+
+    class Given(CredentialProvider):
+        METHOD = credentials.method
+
+        def load(self) -> Credentials:
+            return credentials
+
+    core = botocore.session.Session()
+    core.get_component("credential_provider").insert_before("env", Given())
+    return boto3.Session(botocore_session=core)
+
+
+def expiring(credentials: dict[str, Any]) -> dict[str, str]:
+    """An STS reply's `Credentials` in the shape botocore's refreshable credentials take."""
+    return {
+        "access_key": credentials["AccessKeyId"],
+        "secret_key": credentials["SecretAccessKey"],
+        "token": credentials["SessionToken"],
+        "expiry_time": credentials["Expiration"].isoformat(),
+    }
 
 
 class AwsClientSource(Protocol):
@@ -52,7 +111,8 @@ def with_renewal(
 class AwsClients:
     """The process's boto3 clients; the composition root owns one."""
 
-    def __init__(self) -> None:
+    def __init__(self, credentials: CredentialSource | None = None) -> None:
+        self._source = credentials
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str, str | None], Any] = {}
         self._sessions: dict[tuple[str, str], Any] = {}
@@ -64,12 +124,38 @@ class AwsClients:
             found = self._clients.get(key)
         if found is not None:
             return found
-        import boto3  # noqa: PLC0415 - deferred: no boto3 work at import time
-
-        session = self._role_session(role_arn, region) if role_arn else boto3.Session()
-        built = session.client(service, region_name=region)  # type: ignore[call-overload]
+        session = self._role_session(role_arn, region) if role_arn else self._session()
+        built = session.client(service, region_name=region)
         with self._lock:
             return self._clients.setdefault(key, built)
+
+    def resource(self, service: str, region: str) -> Any:
+        """A boto3 resource (DynamoDB's `Table`) signed like the clients."""
+        return self._session().resource(service, region_name=region)
+
+    def _session(self) -> Any:
+        if self._source is None:
+            import boto3  # noqa: PLC0415
+
+            return boto3.Session()
+        session = _session_with(_FromSource(self._source))
+        session.events.register("needs-retry", self._sign_again_after_refusal)
+        return session
+
+    def _sign_again_after_refusal(
+        self, response: tuple[Any, dict[str, Any]] | None, request_dict: dict[str, Any], **_: Any
+    ) -> float | None:
+        """botocore's retry hook: a refused key makes the source forget it and the request is
+        signed and sent again, once (botocore re-signs every attempt)."""
+        if response is None or self._source is None:
+            return None
+        code = response[1].get("Error", {}).get("Code", "")
+        context = request_dict["context"]
+        if code not in _REFUSED or context.get(_SIGNED_AGAIN):
+            return None
+        context[_SIGNED_AGAIN] = True
+        self._source.forget()
+        return 0.0
 
     def renew(self, service: str, region: str, role_arn: str | None = None) -> None:
         with self._lock:
@@ -82,34 +168,17 @@ class AwsClients:
             found = self._sessions.get((role_arn, region))
         if found is not None:
             return found
-        import boto3  # noqa: PLC0415
-        import botocore.session  # noqa: PLC0415
-        from botocore.credentials import (  # noqa: PLC0415
-            CredentialProvider,
-            DeferredRefreshableCredentials,
-        )
+        from botocore.credentials import DeferredRefreshableCredentials  # noqa: PLC0415
 
         sts = self.client("sts", region)
 
         def assume() -> dict[str, str]:
             self.assume_role_calls += 1
             reply = sts.assume_role(RoleArn=role_arn, RoleSessionName=ROLE_SESSION_NAME)
-            creds = reply["Credentials"]
-            return {
-                "access_key": creds["AccessKeyId"],
-                "secret_key": creds["SecretAccessKey"],
-                "token": creds["SessionToken"],
-                "expiry_time": creds["Expiration"].isoformat(),
-            }
+            return expiring(reply["Credentials"])
 
-        class AssumedRole(CredentialProvider):
-            METHOD = "freightliner-assume-role"
-
-            def load(self) -> DeferredRefreshableCredentials:
-                return DeferredRefreshableCredentials(refresh_using=assume, method=self.METHOD)
-
-        core = botocore.session.Session()
-        core.get_component("credential_provider").insert_before("env", AssumedRole())
-        session = boto3.Session(botocore_session=core)
+        session = _session_with(
+            DeferredRefreshableCredentials(refresh_using=assume, method="freightliner-assume-role")
+        )
         with self._lock:
             return self._sessions.setdefault((role_arn, region), session)

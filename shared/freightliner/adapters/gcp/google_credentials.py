@@ -19,10 +19,13 @@ from typing import Any
 import httpx
 
 from freightliner.domain.errors import InvalidInput, Unauthorized, Where
+from freightliner.domain.secrets import Redacted
 
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 METADATA_TIMEOUT = 2.0
 _DEFAULT_METADATA_IP = "169.254.169.254"
+_DEFAULT_METADATA_HOST = "metadata.google.internal"
+_IDENTITY_PATH = "/computeMetadata/v1/instance/service-accounts/default/identity"
 _WHERE = Where(operation="load Google credentials")
 
 
@@ -102,6 +105,31 @@ def metadata_server_answers(timeout: float = METADATA_TIMEOUT) -> bool:
     except httpx.HTTPError:
         return False
     return response.status_code == 200 and response.headers.get("Metadata-Flavor") == "Google"
+
+
+def identity_token(audience: str, timeout: float = METADATA_TIMEOUT) -> Redacted:
+    """A Google-signed ID token for this instance's service account (`format=full`: with the
+    project and instance claims), from the metadata server (`GCE_METADATA_HOST`, as in
+    google-auth); one try of at most `timeout` seconds."""
+    host = os.environ.get("GCE_METADATA_HOST") or _DEFAULT_METADATA_HOST
+    where = Where(operation=f"fetch a Google ID token for audience {audience}")
+    try:
+        response = httpx.get(
+            f"http://{host}{_IDENTITY_PATH}",
+            params={"audience": audience, "format": "full"},
+            headers={"Metadata-Flavor": "Google"},
+            timeout=timeout,
+        )
+    except httpx.HTTPError as exc:
+        raise Unauthorized(
+            f"no metadata server answered at {host} within {timeout:g} s ({type(exc).__name__})",
+            where,
+        ) from None
+    if response.status_code != 200 or not response.text:
+        raise Unauthorized(
+            f"the metadata server at {host} gave no ID token (HTTP {response.status_code})", where
+        )
+    return Redacted(response.text.strip())
 
 
 def application_default(
