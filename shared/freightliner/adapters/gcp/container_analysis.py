@@ -14,18 +14,8 @@ from typing import Any
 
 import httpx
 
-from freightliner.adapters.gcp.gar_auth import TOKEN_USER
-from freightliner.domain.errors import (
-    Forbidden,
-    FreightlinerError,
-    InvalidInput,
-    NotFound,
-    RateLimited,
-    Timeout,
-    Unauthorized,
-    Unavailable,
-    Where,
-)
+from freightliner.adapters.gcp.google_rest import GoogleRest
+from freightliner.domain.errors import Where
 from freightliner.domain.reference import Reference
 from freightliner.domain.scans import Finding, ScanObservation, ScanPhase, Severity
 from freightliner.ports.credentials import CredentialProvider
@@ -45,32 +35,6 @@ PHASES = {
 """DISCOVERY analysis statuses; one this table does not know is an ERROR."""
 
 
-def _message(response: httpx.Response) -> str:
-    """Google's error message, if the body has one (it never carries the token)."""
-    try:
-        error = response.json().get("error") or {}
-    except ValueError:
-        return ""
-    return str(error.get("message", "")) if isinstance(error, dict) else ""
-
-
-def _error(response: httpx.Response, where: Where) -> FreightlinerError:
-    status = response.status_code
-    detail = _message(response)
-    text = f"HTTP {status}" + (f": {detail}" if detail else "")
-    if status == 429:
-        return RateLimited(text, where)
-    if status >= 500:
-        return Unavailable(text, where)
-    if status == 401:
-        return Unauthorized(text, where)
-    if status == 403:
-        return Forbidden(f"{text} (is the Container Analysis API enabled and allowed?)", where)
-    if status == 404:
-        return NotFound(text, where)
-    return InvalidInput(text, where)
-
-
 class ContainerAnalysisScanner:
     def __init__(
         self,
@@ -78,8 +42,9 @@ class ContainerAnalysisScanner:
         credentials: CredentialProvider,
         endpoint: str = DEFAULT_ENDPOINT,
     ) -> None:
-        self._http = http  # built (and closed) by the composition root
-        self._credentials = credentials
+        self._rest = GoogleRest(
+            http, credentials, forbidden_hint="is the Container Analysis API enabled and allowed?"
+        )
         self._endpoint = endpoint.rstrip("/")
 
     def observe(self, image: Reference, *, start: bool) -> ScanObservation:
@@ -121,46 +86,4 @@ class ContainerAnalysisScanner:
             f"containeranalysis occurrences.list {kind}",
         )
         url = f"{self._endpoint}/v1/projects/{project}/occurrences"
-        while True:
-            body = self._get(url, params, image.registry, where)
-            yield from body.get("occurrences") or []
-            token = body.get("nextPageToken")
-            if not token:
-                return
-            params["pageToken"] = token
-
-    def _get(self, url: str, params: dict[str, Any], registry: str, where: Where) -> dict[str, Any]:
-        """One page; a 401 refreshes the token once."""
-        response = self._send(url, params, registry, where)
-        if response.status_code == 401:
-            self._credentials.invalidate(registry)
-            response = self._send(url, params, registry, where)
-        if not response.is_success:
-            raise _error(response, where)
-        try:
-            body = response.json()
-        except ValueError:
-            raise Unavailable("the answer is not JSON", where) from None
-        return body if isinstance(body, dict) else {}
-
-    def _send(
-        self, url: str, params: dict[str, Any], registry: str, where: Where
-    ) -> httpx.Response:
-        try:
-            return self._http.get(url, params=params, headers=self._auth(registry, where))
-        except httpx.TimeoutException:
-            raise Timeout("request timed out", where) from None
-        except httpx.TransportError as exc:
-            raise Unavailable(f"connection failed ({type(exc).__name__})", where) from None
-
-    def _auth(self, registry: str, where: Where) -> dict[str, str]:
-        credential = self._credentials.get(registry)
-        if credential is None:
-            return {}
-        if credential.username != TOKEN_USER:
-            raise Unauthorized(
-                "Container Analysis needs a Google OAuth access token: give this registry "
-                "auth kind gar (application-default credentials or a service-account key)",
-                where,
-            )
-        return {"Authorization": f"Bearer {credential.password.get_secret_value()}"}
+        return self._rest.pages(url, params, "occurrences", image.registry, where)

@@ -8,24 +8,14 @@ carry the same Google access token the registry accepts; a 401 refreshes it once
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, unquote
 
 import httpx
 
-from freightliner.domain.errors import (
-    Forbidden,
-    FreightlinerError,
-    InvalidInput,
-    NotFound,
-    RateLimited,
-    RetryableError,
-    Unauthorized,
-    Unavailable,
-    Where,
-)
+from freightliner.adapters.gcp.google_rest import GoogleRest
+from freightliner.domain.errors import InvalidInput, Where
 from freightliner.domain.sync import TaggedImage
 from freightliner.ports.credentials import CredentialProvider
 from freightliner.ports.repositories import RepositoryInfo
@@ -48,8 +38,12 @@ class ArtifactRegistryCatalog:
     ) -> None:
         self._host = host
         self._location = location
-        self._credentials = credentials
-        self._http = http
+        self._rest = GoogleRest(
+            http,
+            credentials,
+            forbidden_hint="needs artifactregistry repositories/packages/versions list",
+            attempts=ATTEMPTS,
+        )
         self._api = api_endpoint.rstrip("/")
 
     def ensure_repository(self, registry: str, repository: str) -> RepositoryInfo:
@@ -98,62 +92,6 @@ class ArtifactRegistryCatalog:
                 )
 
     def _pages(self, path: str, key: str, **params: str) -> Iterator[dict[str, Any]]:
+        where = Where(self._host, operation=f"Artifact Registry list {path}")
         query: dict[str, Any] = {"pageSize": PAGE_SIZE, **params}
-        while True:
-            page = self._get(path, query)
-            yield from page.get(key, [])
-            token = page.get("nextPageToken")
-            if not token:
-                return
-            query["pageToken"] = token
-
-    def _get(self, path: str, query: dict[str, Any]) -> dict[str, Any]:
-        where = Where(self._host, operation=f"Artifact Registry GET {path}")
-        refreshed = False
-        for attempt in range(ATTEMPTS):
-            try:
-                response = self._http.get(
-                    f"{self._api}/v1/{path}", params=query, headers=self._headers()
-                )
-            except httpx.TransportError as exc:
-                error: FreightlinerError = Unavailable(
-                    f"Artifact Registry unreachable ({type(exc).__name__})", where
-                )
-            else:
-                if response.status_code == 200:
-                    return dict(response.json())
-                if response.status_code == 401 and not refreshed:
-                    self._credentials.invalidate(self._host)
-                    refreshed = True
-                    continue
-                error = _classify(response, where)
-            if not isinstance(error, RetryableError) or attempt == ATTEMPTS - 1:
-                raise error
-            time.sleep(min(2**attempt * 0.5, 8))
-        raise Unavailable("Artifact Registry kept failing", where)
-
-    def _headers(self) -> dict[str, str]:
-        credential = self._credentials.get(self._host)
-        if credential is None or credential.username != "oauth2accesstoken":
-            return {}  # an endpoint that needs no Google token (a local stand-in)
-        return {"Authorization": f"Bearer {credential.password.get_secret_value()}"}
-
-
-def _classify(response: httpx.Response, where: Where) -> FreightlinerError:
-    try:
-        message = str(response.json().get("error", {}).get("message", ""))
-    except ValueError:
-        message = ""
-    text = f"HTTP {response.status_code}" + (f": {message}" if message else "")
-    status = response.status_code
-    if status == 429:
-        return RateLimited(f"rate limited ({text})", where)
-    if status >= 500:
-        return Unavailable(f"Artifact Registry error ({text})", where)
-    if status == 401:
-        return Unauthorized(f"authentication failed ({text})", where)
-    if status == 403:
-        return Forbidden(f"access denied ({text}); needs artifactregistry.*.list", where)
-    if status == 404:
-        return NotFound(f"not found ({text})", where)
-    return InvalidInput(f"Artifact Registry refused the request ({text})", where)
+        return self._rest.pages(f"{self._api}/v1/{path}", query, key, self._host, where)
