@@ -60,7 +60,6 @@ from freightliner.domain.work import WorkItem
 from freightliner.engine.gar_poll import PollReport, poll_notifications
 from freightliner.engine.intake import IntakeResult, accept_event
 from freightliner.engine.job_resume import ResumeReport, resume_job
-from freightliner.engine.job_summary import announce
 from freightliner.engine.models import CopyReport
 from freightliner.engine.replicate_now import ReplicateNowRequest, replicate_now
 from freightliner.engine.scan_gate import (
@@ -559,9 +558,9 @@ class Pipeline:
         return parse_sync_file(text, origin)
 
     def start_tree(self, spec: SyncSpec) -> str:
-        job_id, closed = start_tree(spec, self.container, queue=self.queue, state=self.state)
-        if closed is not None:  # an empty tree ends at once
-            announce(closed, self.notifier)
+        job_id, _ = start_tree(
+            spec, self.container, queue=self.queue, state=self.state, notifier=self.notifier
+        )
         return job_id
 
     def tree_schedules(self) -> TreeSchedules:

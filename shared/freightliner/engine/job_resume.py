@@ -64,16 +64,22 @@ def resume_job(
     flush()
     reenumerated = job.kind == "tree" and job.status == "ENUMERATING"
     if reenumerated:
-        _, closed = start_tree(
-            tree_spec(state, job_id), clients, queue=queue, state=state, job_id=job_id
+        _, summary = start_tree(
+            tree_spec(state, job_id),
+            clients,
+            queue=queue,
+            state=state,
+            notifier=notifier,
+            job_id=job_id,
         )
     else:
         closed = state.mark_enqueued(job_id)  # closes a job whose last items just finished
+        summary = announce(closed, notifier) if closed is not None else None
     return ResumeReport(
         job_id=job_id,
         resent=resent,
         reenumerated=reenumerated,
         seconds_to_first_send=round(first, 3) if first is not None else None,
         seconds=round(time.perf_counter() - started, 3),
-        closed=announce(closed, notifier) if closed is not None else None,
+        closed=summary,
     )

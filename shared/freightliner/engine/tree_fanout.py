@@ -18,15 +18,12 @@ from freightliner.domain.reference import Reference
 from freightliner.domain.sync import SyncSpec
 from freightliner.domain.work import ItemStatus, RepositoryPage, WorkItem
 from freightliner.engine.copy import ClientSource
+from freightliner.engine.job_summary import JobSummary, announce
 from freightliner.engine.tree_listing import decide, selected_images, selected_repositories
-from freightliner.ports.work import JobRecord, StateStore, WorkQueue
+from freightliner.ports.work import JobNotifier, JobRecord, StateStore, WorkQueue
 
 REPOSITORIES_PER_BATCH = 100
 TAGS_PER_PAGE = 200
-
-
-def new_tree_job_id(spec: SyncSpec) -> str:
-    return f"tree-{spec.name}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
 
 
 def start_tree(
@@ -35,13 +32,14 @@ def start_tree(
     *,
     queue: WorkQueue,
     state: StateStore,
+    notifier: JobNotifier | None = None,
     job_id: str | None = None,
-) -> tuple[str, JobRecord | None]:
+) -> tuple[str, JobSummary | None]:
     """Create the job (or, given `job_id`, finish enumerating an interrupted one) and enqueue
-    one item per selected repository. Returns the job id, and the job if it is already
-    closed (an empty tree)."""
+    one item per selected repository. Returns the job id, and the job's summary if it ended
+    already (an empty tree), announced like any job's end."""
     if job_id is None:
-        job_id = new_tree_job_id(spec)
+        job_id = f"tree-{spec.name}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
         state.create_job(
             JobRecord(
                 job_id=job_id,
@@ -68,7 +66,8 @@ def start_tree(
             _record_and_send(job_id, batch, queue, state)
             batch = []
     _record_and_send(job_id, batch, queue, state)
-    return job_id, state.mark_enqueued(job_id)
+    closed = state.mark_enqueued(job_id)
+    return job_id, announce(closed, notifier) if closed is not None else None
 
 
 def _record_and_send(
