@@ -18,7 +18,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import BotoCoreError, ClientError
 
-from freightliner.adapters.aws.errors import aws_error
+from freightliner.adapters.aws.errors import aws_error, error_code
 from freightliner.adapters.aws.table_schema import STATUS_INDEX
 from freightliner.domain.errors import Where
 from freightliner.domain.work import ItemStatus, WorkItem
@@ -45,10 +45,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def _job_key(job_id: str) -> dict[str, str]:
@@ -97,7 +93,7 @@ class DynamoStateStore:
                 for item in items:
                     batch.put_item(Item=self._item(item, now))
         except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise aws_error(exc, self._where("dynamodb:PutItem")) from None
         except BotoCoreError as exc:
@@ -147,7 +143,7 @@ class DynamoStateStore:
                 )
                 fresh.append(item)
             except ClientError as exc:
-                if _code(exc) != "ConditionalCheckFailedException":
+                if error_code(exc) != "ConditionalCheckFailedException":
                     raise aws_error(exc, self._where("dynamodb:PutItem")) from None
             except BotoCoreError as exc:
                 raise aws_error(exc, self._where("dynamodb:PutItem")) from None
@@ -418,7 +414,7 @@ class DynamoStateStore:
         try:
             response = self._table.update_item(**kwargs)
         except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 return None
             raise aws_error(exc, self._where(operation)) from None
         except BotoCoreError as exc:
@@ -476,7 +472,7 @@ class _Cancelled(Exception):
 
 
 def _failed_conditions(exc: ClientError) -> list[int]:
-    if _code(exc) != "TransactionCanceledException":
+    if error_code(exc) != "TransactionCanceledException":
         return []
     reasons = exc.response.get("CancellationReasons")
     if reasons is None:  # older endpoints: only the message lists the reasons, in order

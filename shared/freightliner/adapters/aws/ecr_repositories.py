@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from freightliner.adapters.aws.ecr_auth import EcrTarget, ecr_target
-from freightliner.adapters.aws.errors import aws_error
+from freightliner.adapters.aws.errors import aws_error, error_code
 from freightliner.adapters.aws.sessions import AwsClientSource, credentials_expired, with_renewal
 from freightliner.domain.errors import InvalidInput, Where
 from freightliner.domain.sync import TaggedImage
@@ -58,7 +58,7 @@ class EcrRepositoryAdmin:
                     tags_immutable=created.get("imageTagMutability") in _IMMUTABLE, created=True
                 )
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "RepositoryAlreadyExistsException":
+                if error_code(exc) != "RepositoryAlreadyExistsException":
                     raise aws_error(exc, where) from None
                 info = self._describe(target, repository, where)  # lost a race
             except BotoCoreError as exc:
@@ -144,7 +144,7 @@ class EcrRepositoryAdmin:
                 ),
             )["repositories"]
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "RepositoryNotFoundException":
+            if error_code(exc) == "RepositoryNotFoundException":
                 return None
             raise aws_error(exc, where) from None
         except BotoCoreError as exc:

@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from freightliner.adapters.aws.ecr_auth import EcrTarget, ecr_target
-from freightliner.adapters.aws.errors import aws_error
+from freightliner.adapters.aws.errors import aws_error, error_code
 from freightliner.adapters.aws.sessions import AwsClientSource
 from freightliner.domain.errors import Where
 from freightliner.domain.reference import Reference
@@ -34,10 +34,6 @@ PHASES = {
 """ECR scan statuses; one this table does not know is an ERROR (the policy decides)."""
 
 _INACTIVE_FINDINGS = {"SUPPRESSED", "CLOSED"}
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 class EcrImageScanner:
@@ -66,7 +62,7 @@ class EcrImageScanner:
         try:
             response = client.describe_image_scan_findings(**identity, maxResults=1)
         except ClientError as exc:
-            if _code(exc) == "ScanNotFoundException":
+            if error_code(exc) == "ScanNotFoundException":
                 return ScanObservation(
                     phase=ScanPhase.WAITING, status="NOT_STARTED", description="no scan yet"
                 )
@@ -91,9 +87,9 @@ class EcrImageScanner:
             where = Where(where.registry, where.repository, where.reference, "ecr:StartImageScan")
             client.start_image_scan(**identity)
         except ClientError as exc:
-            if _code(exc) == "LimitExceededException":
+            if error_code(exc) == "LimitExceededException":
                 return None  # scan-on-push started one, or it was scanned today
-            if _code(exc) == "UnsupportedImageTypeException":
+            if error_code(exc) == "UnsupportedImageTypeException":
                 return ScanObservation(
                     phase=ScanPhase.ERROR,
                     status="UNSUPPORTED_IMAGE",

@@ -43,9 +43,14 @@ _AUTH = {
 }
 
 
+def error_code(exc: ClientError) -> str:
+    """The AWS error code of a failed call (`ThrottlingException`, …)."""
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
 def aws_error(exc: Exception, where: Where) -> FreightlinerError:
     if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
+        code = error_code(exc)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         text = f"{where.operation} failed: {code}"
         if code in _THROTTLING:

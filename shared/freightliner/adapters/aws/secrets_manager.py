@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from freightliner.adapters.aws.errors import aws_error
+from freightliner.adapters.aws.errors import aws_error, error_code
 from freightliner.domain.errors import (
     Forbidden,
     FreightlinerError,
@@ -152,7 +152,7 @@ def _error(exc: Exception, action: str, name: str | None, region: str) -> Freigh
     where = Where(operation=permission)
     target = f"secret {name!r}" if name else "secrets"
     if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
+        code = error_code(exc)
         message = str(exc.response.get("Error", {}).get("Message", ""))
         if code == "ResourceNotFoundException":
             return NotFound(f"{target} not found in AWS Secrets Manager ({region})", where)

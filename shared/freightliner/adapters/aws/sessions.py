@@ -23,6 +23,8 @@ from typing import Any, Protocol, TypeVar
 from botocore.credentials import Credentials, ReadOnlyCredentials
 from botocore.exceptions import ClientError
 
+from freightliner.adapters.aws.errors import error_code
+
 T = TypeVar("T")
 ROLE_SESSION_NAME = "freightliner"
 _EXPIRED = {"ExpiredTokenException", "ExpiredToken", "RequestExpired"}
@@ -88,7 +90,7 @@ class AwsClientSource(Protocol):
 
 
 def credentials_expired(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code", "") in _EXPIRED
+    return error_code(exc) in _EXPIRED
 
 
 def with_renewal(

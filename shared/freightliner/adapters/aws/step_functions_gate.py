@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from freightliner.adapters.aws.errors import aws_error
+from freightliner.adapters.aws.errors import aws_error, error_code
 from freightliner.domain.errors import Where
 from freightliner.domain.work import GateRequest
 from freightliner.ports.work import GateCovered
@@ -38,7 +38,7 @@ class StepFunctionsScanGate:
                     stateMachineArn=self._arn, name=name, input=request.model_dump_json()
                 )
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+                if error_code(exc) != "ExecutionAlreadyExists":
                     raise aws_error(exc, self._where("states:StartExecution", name)) from None
                 holder = self._holder(name)
                 if holder != request.item.job_id:
@@ -53,7 +53,7 @@ class StepFunctionsScanGate:
             try:
                 self._client.send_task_success(taskToken=token, output="{}")
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in _WAIT_OVER:
+                if error_code(exc) in _WAIT_OVER:
                     continue
                 raise aws_error(exc, self._where("states:SendTaskSuccess", "wait")) from None
             except BotoCoreError as exc:
