@@ -13,7 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from freightliner.domain.digest import Digest
 from freightliner.domain.errors import InvalidInput
-from freightliner.domain.reference import Reference, validate_repository, validate_tag
+from freightliner.domain.reference import (
+    Reference,
+    ecr_registry,
+    validate_repository,
+    validate_tag,
+)
 
 
 class ImageEvent(BaseModel):
@@ -66,7 +71,7 @@ class EcrImageAction(BaseModel):
         return ImageEvent(
             event_id=self.id,
             action="push" if self.detail.action_type == "PUSH" else "delete",
-            registry=f"{self.account}.dkr.ecr.{self.region}.amazonaws.com",
+            registry=ecr_registry(self.account, self.region),
             repository=self.detail.repository_name,
             digest=self.detail.image_digest,
             tag=self.detail.image_tag or None,
@@ -104,7 +109,7 @@ class ScanFinished(BaseModel):
             region, account, name = parts[3], parts[4], parts[5].removeprefix("repository/")
         digest = Digest.parse(self.detail.image_digest)
         validate_repository(name)
-        return f"{account}.dkr.ecr.{region}.amazonaws.com/{name}@{digest}"
+        return f"{ecr_registry(account, region)}/{name}@{digest}"
 
 
 class GarNotification(BaseModel):

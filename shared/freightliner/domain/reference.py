@@ -75,6 +75,11 @@ class GarHost:
     location: str
 
 
+def ecr_registry(account: str, region: str) -> str:
+    """The ECR registry host of an account in a region (the inverse of `ecr_host`)."""
+    return f"{account}.dkr.ecr.{region}.amazonaws.com"
+
+
 def ecr_host(host: str) -> EcrHost | None:
     """`<12-digit account>.dkr.ecr.<region>.amazonaws.com` → account and region."""
     match = _ECR_RE.match(host.split(":", 1)[0])

@@ -8,7 +8,6 @@ the adapters translate them into these few values so one policy applies to both.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable
 from enum import StrEnum
 from typing import Literal
@@ -36,9 +35,6 @@ class Severity(StrEnum):
         name = (raw or "").upper()
         name = SEVERITY_ALIASES.get(name, name)
         return cls(name) if name in cls.__members__ else cls.UNDEFINED
-
-
-_RANK = {severity: rank for rank, severity in enumerate(Severity)}
 
 
 class ScanPhase(StrEnum):
@@ -132,25 +128,24 @@ class Verdict(BaseModel):
 def evaluate_findings(findings: Iterable[Finding], policy: ScanPolicy) -> Verdict:
     """Count findings per severity (allow-listed ids aside) and compare with the limits."""
     allowed_ids = set(policy.allow)
-    counted: Counter[Severity] = Counter()
     listed: set[str] = set()
-    worst: dict[Severity, list[str]] = {}
+    ids: dict[Severity, list[str]] = {}
     for finding in findings:
         if finding.id.upper() in allowed_ids:
             listed.add(finding.id.upper())
             continue
-        counted[finding.severity] += 1
-        worst.setdefault(finding.severity, []).append(finding.id)
+        ids.setdefault(finding.severity, []).append(finding.id)
+    counts = {s: len(ids[s]) for s in Severity if s in ids}
     over = [
-        (severity, counted[severity], limit)
-        for severity, limit in sorted(policy.max_findings.items(), key=lambda kv: _RANK[kv[0]])
-        if counted[severity] > limit
+        (severity, counts[severity], limit)
+        for severity in Severity
+        if (limit := policy.max_findings.get(severity)) is not None
+        and counts.get(severity, 0) > limit
     ]
-    counts = {s: counted[s] for s in sorted(counted, key=_RANK.__getitem__)}
     if over:
         reason = "; ".join(
             f"{count} {severity} finding(s), at most {limit} allowed "
-            f"({', '.join(sorted(set(worst[severity]))[:5])})"
+            f"({', '.join(sorted(set(ids[severity]))[:5])})"
             for severity, count, limit in over
         )
         return Verdict(allowed=False, counts=counts, allow_listed=sorted(listed), reason=reason)

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from freightliner.domain.errors import InvalidInput
+from freightliner.domain.reference import Reference
 from freightliner.domain.scans import ScanPolicy
 
 
@@ -95,6 +97,13 @@ class GateRequest(BaseModel):
     @property
     def execution_name(self) -> str:
         return gate_execution_name(self.item.source_digest, self.item.destination)
+
+    def image(self) -> Reference:
+        """The held item's source, which the gate checks: it must be pinned by digest."""
+        image = Reference.parse(self.item.source)
+        if image.digest is None:
+            raise InvalidInput(f"scan gate: source {self.item.source} is not pinned by digest")
+        return image
 
 
 def gate_execution_name(source_digest: str, destination: str) -> str:

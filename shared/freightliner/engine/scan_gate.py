@@ -18,29 +18,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from freightliner.domain.errors import InvalidInput
-from freightliner.domain.reference import Reference
-from freightliner.domain.scans import ScanPhase, ScanPolicy, Verdict, evaluate_findings
-from freightliner.domain.work import WorkItem
+from freightliner.domain.scans import ScanPhase, Verdict, evaluate_findings
+from freightliner.domain.work import GateRequest
 from freightliner.ports.scans import ScannerSource, ScanWaits
 from freightliner.ports.work import ScanGate
 
 log = logging.getLogger(__name__)
 
 
-class ScanTask(BaseModel):
+class ScanTask(GateRequest):
     """The held item and its rule's policy, as the state machine passes them to a task."""
 
     model_config = ConfigDict(extra="forbid")
-
-    item: WorkItem
-    policy: ScanPolicy
-
-    def image(self) -> Reference:
-        image = Reference.parse(self.item.source)
-        if image.digest is None:
-            raise InvalidInput(f"scan gate: source {self.item.source} is not pinned by digest")
-        return image
 
 
 class CheckScanRequest(ScanTask):
@@ -72,22 +61,22 @@ def check_scan(
         return CheckScanResult(next="evaluate", status=seen.status, attempt=attempt)
     if seen.phase is ScanPhase.ERROR:
         detail = f": {seen.description}" if seen.description else ""
-        reason = f"scan {seen.status}{detail} (on_scan_error: {policy.on_scan_error})"
-        return CheckScanResult(
-            next=policy.on_scan_error, status=seen.status, attempt=attempt, reason=reason
-        )
-    remaining = policy.timeout_seconds - (clock() - request.started_at.timestamp())
-    if remaining <= 0:
-        reason = (
-            f"no scan result within {policy.timeout_seconds} s, last status {seen.status} "
-            f"(on_scan_error: {policy.on_scan_error})"
-        )
-        return CheckScanResult(
-            next=policy.on_scan_error, status=seen.status, attempt=attempt, reason=reason
-        )
-    wait = min(policy.wait_before(request.attempt), max(1, math.ceil(remaining)))
-    log.info("scan of %s is %s; next look in %d s", image, seen.status, wait)
-    return CheckScanResult(next="wait", status=seen.status, attempt=attempt, wait_seconds=wait)
+        reason = f"scan {seen.status}{detail}"
+    else:
+        remaining = policy.timeout_seconds - (clock() - request.started_at.timestamp())
+        if remaining > 0:
+            wait = min(policy.wait_before(request.attempt), max(1, math.ceil(remaining)))
+            log.info("scan of %s is %s; next look in %d s", image, seen.status, wait)
+            return CheckScanResult(
+                next="wait", status=seen.status, attempt=attempt, wait_seconds=wait
+            )
+        reason = f"no scan result within {policy.timeout_seconds} s, last status {seen.status}"
+    return CheckScanResult(
+        next=policy.on_scan_error,
+        status=seen.status,
+        attempt=attempt,
+        reason=f"{reason} (on_scan_error: {policy.on_scan_error})",
+    )
 
 
 def evaluate_scan(request: ScanTask, scanners: ScannerSource) -> Verdict:
@@ -122,8 +111,10 @@ def wake_waiting_gates(image: str, waits: ScanWaits, gate: ScanGate) -> WakeRepo
     """End the waits parked on `image`: its scan finished, so check it now. Tokens are
     forgotten only once handled, so a retried event wakes what a failed one did not."""
     tokens = waits.parked(image)
-    woken = gate.wake(tokens) if tokens else 0
-    if tokens:
-        waits.forget(image, tokens)
+    if not tokens:
+        log.info("scan of %s finished: no parked gate to wake", image)
+        return WakeReport(image=image, parked=0, woken=0)
+    woken = gate.wake(tokens)
+    waits.forget(image, tokens)
     log.info("scan of %s finished: %d of %d parked gate(s) woken", image, woken, len(tokens))
     return WakeReport(image=image, parked=len(tokens), woken=woken)

@@ -10,7 +10,6 @@ Then a summary from DynamoDB, and every digest checked against the source.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -24,7 +23,7 @@ import httpx
 from freightliner.bootstrap import pipeline, reset_pipeline
 from freightliner.domain.work import job_id_for
 from freightliner.harness.functions import (
-    EVENTS,
+    ecr_push_event,
     gar_insert_event,
     load_handler,
     post_to_on_gar_push,
@@ -83,8 +82,7 @@ def main() -> int:
             return 1
 
         step("2. ECR push -> on_ecr_push -> SQS -> replicate -> GAR")
-        event = json.loads((EVENTS / "ecr-push.json").read_text())
-        event["detail"].update({"repository-name": "team/app", "image-digest": seeded.digest})
+        event = ecr_push_event("team/app", seeded.digest)
         reply = load_handler("on_ecr_push").handler(event, LocalContext())
         print(f"on_ecr_push: {reply}")
         sqs = boto3.client("sqs")

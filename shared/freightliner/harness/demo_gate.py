@@ -24,10 +24,10 @@ import boto3
 from freightliner.bootstrap import pipeline, reset_pipeline
 from freightliner.domain.work import gate_execution_name
 from freightliner.harness.demo import manifest_digest, step
-from freightliner.harness.functions import EVENTS, load_handler
-from freightliner.harness.images import Pusher, RandomBlob
+from freightliner.harness.functions import EVENTS, ecr_push_event, load_handler
+from freightliner.harness.images import RandomBlob
 from freightliner.harness.lambda_runtime import LocalContext, drain
-from freightliner.harness.local_stack import ECR_CREDS, ECR_HOST, GAR_HOST, LocalStack
+from freightliner.harness.local_stack import ECR_HOST, GAR_HOST, LocalStack
 from freightliner.harness.scan_gate import LocalScanGate, scan_result
 
 RULES = f"""\
@@ -83,17 +83,15 @@ def _run(stack: LocalStack, gate: LocalScanGate) -> bool:
 def _push(stack: LocalStack, gate: LocalScanGate) -> dict[str, str]:
     step("1. push two images; moto's ECR will report their scans")
     digests: dict[str, str] = {}
-    with Pusher(stack.ecr.url, auth=ECR_CREDS) as pusher:
-        for n, (repository, findings) in enumerate(FINDINGS.items()):
-            image = pusher.image(repository, "v1", [RandomBlob(n, 256 * 1024)])
-            gate.register_ecr_image(repository, "v1", image)
-            gate.script_ecr_scan(
-                scan_result(repository, image.digest, "IN_PROGRESS"),
-                scan_result(repository, image.digest, "COMPLETE", findings),
-            )
-            digests[repository] = image.digest
-            listed = ", ".join(f"{i} {s}" for i, s in findings)
-            print(f"{repository}:v1 {image.digest[:19]}  scan will find: {listed}")
+    for n, (repository, findings) in enumerate(FINDINGS.items()):
+        image = stack.push_ecr(repository, "v1", [RandomBlob(n, 256 * 1024)])
+        gate.script_ecr_scan(
+            scan_result(repository, image.digest, "IN_PROGRESS"),
+            scan_result(repository, image.digest, "COMPLETE", findings),
+        )
+        digests[repository] = image.digest
+        listed = ", ".join(f"{i} {s}" for i, s in findings)
+        print(f"{repository}:v1 {image.digest[:19]}  scan will find: {listed}")
     return digests
 
 
@@ -102,9 +100,7 @@ def _start_gates(digests: dict[str, str]) -> dict[str, str]:
     on_ecr_push = load_handler("on_ecr_push").handler
     jobs: dict[str, str] = {}
     for repository, digest in digests.items():
-        event = json.loads((EVENTS / "ecr-push.json").read_text())
-        event["id"] = f"demo-{repository}"
-        event["detail"].update({"repository-name": repository, "image-digest": digest})
+        event = ecr_push_event(repository, digest, tag="v1", event_id=f"demo-{repository}")
         reply = on_ecr_push(event, LocalContext())
         jobs[repository] = reply["job_id"]
         print(f"on_ecr_push {repository}: {reply['status']}, {reply['gated']} held for the gate")

@@ -43,6 +43,20 @@ def gar_insert_event(digest_reference: str, tag_reference: str) -> dict[str, Any
     return event
 
 
+def ecr_push_event(
+    repository: str, digest: str, *, tag: str | None = None, event_id: str | None = None
+) -> dict[str, Any]:
+    """events/ecr-push.json announcing a push of `repository@digest` (with `tag` and the
+    event id `event_id` when given; the sample's own otherwise)."""
+    event: dict[str, Any] = json.loads((EVENTS / "ecr-push.json").read_text())
+    if event_id is not None:
+        event["id"] = event_id
+    event["detail"].update({"repository-name": repository, "image-digest": digest})
+    if tag is not None:
+        event["detail"]["image-tag"] = tag
+    return event
+
+
 def post_to_on_gar_push(event: dict[str, Any]) -> Any:
     """Deliver a structured CloudEvent to the on_gar_push Cloud Function."""
     return cloud_function_client("on_gar_push", "cloudevent").post(

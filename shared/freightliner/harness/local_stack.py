@@ -18,13 +18,16 @@ import boto3
 import httpx
 from moto.server import ThreadedMotoServer
 
+from freightliner.domain.reference import ecr_registry
 from freightliner.harness.aws_resources import PipelineResources, create_resources
 from freightliner.harness.images import Pushed, Pusher, RandomBlob
 from freightliner.harness.registry import LocalRegistry, free_port
 
-ECR_HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+ACCOUNT = "123456789012"  # moto's default account
+REGION = "us-east-1"
+ECR_HOST = ecr_registry(ACCOUNT, REGION)
 GAR_HOST = "us-docker.pkg.dev"
-ECR_CREDS = ("AWS", "123456789012-auth-token")  # what moto's GetAuthorizationToken hands out
+ECR_CREDS = ("AWS", f"{ACCOUNT}-auth-token")  # what moto's GetAuthorizationToken hands out
 
 DEFAULT_RULES = f"""\
 rules:
@@ -61,8 +64,8 @@ class LocalStack:
             "MOTO_PORT": self.moto_url.rsplit(":", 1)[1],
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
             "FREIGHTLINER_QUEUE_URL": self.resources.queue_url,
             "FREIGHTLINER_TABLE": self.resources.table,
             "FREIGHTLINER_RULES": str(self.workdir / "rules.yaml"),
@@ -74,10 +77,14 @@ class LocalStack:
     def _session(self) -> dict[str, Any]:
         return dict(
             endpoint_url=self.moto_url,
-            region_name="us-east-1",
+            region_name=REGION,
             aws_access_key_id="local",
             aws_secret_access_key="local",  # noqa: S106 - moto accepts any key
         )
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of `service` on this stack's moto."""
+        return boto3.client(service, **self._session)  # type: ignore[call-overload]
 
     def route_gar(self, endpoint: str) -> None:
         """Send GAR traffic to `endpoint` (a fault-injecting proxy, say) instead."""
@@ -98,8 +105,8 @@ class LocalStack:
         self.moto_url = f"http://127.0.0.1:{port}"
         httpx.post(f"{self.moto_url}/moto-api/reset").raise_for_status()
         self.resources = create_resources(
-            boto3.client("sqs", **self._session),
-            boto3.client("dynamodb", **self._session),
+            self.client("sqs"),
+            self.client("dynamodb"),
             visibility_timeout=self.visibility_timeout,
         )
         (self.workdir / "rules.yaml").write_text(self.rules_text)
@@ -112,7 +119,7 @@ class LocalStack:
         it with its real digest and a push time."""
         with Pusher(self.ecr.url, auth=ECR_CREDS) as pusher:
             pushed = pusher.image(repository, tag, layers)
-        ecr = boto3.client("ecr", **self._session)
+        ecr = self.client("ecr")
         with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
             ecr.create_repository(repositoryName=repository)
         with contextlib.suppress(ecr.exceptions.ImageAlreadyExistsException):  # a re-push

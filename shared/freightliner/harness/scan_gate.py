@@ -12,7 +12,6 @@ Used by `make demo-gate` and the end-to-end tests.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -24,19 +23,16 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-import boto3
 import httpx
 
 from freightliner.adapters.aws.eventbridge_notifier import SOURCE as JOB_EVENT_SOURCE
+from freightliner.adapters.aws.step_functions_gate import StepFunctionsScanGate
 from freightliner.harness.functions import REPO, load_handler
-from freightliner.harness.images import Pushed
 from freightliner.harness.lambda_runtime import LocalContext
-from freightliner.harness.local_stack import LocalStack
+from freightliner.harness.local_stack import ACCOUNT, REGION, LocalStack
 from freightliner.settings import ENV_SCAN_GATE_ARN
 
 DEFINITION = REPO / "statemachine" / "scan_gate.asl.json"
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
 TASKS = ("check_scan", "evaluate_findings", "wait_for_scan")
 EVENT_SOURCE = "freightliner.scan-gate"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
@@ -108,15 +104,7 @@ class LocalScanGate:
         self._saved_invoke: Any = None
         self._saved_env: str | None = None
         self._faults: dict[str, Exception] = {}
-
-    def _client(self, service: str) -> Any:
-        return boto3.client(  # type: ignore[call-overload]
-            service,
-            endpoint_url=self.stack.moto_url,
-            region_name=REGION,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",  # noqa: S106 - moto accepts any key
-        )
+        self._adapter: StepFunctionsScanGate | None = None  # for its execution ARNs
 
     def _configure_moto(self, enabled: bool) -> None:
         config = {
@@ -144,12 +132,14 @@ class LocalScanGate:
                 "EventBusName": "default",
             }
         )
-        self.arn = self._client("stepfunctions").create_state_machine(
+        sfn = self.stack.client("stepfunctions")
+        self.arn = sfn.create_state_machine(
             name="freightliner-scan-gate",
             definition=definition,
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/freightliner-scan-gate",
             type="STANDARD",
         )["stateMachineArn"]
+        self._adapter = StepFunctionsScanGate(sfn, self.arn)
         self._watch_events()
         self._saved_env = os.environ.get(ENV_SCAN_GATE_ARN)
         os.environ[ENV_SCAN_GATE_ARN] = self.arn
@@ -157,12 +147,12 @@ class LocalScanGate:
 
     def _watch_events(self) -> None:
         """Gate announcements land on a queue the demo and the tests read."""
-        sqs = self._client("sqs")
+        sqs = self.stack.client("sqs")
         self.events_queue_url = sqs.create_queue(QueueName="freightliner-gate-events")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(
             QueueUrl=self.events_queue_url, AttributeNames=["QueueArn"]
         )["Attributes"]["QueueArn"]
-        events = self._client("events")
+        events = self.stack.client("events")
         events.put_rule(
             Name="freightliner-gate-events",
             EventPattern=json.dumps({"source": [EVENT_SOURCE, JOB_EVENT_SOURCE]}),
@@ -254,28 +244,15 @@ class LocalScanGate:
                 if image.scan_finding_results_queue:
                     image.scan_finding_results.clear()
 
-    def register_ecr_image(self, repository: str, tag: str, image: Pushed) -> None:
-        """Make moto's ECR control plane know an image pushed to the local "ECR"."""
-        ecr = self._client("ecr")
-        with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
-            ecr.create_repository(repositoryName=repository)
-        ecr.put_image(
-            repositoryName=repository,
-            imageManifest=image.data.decode(),
-            imageManifestMediaType=image.media_type,
-            imageTag=tag,
-            imageDigest=image.digest,
-        )
-
     # -- executions ------------------------------------------------------------------------
 
     def execution_arn(self, name: str) -> str:
-        prefix, _, machine = self.arn.rpartition(":stateMachine:")
-        return f"{prefix}:execution:{machine}:{name}"
+        assert self._adapter is not None, "start() first"
+        return self._adapter.execution_arn(name)
 
     def wait(self, name: str, timeout: float = 90.0) -> dict[str, Any]:
         """The execution's description once it has stopped running."""
-        sfn = self._client("stepfunctions")
+        sfn = self.stack.client("stepfunctions")
         deadline = time.monotonic() + timeout
         while True:
             described: dict[str, Any] = sfn.describe_execution(
@@ -290,7 +267,7 @@ class LocalScanGate:
     def announcements(self, source: str = EVENT_SOURCE) -> list[dict[str, Any]]:
         """Events from `source` received so far (gate events by default; the job-finished
         events of jobs the gate closed with `JOB_EVENT_SOURCE`), each read once."""
-        sqs = self._client("sqs")
+        sqs = self.stack.client("sqs")
         while True:
             messages = sqs.receive_message(
                 QueueUrl=self.events_queue_url, MaxNumberOfMessages=10

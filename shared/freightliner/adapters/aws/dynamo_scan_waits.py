@@ -10,12 +10,17 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 
 from freightliner.adapters.aws.errors import aws_error
 from freightliner.domain.errors import Where
 
 KEEP_AFTER_WAIT = 60  # seconds a record outlives its wait
+
+
+def _partition(image: str) -> str:
+    return f"SCANWAIT#{image}"
 
 
 def _sort_key(token: str) -> str:
@@ -32,7 +37,7 @@ class DynamoScanWaits:
 
     def park(self, image: str, token: str, seconds: int) -> None:
         item = {
-            "PK": f"SCANWAIT#{image}",
+            "PK": _partition(image),
             "SK": _sort_key(token),
             "token": token,
             "expires_at": int(self._clock() + seconds + KEEP_AFTER_WAIT),
@@ -43,9 +48,7 @@ class DynamoScanWaits:
             raise aws_error(exc, self._where("dynamodb:PutItem", image)) from None
 
     def parked(self, image: str) -> list[str]:
-        from boto3.dynamodb.conditions import Key  # noqa: PLC0415 - only waking needs it
-
-        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("PK").eq(f"SCANWAIT#{image}")}
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("PK").eq(_partition(image))}
         now = self._clock()
         tokens: list[str] = []
         while True:
@@ -62,6 +65,6 @@ class DynamoScanWaits:
         try:
             with self._table.batch_writer() as batch:
                 for token in tokens:
-                    batch.delete_item(Key={"PK": f"SCANWAIT#{image}", "SK": _sort_key(token)})
+                    batch.delete_item(Key={"PK": _partition(image), "SK": _sort_key(token)})
         except (ClientError, BotoCoreError) as exc:
             raise aws_error(exc, self._where("dynamodb:BatchWriteItem", image)) from None

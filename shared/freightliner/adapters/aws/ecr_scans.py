@@ -10,6 +10,7 @@ caller's account (GetRegistryScanningConfiguration has no registry id).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -54,11 +55,11 @@ class EcrImageScanner:
         return self._clients.client("ecr", target.region, target.role_arn), identity, where
 
     def observe(self, image: Reference, *, start: bool) -> ScanObservation:
+        client, identity, where = self._target(image, "ecr:DescribeImageScanFindings")
         if start:
-            refused = self._start(image)
+            refused = self._start(client, identity, where)
             if refused is not None:
                 return refused
-        client, identity, where = self._target(image, "ecr:DescribeImageScanFindings")
         try:
             response = client.describe_image_scan_findings(**identity, maxResults=1)
         except ClientError as exc:
@@ -77,14 +78,14 @@ class EcrImageScanner:
             description=str(scan.get("description") or ""),
         )
 
-    def _start(self, image: Reference) -> ScanObservation | None:
+    def _start(self, client: Any, identity: dict[str, Any], where: Where) -> ScanObservation | None:
         """Start a basic scan; an observation only when ECR refuses to scan this image."""
-        client, identity, where = self._target(image, "ecr:GetRegistryScanningConfiguration")
+        where = replace(where, operation="ecr:GetRegistryScanningConfiguration")
         try:
             config = client.get_registry_scanning_configuration()["scanningConfiguration"]
             if config.get("scanType", "BASIC") != "BASIC":
                 return None  # enhanced scanning: Inspector scans on its own
-            where = Where(where.registry, where.repository, where.reference, "ecr:StartImageScan")
+            where = replace(where, operation="ecr:StartImageScan")
             client.start_image_scan(**identity)
         except ClientError as exc:
             if error_code(exc) == "LimitExceededException":

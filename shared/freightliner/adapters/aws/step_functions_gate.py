@@ -29,6 +29,10 @@ class StepFunctionsScanGate:
         prefix, _, self._machine = state_machine_arn.rpartition(":stateMachine:")
         self._executions = f"{prefix}:execution:{self._machine}"
 
+    def execution_arn(self, name: str) -> str:
+        """The ARN of this state machine's execution called `name`."""
+        return f"{self._executions}:{name}"
+
     def start(self, requests: Sequence[GateRequest]) -> list[GateCovered]:
         covered: list[GateCovered] = []
         for request in requests:
@@ -64,7 +68,7 @@ class StepFunctionsScanGate:
     def _holder(self, name: str) -> str:
         """The job whose item the existing execution holds."""
         try:
-            described = self._client.describe_execution(executionArn=f"{self._executions}:{name}")
+            described = self._client.describe_execution(executionArn=self.execution_arn(name))
         except (ClientError, BotoCoreError) as exc:
             raise aws_error(exc, self._where("states:DescribeExecution", name)) from None
         return GateRequest.model_validate_json(described["input"]).item.job_id
