@@ -20,6 +20,7 @@ from freightliner.domain.work import GateRequest, ItemStatus, gate_execution_nam
 from freightliner.harness import demo_gate
 from freightliner.harness.functions import (
     EVENTS,
+    ecr_push_event,
     gar_insert_event,
     load_handler,
     post_to_on_gar_push,
@@ -75,16 +76,11 @@ class Gate:
     replicate: Any
 
     def push(self, repository: str, tag: str, seed: int) -> Pushed:
-        with Pusher(self.stack.ecr.url, auth=ECR_CREDS) as pusher:
-            image = pusher.image(repository, tag, [RandomBlob(seed, 20_000)])
-        self.gate.register_ecr_image(repository, tag, image)
-        return image
+        return self.stack.push_ecr(repository, tag, [RandomBlob(seed, 20_000)])
 
     def fire(self, repository: str, tag: str, image: Pushed, event_id: str = "") -> dict[str, Any]:
-        event = json.loads((EVENTS / "ecr-push.json").read_text())
-        event["id"] = event_id or f"push-{repository}-{tag}"
-        event["detail"].update(
-            {"repository-name": repository, "image-digest": image.digest, "image-tag": tag}
+        event = ecr_push_event(
+            repository, image.digest, tag=tag, event_id=event_id or f"push-{repository}-{tag}"
         )
         reply: dict[str, Any] = self.on_ecr_push.handler(event, LocalContext())
         return reply
@@ -196,14 +192,19 @@ def test_a_critical_finding_blocks_the_image_and_nothing_is_copied(gate: Gate) -
     assert event["detail"]["source"] == f"{ECR_HOST}/secure/legacy@{image.digest}"
     # the item was its job's last: the gate closed the job and said so, as the worker would
     assert job_end["detail-type"] == "Freightliner Job Finished"
+    # the same field names as the worker's job-end events (a subset: ASL has no clock)
+    worker_fields = set(JobRecord.model_fields)
+    assert set(job_end["detail"]) <= worker_fields
     assert job_end["detail"] == {
         "job_id": job.job_id,
+        "kind": "event",
         "status": "COMPLETED_WITH_ERRORS",
-        "images": 1,
-        "copied": 0,
+        "total": 1,
+        "done": 0,
         "skipped": 0,
         "failed": 0,
         "blocked": 1,
+        "bytes": 0,
     }
 
 
