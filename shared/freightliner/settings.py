@@ -6,11 +6,11 @@ Only the composition root reads these, on first use, never at import time.
 from __future__ import annotations
 
 import os
-import re
 
 from pydantic import BaseModel, Field
 
 from freightliner.domain.errors import InvalidInput
+from freightliner.domain.registries import ROLE_ARN_RE
 from freightliner.domain.secrets import SecretRef
 
 ENV_QUEUE_URL = "FREIGHTLINER_QUEUE_URL"
@@ -38,7 +38,6 @@ ENV_AWS_ROLE_ARN = "FREIGHTLINER_AWS_ROLE_ARN"
 ENV_AWS_WEB_IDENTITY_AUDIENCE = "FREIGHTLINER_AWS_WEB_IDENTITY_AUDIENCE"
 ENV_AWS_CREDENTIALS = "FREIGHTLINER_AWS_CREDENTIALS"
 DEFAULT_WEB_IDENTITY_AUDIENCE = "sts.amazonaws.com"
-_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 
 
 def aws_region() -> str:
@@ -91,7 +90,7 @@ class Settings(BaseModel):
 
 
 def _role_arn(value: str | None) -> str | None:
-    if value and not _ROLE_ARN_RE.match(value):
+    if value and not ROLE_ARN_RE.match(value):
         raise InvalidInput(f"{ENV_AWS_ROLE_ARN}={value!r} is not an IAM role ARN")
     return value or None
 

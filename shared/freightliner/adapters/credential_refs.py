@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from freightliner.domain.errors import InvalidInput, Where
 from freightliner.domain.secrets import Redacted, RefScheme, SecretRef
+from freightliner.domain.single_flight import SingleFlightCache
 from freightliner.ports.credentials import Credential
 from freightliner.ports.secrets import SecretStore
 
@@ -25,12 +24,6 @@ DEFAULT_TTL = 300.0
 StoreFor = Callable[[SecretRef], SecretStore]
 """The store a secret-manager reference lives in (its region or project); from the
 composition root."""
-
-
-@dataclass(slots=True)
-class _Cached:
-    value: Redacted
-    until: float
 
 
 class ReferenceResolver:
@@ -45,28 +38,19 @@ class ReferenceResolver:
         self._store_for = store_for
         self._ttl = ttl
         self._clock = clock
-        self._cache: dict[SecretRef, _Cached] = {}
-        self._locks: dict[SecretRef, threading.Lock] = {}
-        self._guard = threading.Lock()
+        self._cache: SingleFlightCache[SecretRef, Redacted] = SingleFlightCache(clock)
         self.reads = 0
 
     def resolve(self, ref: SecretRef) -> Redacted:
-        cached = self._cache.get(ref)
-        if cached and cached.until > self._clock():
-            return cached.value
-        with self._guard:
-            lock = self._locks.setdefault(ref, threading.Lock())
-        with lock:
-            cached = self._cache.get(ref)
-            if cached and cached.until > self._clock():
-                return cached.value
+        def load() -> tuple[Redacted, float]:
             self.reads += 1
             value = _select(ref, self._read(ref))
-            self._cache[ref] = _Cached(value, self._clock() + self._ttl)
-            return value
+            return value, self._clock() + self._ttl
+
+        return self._cache.get(ref, load)
 
     def invalidate(self, ref: SecretRef) -> None:
-        self._cache.pop(ref, None)
+        self._cache.invalidate(ref)
 
     def _read(self, ref: SecretRef) -> Redacted:
         where = Where(operation=f"resolve {ref}")

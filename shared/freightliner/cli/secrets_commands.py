@@ -18,8 +18,6 @@ from freightliner.domain.secrets import StoreKind
 from freightliner.engine.secrets import audit_log, delete_secret, put_json_secret, put_secret
 from freightliner.ports.secrets import SecretStore
 
-REDACTED = "[REDACTED]"
-
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     secrets = sub.add_parser("secrets", help="manage registry credentials in a secret store")
@@ -105,7 +103,7 @@ def run_secrets_command(args: argparse.Namespace) -> int:
         if args.reveal and not args.json:
             sys.stdout.write(value.value.get_secret_value())
             return 0
-        shown = value.value.get_secret_value() if args.reveal else REDACTED
+        shown = value.value.get_secret_value() if args.reveal else str(value.value)
         _print({**value.model_dump(exclude={"value"}), "value": shown}, args.json)
     elif args.action == "delete":
         deleted = delete_secret(
@@ -120,9 +118,10 @@ def run_secrets_command(args: argparse.Namespace) -> int:
         summaries = [s.model_dump(mode="json") for s in store.list()]
         if args.json:
             print(json.dumps(summaries, indent=2))
-        for summary in summaries if not args.json else []:
-            pending = (
-                f"  (deleted on {summary['deletion_date']})" if summary["deletion_date"] else ""
-            )
-            print(f"{summary['name']:<40} {summary['created'] or ''}{pending}")
+        else:
+            for summary in summaries:
+                pending = (
+                    f"  (deleted on {summary['deletion_date']})" if summary["deletion_date"] else ""
+                )
+                print(f"{summary['name']:<40} {summary['created'] or ''}{pending}")
     return 0

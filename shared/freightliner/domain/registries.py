@@ -27,7 +27,8 @@ from freightliner.domain.errors import InvalidInput
 from freightliner.domain.reference import ecr_host, gar_host, validate_host
 from freightliner.domain.secrets import Redacted, SecretRefField
 
-_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
+ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
+"""An IAM role ARN (ASCII only, as IAM names are)."""
 
 DOCKER_HUB_ENDPOINT = "https://registry-1.docker.io"
 
@@ -79,7 +80,7 @@ class AuthConfig(BaseModel):
     @field_validator("role_arn")
     @classmethod
     def _role_arn(cls, value: str | None) -> str | None:
-        if value is not None and not _ROLE_ARN_RE.match(value):
+        if value is not None and not ROLE_ARN_RE.match(value):
             raise ValueError("role_arn must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
         return value
 

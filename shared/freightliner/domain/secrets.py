@@ -125,10 +125,17 @@ class SecretDeletion(BaseModel):
 
 # -- credential references ------------------------------------------------------------------
 
-_AWS_NAME_RE = re.compile(r"^[A-Za-z0-9/_+=.@:-]{1,2048}$")
+AWS_SECRET_NAME_RE = re.compile(r"^[A-Za-z0-9/_+=.@:-]{1,2048}$")
+"""An AWS Secrets Manager secret name or ARN."""
+_GCP_SECRET_ID = r"[A-Za-z0-9_-]{1,255}"  # noqa: S105 - a pattern, no secret
+_GCP_VERSION = r"[0-9]+|latest"
+GCP_SECRET_ID_RE = re.compile(rf"^{_GCP_SECRET_ID}$")
+"""A GCP Secret Manager secret id."""
+GCP_VERSION_RE = re.compile(rf"^(?:{_GCP_VERSION})$")
+"""A GCP Secret Manager version: a number or `latest`."""
 _GCP_RE = re.compile(
-    r"^projects/(?P<project>[a-z0-9][a-z0-9-]{0,62})/secrets/(?P<secret>[A-Za-z0-9_-]{1,255})"
-    r"(?:/versions/(?P<version>[0-9]+|latest))?$"
+    rf"^projects/(?P<project>[a-z0-9][a-z0-9-]{{0,62}})/secrets/(?P<secret>{_GCP_SECRET_ID})"
+    rf"(?:/versions/(?P<version>{_GCP_VERSION}))?$"
 )
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ARN_REGION_RE = re.compile(r"^arn:aws[a-z-]*:secretsmanager:(?P<region>[a-z0-9-]+):")
@@ -167,7 +174,7 @@ class SecretRef(BaseModel):
             if not json_key:
                 raise InvalidInput(f"credential reference {text!r}: empty key after '#'")
         if kind is RefScheme.AWS_SM:
-            if not _AWS_NAME_RE.match(rest):
+            if not AWS_SECRET_NAME_RE.match(rest):
                 raise InvalidInput(f"credential reference {text!r}: not a secret name or ARN")
             return cls(scheme=kind, name=rest, json_key=json_key)
         if kind is RefScheme.GCP_SM:

@@ -34,15 +34,12 @@ class AuditEvent(BaseModel):
 
 
 def _audited(store: SecretStore, operation: str, name: str, action: Callable[[], T]) -> T:
-    version = None
     try:
         result = action()
     except FreightlinerError as exc:
         _emit(store, operation, name, exc.kind, None)
         raise
-    if isinstance(result, SecretVersion | SecretDeletion):
-        version = result.version
-    _emit(store, operation, name, "success", version)
+    _emit(store, operation, name, "success", getattr(result, "version", None))
     return result
 
 
@@ -61,9 +58,13 @@ def _emit(store: SecretStore, operation: str, name: str, outcome: str, version: 
     audit_log.log(level, "secret audit %s", json.dumps(fields, sort_keys=True), extra=fields)
 
 
-def put_secret(store: SecretStore, name: str, text: str) -> SecretVersion:
+def _put(store: SecretStore, operation: str, name: str, text: str) -> SecretVersion:
     value = SecretText.of(name, text)
-    return _audited(store, "put", name, lambda: store.put(name, value))
+    return _audited(store, operation, name, lambda: store.put(name, value))
+
+
+def put_secret(store: SecretStore, name: str, text: str) -> SecretVersion:
+    return _put(store, "put", name, text)
 
 
 def put_json_secret(store: SecretStore, name: str, text: str) -> SecretVersion:
@@ -76,8 +77,7 @@ def put_json_secret(store: SecretStore, name: str, text: str) -> SecretVersion:
             f"secret {name!r}: the value is not valid JSON ({exc.msg} at line {exc.lineno}, "
             f"column {exc.colno})"
         ) from None
-    value = SecretText.of(name, text)
-    return _audited(store, "put-json", name, lambda: store.put(name, value))
+    return _put(store, "put-json", name, text)
 
 
 def delete_secret(

@@ -14,11 +14,11 @@ import logging
 import threading
 import time
 from collections.abc import Generator
-from dataclasses import dataclass
 
 import httpx
 
 from freightliner.domain.errors import Unauthorized, Where
+from freightliner.domain.single_flight import SingleFlightCache
 from freightliner.ports.credentials import Credential, CredentialProvider
 from freightliner.registry.challenge import Challenge, parse_challenge, scopes_for
 
@@ -27,12 +27,7 @@ log = logging.getLogger(__name__)
 MOUNT_FROM = "freightliner.mount_from"
 AUTH_REFRESHED = "freightliner.auth_refreshed"
 DEFAULT_TOKEN_TTL = 60.0
-
-
-@dataclass(slots=True)
-class _Token:
-    value: str
-    expires: float
+_NOT_CACHED = float("-inf")  # the expiry of "no token": the next request asks again
 
 
 def basic_header(credential: Credential) -> str:
@@ -54,9 +49,10 @@ class RegistryAuth(httpx.Auth):
         self._token_client = token_client
         self._clock = time.monotonic
         self._lock = threading.Lock()
-        self._scope_locks: dict[tuple[str, ...], threading.Lock] = {}
         self._challenge: Challenge | None = None
-        self._tokens: dict[tuple[str, ...], _Token] = {}
+        self._tokens: SingleFlightCache[tuple[str, ...], str | None] = SingleFlightCache(
+            self._clock
+        )
         self._generation = 0  # bumped on every invalidation, so stale tokens are not reused
         self.token_fetches = 0
 
@@ -116,22 +112,11 @@ class RegistryAuth(httpx.Auth):
 
     def _token(self, challenge: Challenge, scopes: tuple[str, ...]) -> str | None:
         key = tuple(sorted(scopes))
-        cached = self._tokens.get(key)
-        if cached and cached.expires > self._clock():
-            return cached.value
-        with self._lock:
-            scope_lock = self._scope_locks.setdefault(key, threading.Lock())
-        with scope_lock:
-            cached = self._tokens.get(key)
-            if cached and cached.expires > self._clock():
-                return cached.value
-            token = self._fetch_token(challenge, key)
-            if token is not None:
-                self._tokens[key] = token
-                return token.value
-            return None
+        return self._tokens.get(key, lambda: self._fetch_token(challenge, key))
 
-    def _fetch_token(self, challenge: Challenge, scopes: tuple[str, ...]) -> _Token | None:
+    def _fetch_token(
+        self, challenge: Challenge, scopes: tuple[str, ...]
+    ) -> tuple[str | None, float]:
         realm = challenge.params.get("realm")
         where = Where(registry=self.host, operation="token request")
         if not realm:
@@ -158,10 +143,10 @@ class RegistryAuth(httpx.Auth):
             )
         if response.status_code != 200:
             log.warning("token service answered HTTP %s for %s", response.status_code, self.host)
-            return None
+            return None, _NOT_CACHED
         body = response.json()
         value = body.get("token") or body.get("access_token")
         if not value:
             raise Unauthorized("token service answered without a token", where)
         ttl = float(body.get("expires_in") or DEFAULT_TOKEN_TTL)
-        return _Token(str(value), self._clock() + max(ttl - 10.0, 5.0))
+        return str(value), self._clock() + max(ttl - 10.0, 5.0)

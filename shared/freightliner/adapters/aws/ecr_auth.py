@@ -10,7 +10,6 @@ minimum time, so it can never cause a refresh loop.
 from __future__ import annotations
 
 import base64
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from freightliner.adapters.aws.sessions import AwsClientSource, with_renewal
 from freightliner.domain.errors import InvalidInput, Where
 from freightliner.domain.reference import ecr_host
 from freightliner.domain.secrets import Redacted
+from freightliner.domain.single_flight import SingleFlightCache
 from freightliner.ports.credentials import Credential
 
 
@@ -47,12 +47,6 @@ def ecr_target(host: str, targets: Mapping[str, EcrTarget]) -> EcrTarget:
     return EcrTarget(parsed.account, parsed.region)
 
 
-@dataclass(slots=True)
-class _Cached:
-    credential: Credential
-    valid_until: float
-
-
 class EcrCredentialProvider:
     def __init__(
         self,
@@ -67,32 +61,22 @@ class EcrCredentialProvider:
         self._clock = clock
         self._margin = refresh_margin
         self._min_ttl = min_ttl
-        self._cache: dict[tuple[str, str | None], _Cached] = {}
-        self._locks: dict[tuple[str, str | None], threading.Lock] = {}
-        self._guard = threading.Lock()
+        self._cache: SingleFlightCache[tuple[str, str | None], Credential] = SingleFlightCache(
+            clock
+        )
         self.api_calls = 0
 
     def get(self, registry: str) -> Credential | None:
         target = ecr_target(registry, self._targets)
-        key = (target.registry_id, target.role_arn)
-        cached = self._cache.get(key)
-        if cached and cached.valid_until > self._clock():
-            return cached.credential
-        with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:  # single flight: concurrent callers wait for one API call
-            cached = self._cache.get(key)
-            if cached and cached.valid_until > self._clock():
-                return cached.credential
-            fresh = self._fetch(target, registry)
-            self._cache[key] = fresh
-            return fresh.credential
+        return self._cache.get(
+            (target.registry_id, target.role_arn), lambda: self._fetch(target, registry)
+        )
 
     def invalidate(self, registry: str) -> None:
         target = ecr_target(registry, self._targets)
-        self._cache.pop((target.registry_id, target.role_arn), None)
+        self._cache.invalidate((target.registry_id, target.role_arn))
 
-    def _fetch(self, target: EcrTarget, host: str) -> _Cached:
+    def _fetch(self, target: EcrTarget, host: str) -> tuple[Credential, float]:
         where = Where(host, operation="ecr:GetAuthorizationToken")
         self.api_calls += 1
         try:
@@ -110,7 +94,7 @@ class EcrCredentialProvider:
         expires = data.get("expiresAt")
         now = self._clock()
         until = expires.timestamp() - self._margin if expires is not None else now
-        return _Cached(
+        return (
             Credential(username=username, password=Redacted(password)),
             max(until, now + self._min_ttl),
         )

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from operator import methodcaller
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from freightliner.adapters.aws.ecr_auth import EcrTarget, ecr_target
 from freightliner.adapters.aws.errors import aws_error, error_code
-from freightliner.adapters.aws.sessions import AwsClientSource, credentials_expired, with_renewal
+from freightliner.adapters.aws.sessions import AwsClientSource, with_renewal
 from freightliner.domain.errors import InvalidInput, Where
 from freightliner.domain.sync import TaggedImage
 from freightliner.ports.repositories import RepositoryInfo
@@ -111,22 +112,12 @@ class EcrRepositoryAdmin:
         """Page by page with `nextToken`; credentials that expire mid-listing are renewed
         once and the same page is asked for again, not the first one."""
         token: str | None = None
-        renewed = False
         while True:
+            ask = methodcaller(operation, **params, **({"nextToken": token} if token else {}))
             try:
-                client = self._clients.client("ecr", target.region, target.role_arn)
-                page = getattr(client, operation)(
-                    **params, **({"nextToken": token} if token else {})
-                )
-            except ClientError as exc:
-                if credentials_expired(exc) and not renewed:
-                    self._clients.renew("ecr", target.region, target.role_arn)
-                    renewed = True
-                    continue
+                page: dict[str, Any] = self._call(target, ask)
+            except (ClientError, BotoCoreError) as exc:
                 raise aws_error(exc, where) from None
-            except BotoCoreError as exc:
-                raise aws_error(exc, where) from None
-            renewed = False
             yield page
             token = page.get("nextToken")
             if not token:

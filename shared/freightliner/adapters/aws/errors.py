@@ -31,7 +31,8 @@ _THROTTLING = {
     "LimitExceededException",
     "ExecutionLimitExceeded",
 }
-_DENIED = {"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"}
+DENIED_CODES = {"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"}
+"""Error codes of a call the caller lacks the IAM permission for."""
 _AUTH = {
     "UnrecognizedClientException",
     "InvalidSignatureException",
@@ -55,7 +56,7 @@ def aws_error(exc: Exception, where: Where) -> FreightlinerError:
         text = f"{where.operation} failed: {code}"
         if code in _THROTTLING:
             return RateLimited(text, where)
-        if code in _DENIED:
+        if code in DENIED_CODES:
             return Forbidden(f"{text} (the caller lacks the IAM permission)", where)
         if code in _AUTH:
             return Unauthorized(text, where)

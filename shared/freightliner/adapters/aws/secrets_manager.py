@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from freightliner.adapters.aws.errors import aws_error, error_code
+from freightliner.adapters.aws.errors import DENIED_CODES, aws_error, error_code
 from freightliner.domain.errors import (
     Forbidden,
     FreightlinerError,
@@ -21,6 +21,7 @@ from freightliner.domain.errors import (
     Where,
 )
 from freightliner.domain.secrets import (
+    AWS_SECRET_NAME_RE,
     Redacted,
     SecretDeletion,
     SecretSummary,
@@ -30,8 +31,6 @@ from freightliner.domain.secrets import (
     StoreKind,
 )
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9/_+=.@:-]{1,2048}$")
-_DENIED = {"AccessDeniedException", "AccessDenied"}
 _MARKED_DELETED = re.compile(r"marked (for )?delet")  # AWS: "marked for deletion"
 
 
@@ -141,7 +140,7 @@ class AwsSecretStore:
 
 
 def _check_name(name: str) -> None:
-    if not _NAME_RE.match(name):
+    if not AWS_SECRET_NAME_RE.match(name):
         raise InvalidInput(
             f"{name!r} is not an AWS secret name: 1-2048 of letters, digits and /_+=.@:- "
         )
@@ -156,7 +155,7 @@ def _error(exc: Exception, action: str, name: str | None, region: str) -> Freigh
         message = str(exc.response.get("Error", {}).get("Message", ""))
         if code == "ResourceNotFoundException":
             return NotFound(f"{target} not found in AWS Secrets Manager ({region})", where)
-        if code in _DENIED:
+        if code in DENIED_CODES:
             return Forbidden(
                 f"{target} ({region}): access denied; the caller needs the IAM permission "
                 f"{permission}",

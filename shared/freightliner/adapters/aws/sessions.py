@@ -111,11 +111,16 @@ def with_renewal(
 
 
 class AwsClients:
-    """The process's boto3 clients; the composition root owns one."""
+    """The process's boto3 clients; the composition root owns one.
+
+    One boto3 session (botocore's data and the credential chain read once) serves every client
+    and resource not tied to a role; boto3 sessions are not thread-safe, so clients are built
+    under a lock (re-entrant: a role session asks for its STS client)."""
 
     def __init__(self, credentials: CredentialSource | None = None) -> None:
         self._source = credentials
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._base: Any = None
         self._clients: dict[tuple[str, str, str | None], Any] = {}
         self._sessions: dict[tuple[str, str], Any] = {}
         self.assume_role_calls = 0
@@ -124,25 +129,27 @@ class AwsClients:
         key = (service, region, role_arn)
         with self._lock:
             found = self._clients.get(key)
-        if found is not None:
+            if found is None:
+                session = self._role_session(role_arn, region) if role_arn else self._session()
+                found = self._clients[key] = session.client(service, region_name=region)
             return found
-        session = self._role_session(role_arn, region) if role_arn else self._session()
-        built = session.client(service, region_name=region)
-        with self._lock:
-            return self._clients.setdefault(key, built)
 
     def resource(self, service: str, region: str) -> Any:
         """A boto3 resource (DynamoDB's `Table`) signed like the clients."""
-        return self._session().resource(service, region_name=region)
+        with self._lock:
+            return self._session().resource(service, region_name=region)
 
     def _session(self) -> Any:
-        if self._source is None:
-            import boto3  # noqa: PLC0415
+        """The shared session, built on first use (the caller holds the lock)."""
+        if self._base is None:
+            if self._source is None:
+                import boto3  # noqa: PLC0415 - deferred: no boto3 work at import time
 
-            return boto3.Session()
-        session = _session_with(_FromSource(self._source))
-        session.events.register("needs-retry", self._sign_again_after_refusal)
-        return session
+                self._base = boto3.Session()
+            else:
+                self._base = _session_with(_FromSource(self._source))
+                self._base.events.register("needs-retry", self._sign_again_after_refusal)
+        return self._base
 
     def _sign_again_after_refusal(
         self, response: tuple[Any, dict[str, Any]] | None, request_dict: dict[str, Any], **_: Any
@@ -164,10 +171,12 @@ class AwsClients:
             self._clients.pop((service, region, role_arn), None)
             if role_arn:
                 self._sessions.pop((role_arn, region), None)
+            else:
+                self._base = None  # the next client walks the credential chain again
 
     def _role_session(self, role_arn: str, region: str) -> Any:
-        with self._lock:
-            found = self._sessions.get((role_arn, region))
+        """The session of a role in a region, cached (the caller holds the lock)."""
+        found = self._sessions.get((role_arn, region))
         if found is not None:
             return found
         from botocore.credentials import DeferredRefreshableCredentials  # noqa: PLC0415
@@ -182,5 +191,5 @@ class AwsClients:
         session = _session_with(
             DeferredRefreshableCredentials(refresh_using=assume, method="freightliner-assume-role")
         )
-        with self._lock:
-            return self._sessions.setdefault((role_arn, region), session)
+        self._sessions[(role_arn, region)] = session
+        return session

@@ -42,11 +42,10 @@ class GarCredentialProvider:
         self._request_factory = request_factory
         self._now = now
         self._lock = threading.Lock()
-        self._stale = False
 
     def _fresh(self) -> bool:
         creds = self._credentials
-        if self._stale or creds is None or not getattr(creds, "token", None):
+        if creds is None or not getattr(creds, "token", None):
             return False
         expiry = getattr(creds, "expiry", None)  # naive UTC, as google-auth keeps it
         return expiry is None or expiry - REFRESH_MARGIN > self._now()
@@ -70,11 +69,9 @@ class GarCredentialProvider:
                 f"could not refresh the Google access token ({type(exc).__name__})",
                 Where(registry, operation="Google token refresh"),
             ) from None
-        self._stale = False
 
     def invalidate(self, registry: str) -> None:
         """The registry refused the token: load the credentials again before the next use."""
         with self._lock:
             self._forget()
             self._credentials = None
-            self._stale = True

@@ -7,7 +7,6 @@ IAM permission the caller needs; the API's own text is never used.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -23,6 +22,8 @@ from freightliner.domain.errors import (
     Where,
 )
 from freightliner.domain.secrets import (
+    GCP_SECRET_ID_RE,
+    GCP_VERSION_RE,
     Redacted,
     SecretDeletion,
     SecretSummary,
@@ -32,8 +33,6 @@ from freightliner.domain.secrets import (
     StoreKind,
 )
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-_VERSION_RE = re.compile(r"^(?:[0-9]+|latest)$")
 TIMEOUT = 30.0
 
 
@@ -50,7 +49,7 @@ class GcpSecretStore:
         return f"projects/{self._project}"
 
     def _path(self, name: str) -> str:
-        if not _NAME_RE.match(name):
+        if not GCP_SECRET_ID_RE.match(name):
             raise InvalidInput(
                 f"{name!r} is not a GCP secret id: 1-255 of letters, digits, '-' and '_'"
             )
@@ -60,14 +59,14 @@ class GcpSecretStore:
         parent = self._path(name)
         payload = {"data": value.value.get_secret_value().encode()}
         add = "secretmanager.versions.add"
-        try:
-            reply = self._call(
-                add,
-                name,
-                lambda: self._client.add_secret_version(
-                    request={"parent": parent, "payload": payload}, timeout=TIMEOUT
-                ),
+
+        def add_version() -> Any:
+            return self._client.add_secret_version(
+                request={"parent": parent, "payload": payload}, timeout=TIMEOUT
             )
+
+        try:
+            reply = self._call(add, name, add_version)
         except NotFound:
             self._call(
                 "secretmanager.secrets.create",
@@ -81,20 +80,14 @@ class GcpSecretStore:
                     timeout=TIMEOUT,
                 ),
             )
-            reply = self._call(
-                add,
-                name,
-                lambda: self._client.add_secret_version(
-                    request={"parent": parent, "payload": payload}, timeout=TIMEOUT
-                ),
-            )
+            reply = self._call(add, name, add_version)
         return SecretVersion(name=name, version=_last(reply.name), created=_when(reply.create_time))
 
     def get(self, name: str, version: str | None = None, stage: str | None = None) -> SecretValue:
         if stage:
             raise InvalidInput("GCP Secret Manager has no stages; give a version number")
         version = version or "latest"
-        if not _VERSION_RE.match(version):
+        if not GCP_VERSION_RE.match(version):
             raise InvalidInput(f"GCP secret versions are numbers or 'latest', not {version!r}")
         path = f"{self._path(name)}/versions/{version}"
         reply = self._call(
