@@ -120,11 +120,13 @@ class SecretStores:
         if kind is StoreKind.GCP and not location:
             raise InvalidInput("GCP Secret Manager needs a project (--project or the reference)")
         key = (kind, location or aws_region())
+        # Google's credentials load outside the lock (a metadata probe may take 2 s).
+        google = self._google_credentials if kind is StoreKind.GCP else None
         with self._lock:
             found = self._stores.get(key)
             if found is None:
                 found = self._stores[key] = (
-                    self._aws_store(key[1]) if kind is StoreKind.AWS else self._gcp_store(key[1])
+                    self._aws_store(key[1]) if google is None else self._gcp_store(key[1], google)
                 )
             return found
 
@@ -140,10 +142,14 @@ class SecretStores:
             lambda: self._aws.client("sts", region),
         )
 
-    def _gcp_store(self, project: str) -> SecretStore:
+    @cached_property
+    def _google_credentials(self) -> Any:
+        """Application-default credentials, loaded once for every project's store."""
+        return google_credentials.application_default()
+
+    def _gcp_store(self, project: str, credentials: Any) -> SecretStore:
         from google.cloud import secretmanager  # noqa: PLC0415 - only GCP users load it
 
-        credentials = google_credentials.application_default()
         endpoint = os.environ.get(ENV_GCP_SECRETMANAGER_ENDPOINT)
         client = secretmanager.SecretManagerServiceClient(
             credentials=credentials,
@@ -173,6 +179,8 @@ class Container:
         self._admins: dict[str, RepositoryAdmin] = {}
         self.aws = aws or AwsClients()
         self._scanners: dict[str, ImageScanner] = {}
+        self._providers: dict[str, CredentialProvider] = {}
+        self._providers_lock = threading.Lock()
 
     @classmethod
     def from_environment(
@@ -222,9 +230,8 @@ class Container:
             found = self._scanners.get(host)
             if found is not None:
                 return found
-            targets = self._ecr_targets()
-            if host in targets or ecr_host(host):
-                found = EcrImageScanner(self.aws, targets)
+            if host in self._ecr_targets or ecr_host(host):
+                found = self._ecr_scanner
             elif gar_host(host):
                 found = ContainerAnalysisScanner(
                     self._api_http, self.credential_provider(host), self._scan_endpoint
@@ -253,7 +260,7 @@ class Container:
         auth is Google's, or an `api_endpoint` is configured); else the registry API."""
         kind = self.registries.auth_kind(host)
         if kind is AuthKind.ECR:
-            return EcrRepositoryAdmin(self.aws, self._ecr_targets())
+            return EcrRepositoryAdmin(self.aws, self._ecr_targets)
         location = gar_host(host)
         api = self.registries.get(host).api_endpoint
         if location is not None and (kind is AuthKind.GAR or api):
@@ -283,12 +290,18 @@ class Container:
         return RegistryClient(host, transport, config.chunk_size)
 
     def credential_provider(self, host: str) -> CredentialProvider:
-        base = self._base_provider(host)
-        if host in self._overrides:
-            return ChainCredentialProvider(
-                [StaticCredentialProvider({host: self._overrides[host]}), base]
-            )
-        return base
+        """One provider per host, shared by its registry client and its control-plane
+        readers: credentials load once, and a 401 anywhere refreshes them for all."""
+        with self._providers_lock:  # not self._lock: its holders call this
+            found = self._providers.get(host)
+            if found is None:
+                found = self._base_provider(host)
+                if host in self._overrides:
+                    found = ChainCredentialProvider(
+                        [StaticCredentialProvider({host: self._overrides[host]}), found]
+                    )
+                self._providers[host] = found
+            return found
 
     def _base_provider(self, host: str) -> CredentialProvider:
         kind = self.registries.auth_kind(host)
@@ -339,6 +352,7 @@ class Container:
     def secret_references(self) -> ReferenceResolver:
         return ReferenceResolver(self.secret_stores.for_reference, ttl=_secret_ttl())
 
+    @cached_property
     def _ecr_targets(self) -> dict[str, EcrTarget]:
         """Hosts mapped onto an ECR registry (a local one, say) or called through a role."""
         targets: dict[str, EcrTarget] = {}
@@ -353,7 +367,11 @@ class Container:
 
     @cached_property
     def _ecr_provider(self) -> EcrCredentialProvider:
-        return EcrCredentialProvider(self.aws, self._ecr_targets())
+        return EcrCredentialProvider(self.aws, self._ecr_targets)
+
+    @cached_property
+    def _ecr_scanner(self) -> EcrImageScanner:
+        return EcrImageScanner(self.aws, self._ecr_targets)
 
 
 def _secret_ttl() -> float:
