@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any
 
 from freightliner.domain import mediatypes as mt
 from freightliner.domain.digest import Digest
@@ -27,19 +27,9 @@ from freightliner.domain.platform import Platform
 from freightliner.domain.reference import Reference
 from freightliner.engine.models import CopyOptions, CopyReport
 from freightliner.ports.progress import NullProgress, ProgressSink
-from freightliner.ports.repositories import RepositoryAdmin
-from freightliner.registry.client import FetchedManifest, RegistryClient, fallback_tag
-from freightliner.registry.retry import call_with_retry
+from freightliner.ports.registry import ClientSource, FetchedManifest, Registry, fallback_tag
 
 log = logging.getLogger(__name__)
-
-
-class ClientSource(Protocol):
-    """Where the engine gets a registry client and a repository admin for a host."""
-
-    def client(self, host: str) -> RegistryClient: ...
-
-    def repository_admin(self, host: str) -> RepositoryAdmin: ...
 
 
 class BlobLocations:
@@ -75,9 +65,9 @@ class _Stats:
 class _Route:
     """Where one copy reads from and writes to."""
 
-    source: RegistryClient
+    source: Registry
     src_repo: str
-    dest: RegistryClient
+    dest: Registry
     dst_repo: str
 
 
@@ -396,7 +386,7 @@ class Copier:
             finally:
                 location = None  # a failed upload session is not reused
 
-        call_with_retry(attempt, route.dest.transport.retry)
+        route.dest.retrying(attempt)
         self.locations.remember(route.dest.host, digest, route.dst_repo)
         stats.add("blobs_copied")
         stats.add("bytes_copied", moved[0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from freightliner.domain.reference import Reference
-from freightliner.registry.client import FetchedManifest, RegistryClient
+from freightliner.ports.registry import FetchedManifest, Registry
 
 
 class PlatformSummary(BaseModel):
@@ -27,7 +27,7 @@ def _image_size(fetched: FetchedManifest) -> int:
     return len(fetched.data) + sum(blob.size for blob in fetched.manifest.blobs())
 
 
-def inspect_image(client: RegistryClient, ref: Reference) -> ImageSummary:
+def inspect_image(client: Registry, ref: Reference) -> ImageSummary:
     top = client.get_manifest(ref.repository, ref.identifier)
     summary = ImageSummary(
         reference=str(ref), media_type=top.media_type, digest=str(top.digest), size=0

@@ -15,9 +15,9 @@ from pydantic import BaseModel
 
 from freightliner.domain.errors import NotFound, Where
 from freightliner.domain.work import WorkItem
-from freightliner.engine.copy import ClientSource
 from freightliner.engine.job_summary import JobSummary, announce
 from freightliner.engine.tree_fanout import start_tree, tree_spec
+from freightliner.ports.registry import ClientSource
 from freightliner.ports.work import JobNotifier, StateStore, WorkQueue
 
 BATCH = 100

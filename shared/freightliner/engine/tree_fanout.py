@@ -17,9 +17,9 @@ from freightliner.domain.errors import InvalidInput
 from freightliner.domain.reference import Reference
 from freightliner.domain.sync import SyncSpec
 from freightliner.domain.work import ItemStatus, RepositoryPage, WorkItem
-from freightliner.engine.copy import ClientSource
 from freightliner.engine.job_summary import JobSummary, announce
 from freightliner.engine.tree_listing import decide, selected_images, selected_repositories
+from freightliner.ports.registry import ClientSource
 from freightliner.ports.work import JobNotifier, JobRecord, StateStore, WorkQueue
 
 REPOSITORIES_PER_BATCH = 100

@@ -18,8 +18,7 @@ from pydantic import BaseModel, Field
 from freightliner.domain.errors import InvalidInput, NotFound, Where
 from freightliner.domain.reference import Reference
 from freightliner.domain.sync import SyncSpec, TaggedImage
-from freightliner.engine.copy import ClientSource
-from freightliner.registry.client import RegistryClient
+from freightliner.ports.registry import ClientSource, Registry
 
 
 class ImageDecision(BaseModel):
@@ -101,7 +100,7 @@ def decide(
     return ImageDecision(action="copy", digest=digest, reason="destination has another digest")
 
 
-def _with_created_time(client: RegistryClient, repository: str, tag: str) -> TaggedImage:
+def _with_created_time(client: Registry, repository: str, tag: str) -> TaggedImage:
     fetched = client.get_manifest(repository, tag)
     manifest = fetched.manifest
     if manifest.is_index:

@@ -9,23 +9,39 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import httpx
 
 from freightliner.domain import mediatypes as mt
 from freightliner.domain.digest import Digest, DigestVerifier, verify_bytes
 from freightliner.domain.errors import DigestMismatch, InvalidInput, Unavailable, Where
-from freightliner.domain.manifest import Descriptor, Manifest, parse_manifest
+from freightliner.domain.manifest import Descriptor, parse_manifest
+from freightliner.ports.registry import (
+    BlobSource,
+    FetchedManifest,
+    ManifestHead,
+    PushedManifest,
+    fallback_tag,
+)
+from freightliner.registry.retry import call_with_retry
 from freightliner.registry.transport import RegistryTransport
+
+__all__ = [
+    "BlobSource",
+    "FetchedManifest",
+    "ManifestHead",
+    "PushedManifest",
+    "RegistryClient",
+    "fallback_tag",
+]
+
+T = TypeVar("T")
 
 _RANGE_RE = re.compile(r"^(?:bytes=)?0-(-?[0-9]+)$")
 _LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 MAX_UPLOAD_RESTARTS = 3
-
-BlobSource = Callable[[], AbstractContextManager[Iterator[bytes]]]
-"""Opens a fresh stream of a blob's bytes from the start; may be called again to restart."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,29 +59,6 @@ class _Upload:
             if self.on_bytes:
                 self.on_bytes(len(piece))
             yield piece
-
-
-@dataclass(frozen=True, slots=True)
-class ManifestHead:
-    digest: Digest
-    media_type: str
-    size: int
-
-
-@dataclass(frozen=True, slots=True)
-class FetchedManifest:
-    """The exact bytes a registry served, their digest, and the parsed document."""
-
-    data: bytes
-    digest: Digest
-    media_type: str
-    manifest: Manifest
-
-
-@dataclass(frozen=True, slots=True)
-class PushedManifest:
-    digest: Digest
-    subject_accepted: bool  # the registry answered OCI-Subject: it maintains referrers itself
 
 
 def _next_link(response: httpx.Response) -> str | None:
@@ -107,7 +100,8 @@ class _ExactReader:
 
 
 class RegistryClient:
-    """Operations on one registry host. Thread-safe; share one per host."""
+    """Operations on one registry host over HTTP: the `Registry` port's real implementation.
+    Thread-safe; share one per host."""
 
     def __init__(self, host: str, transport: RegistryTransport, chunk_size: int) -> None:
         self.host = host
@@ -265,6 +259,9 @@ class RegistryClient:
         else:
             self._upload_chunked(upload, location)
 
+    def retrying(self, operation: Callable[[], T]) -> T:
+        return call_with_retry(operation, self.transport.retry)
+
     def _upload_monolithic(self, upload: _Upload, location: str) -> None:
         where = self._where(upload.repository, str(upload.digest), "PUT blob")
         verifier = DigestVerifier(upload.digest, upload.size, where)
@@ -401,8 +398,3 @@ class RegistryClient:
         if self.head_manifest(repository, tag) is None:
             return None
         return self.get_manifest(repository, tag)
-
-
-def fallback_tag(digest: Digest) -> str:
-    """The referrers tag schema: `sha256:<hex>` → `sha256-<hex>` (truncated to 128 chars)."""
-    return f"{digest.algorithm}-{digest.hex}"[:128]
