@@ -1,0 +1,1 @@
+"""In-memory adapters: ports served without a network, for in-process tests."""
