@@ -160,7 +160,8 @@ def test_a_failure_that_persists_is_raised_as_retryable(
     dst.faults.fail("finish_upload", Unavailable, times=10)
     with pytest.raises(Unavailable) as raised:
         copy(registries, f"{SRC}/team/app:v1", f"{DST}/team/app:v1")
-    assert raised.value.retryable and raised.value.where.registry == DST
+    assert raised.value.retryable
+    assert (raised.value.where.registry, raised.value.where.repository) == (DST, "team/app")
     assert dst.head_manifest("team/app", "v1") is None
 
 

@@ -294,7 +294,13 @@ class MemoryRegistry:
     def upload_offset(self, location: str) -> int:
         """How many bytes the session holds (what a GET on the upload URL reports)."""
         with self._lock:
-            return len(self._session(location, Where(self.host)).received)
+            where = self._session_where(location, "", "upload status")
+            return len(self._session(location, where).received)
+
+    def _session_where(self, location: str, reference: str, operation: str) -> Where:
+        with self._lock:
+            session = self._sessions.get(location)
+        return self._where(session.repository if session else "", reference, operation)
 
     def _session(self, location: str, where: Where) -> _Session:
         session = self._sessions.get(location)
@@ -305,7 +311,7 @@ class MemoryRegistry:
     def patch_upload(self, location: str, offset: int, data: bytes) -> int:
         """Append `data` at `offset` (which must be where the session stands); returns the
         new offset."""
-        where = self._where("", "", "PATCH blob")
+        where = self._session_where(location, "", "PATCH blob")
         self._enter("patch_upload", where)
         with self._lock:
             session = self._session(location, where)
@@ -321,13 +327,13 @@ class MemoryRegistry:
     def finish_upload(self, location: str, digest: Digest, data: bytes = b"") -> None:
         """Append the last `data` and commit the blob if the whole upload hashes to `digest`;
         the session ends either way."""
-        where = self._where("", str(digest), "PUT blob")
+        where = self._session_where(location, str(digest), "PUT blob")
         self._enter("finish_upload", where)
         with self._lock:
             session = self._session(location, where)
             del self._sessions[location]
             content = bytes(session.received + data)
-            verify_bytes(content, digest, self._where(session.repository, str(digest), "PUT blob"))
+            verify_bytes(content, digest, where)
             self._content.setdefault(digest, content)
             self._repository(session.repository).blobs.add(digest)
 
