@@ -74,7 +74,6 @@ class RegistryAuth(httpx.Auth):
             self._clock
         )
         self._generation = 0  # bumped on every invalidation, so stale tokens are not reused
-        self._suspect: int | None = None  # a refreshed generation no request has seen accepted
         self._origin: Origin | None = None
         self.token_fetches = 0
 
@@ -111,13 +110,12 @@ class RegistryAuth(httpx.Auth):
             with self._lock:
                 self._challenge = challenge
                 if "Authorization" in request.headers:
-                    if refreshed or generation == self._suspect:
+                    if refreshed:
                         return  # refused even after a refresh: the caller reports it
                     refreshed = True
                     if generation == self._generation:
                         # What we sent was refused: drop tokens and refresh credentials once.
                         self._generation += 1
-                        self._suspect = self._generation
                         self._tokens.clear()
                         self._provider.invalidate(self.host)
                     generation = self._generation
@@ -131,10 +129,6 @@ class RegistryAuth(httpx.Auth):
             if "Authorization" not in request.headers:
                 return
             response = yield request
-        if response.status_code != 401 and "Authorization" in request.headers:
-            with self._lock:
-                if generation == self._suspect:
-                    self._suspect = None  # the refreshed credentials work
 
     def _authorize(self, request: httpx.Request, scopes: tuple[str, ...]) -> None:
         challenge = self._challenge

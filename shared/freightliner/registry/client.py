@@ -23,12 +23,13 @@ from freightliner.domain.errors import (
     DigestMismatch,
     InvalidInput,
     TagConflict,
+    Unauthorized,
     Unavailable,
     Unsupported,
     Where,
 )
 from freightliner.domain.manifest import Descriptor, Manifest, parse_manifest
-from freightliner.registry.transport import RegistryTransport, Reply
+from freightliner.registry.transport import CredentialsRefreshed, RegistryTransport, Reply
 
 log = logging.getLogger(__name__)
 _RANGE_RE = re.compile(r"^(?:bytes=)?0-(-?[0-9]+)$")
@@ -315,9 +316,19 @@ class RegistryClient:
     ) -> None:
         """Upload a blob from `source`, verifying it as it streams; nothing is committed unless
         every byte matched `digest`."""
-        location = location or self.start_upload(repository)
         upload = _Upload(repository, digest, size, source, on_bytes)
-        if size <= self.chunk_size:
+        try:
+            self._upload(upload, location or self.start_upload(repository))
+        except CredentialsRefreshed:
+            try:  # once more from the start, with the credentials now in hand
+                self._upload(upload, self.start_upload(repository))
+            except CredentialsRefreshed as exc:
+                raise Unauthorized(
+                    "authentication failed (HTTP 401) even after a credential refresh", exc.where
+                ) from None
+
+    def _upload(self, upload: _Upload, location: str) -> None:
+        if upload.size <= self.chunk_size:
             self._upload_monolithic(upload, location)
         else:
             self._upload_chunked(upload, location)

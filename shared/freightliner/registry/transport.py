@@ -55,6 +55,11 @@ class Reply:
         return json.loads(self.content)
 
 
+class CredentialsRefreshed(Unavailable):
+    """A streamed request met a 401 and the credentials were refreshed: a stream cannot be
+    replayed, so the caller restarts the operation (once: a second 401 is a refusal)."""
+
+
 def read_capped(response: httpx.Response, limit: int) -> bytes:
     """At most `limit` bytes of a body, however long it is (for error replies)."""
     try:
@@ -117,8 +122,8 @@ def classify(response: httpx.Response, where: Where) -> FreightlinerError:
         return Unavailable(f"registry error HTTP {status}{suffix}", where)
     if status == 401:
         if response.request.extensions.get(AUTH_REFRESHED):
-            return Unavailable(
-                "the registry asked for new credentials mid-upload; restarting", where
+            return CredentialsRefreshed(
+                "the registry asked for credentials mid-upload; restarting", where
             )
         return Unauthorized(f"authentication failed (HTTP 401){suffix}", where)
     if status == 403:
