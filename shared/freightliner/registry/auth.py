@@ -70,9 +70,7 @@ class RegistryAuth(httpx.Auth):
         self._clock = time.monotonic
         self._lock = threading.Lock()
         self._challenge: Challenge | None = None
-        self._tokens: SingleFlightCache[tuple[str, ...], str | None] = SingleFlightCache(
-            self._clock
-        )
+        self._tokens: SingleFlightCache[tuple[str, ...], str] = SingleFlightCache(self._clock)
         self._generation = 0  # bumped on every invalidation, so stale tokens are not reused
         self._origin: Origin | None = None
         self.token_fetches = 0
@@ -140,19 +138,15 @@ class RegistryAuth(httpx.Auth):
             if credential is not None:
                 request.headers["Authorization"] = basic_header(credential)
         elif challenge.scheme == "bearer":
-            token = self._token(challenge, scopes)
-            if token:
-                request.headers["Authorization"] = f"Bearer {token}"
+            request.headers["Authorization"] = f"Bearer {self._token(challenge, scopes)}"
 
     # -- bearer tokens ------------------------------------------------------------------
 
-    def _token(self, challenge: Challenge, scopes: tuple[str, ...]) -> str | None:
+    def _token(self, challenge: Challenge, scopes: tuple[str, ...]) -> str:
         key = tuple(sorted(scopes))
         return self._tokens.get(key, lambda: self._fetch_token(challenge, key))
 
-    def _fetch_token(
-        self, challenge: Challenge, scopes: tuple[str, ...]
-    ) -> tuple[str | None, float]:
+    def _fetch_token(self, challenge: Challenge, scopes: tuple[str, ...]) -> tuple[str, float]:
         realm = challenge.params.get("realm")
         where = Where(registry=self.host, operation="token request")
         if not realm:

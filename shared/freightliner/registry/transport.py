@@ -55,9 +55,14 @@ class Reply:
         return json.loads(self.content)
 
 
-class CredentialsRefreshed(Unavailable):
+class CredentialsRefreshed(Exception):
     """A streamed request met a 401 and the credentials were refreshed: a stream cannot be
-    replayed, so the caller restarts the operation (once: a second 401 is a refusal)."""
+    replayed, so the uploader restarts once, and a second refusal is `Unauthorized`. Not in
+    the error taxonomy: it never leaves the registry client."""
+
+    def __init__(self, where: Where) -> None:
+        super().__init__(where.describe())
+        self.where = where
 
 
 def read_capped(response: httpx.Response, limit: int) -> bytes:
@@ -121,10 +126,6 @@ def classify(response: httpx.Response, where: Where) -> FreightlinerError:
     if status >= 500 or status == 408:
         return Unavailable(f"registry error HTTP {status}{suffix}", where)
     if status == 401:
-        if response.request.extensions.get(AUTH_REFRESHED):
-            return CredentialsRefreshed(
-                "the registry asked for credentials mid-upload; restarting", where
-            )
         return Unauthorized(f"authentication failed (HTTP 401){suffix}", where)
     if status == 403:
         return Forbidden(f"access denied (HTTP 403){suffix}", where)
@@ -251,7 +252,8 @@ class RegistryTransport:
         params: Mapping[str, str] | None = None,
         content: Any = None,
     ) -> Iterator[httpx.Response]:
-        """One streamed request, no retries: the caller restarts the whole operation."""
+        """One streamed request, no retries: the caller restarts the whole operation (and
+        must on `CredentialsRefreshed`)."""
         with self._send(
             method,
             url,
@@ -260,6 +262,8 @@ class RegistryTransport:
             params=params,
             content=content,
         ) as response:
+            if response.status_code == 401 and response.request.extensions.get(AUTH_REFRESHED):
+                raise CredentialsRefreshed(where)
             if response.status_code not in ok:
                 raise classify(response, where)
             yield response
