@@ -257,7 +257,8 @@ class RegistryClient:
         )
         if response is None:
             return None
-        return int(response.headers.get("Content-Length", "-1"))
+        length = response.headers.get("Content-Length", "")
+        return int(length) if length.isdigit() else -1
 
     @contextlib.contextmanager
     def open_blob(self, repository: str, digest: Digest) -> Iterator[Iterator[bytes]]:

@@ -108,7 +108,8 @@ def _registry_errors(response: httpx.Response) -> str:
     parts = []
     for error in errors[:3]:
         if isinstance(error, dict):
-            parts.append(f"{error.get('code', '')}: {error.get('message', '')}".strip(": "))
+            text = f"{error.get('code', '')}: {error.get('message', '')}".strip(": ")
+            parts.append(text[:200])  # the registry's words, kept to a line
     return "; ".join(parts)
 
 
