@@ -37,6 +37,7 @@ from freightliner.registry.retry import RetryPolicy
 from tests.conftest import AuthRegistry
 from tests.support.capture_server import CaptureServer, Route, capture_server
 from tests.support.faulty_proxy import FaultyProxy, start_proxy
+from tests.support.skopeo import skopeo_digest
 from tests.support.token_server import ISSUER, SERVICE, start_token_server
 
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.02)
@@ -566,3 +567,28 @@ def test_stalled_transfer_exits_75_from_the_cli(
         str(config),
     )
     assert code == 75 and "stalled" in out and "GET blob" in out, out
+
+
+def test_a_destination_refusing_the_digest_is_retried_then_a_mismatch(
+    registry: LocalRegistry, dest_registry: LocalRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Pusher(registry.url) as pusher:
+        image = pusher.image("team/app", "v1", [RandomBlob(9, 20_000)])
+    fake, dest, stop = start_proxy(dest_registry.url)
+    refusal = json.dumps({"errors": [{"code": "DIGEST_INVALID", "message": "mismatch"}]})
+
+    def blob_put(method: str, path: str) -> bool:
+        return method == "PUT" and "/blobs/uploads/" in path
+
+    try:
+        upload = fake.fail(blob_put, 400, 1, body=refusal.encode())
+        code, out = run_cli(capsys, "copy", f"{registry.host}/team/app:v1", f"{dest}/mirror/a:v1")
+        assert code == 0 and upload.hits == 1, out  # bytes damaged on the way: sent again
+        fake.fail(
+            lambda m, p: m == "PUT" and "/blobs/uploads/" in p, 400, 100, body=refusal.encode()
+        )
+        code, out = run_cli(capsys, "copy", f"{registry.host}/team/app:v1", f"{dest}/mirror/b:v1")
+        assert code == 5 and "DIGEST_INVALID" in out and f"PUT blob {dest}/mirror/b" in out, out
+    finally:
+        stop()
+    assert skopeo_digest(f"{dest_registry.host}/mirror/a:v1") == image.digest
