@@ -160,7 +160,7 @@ class RegistryAuth(httpx.Auth):
             self._check_realm(realm, where)
         headers = {"Authorization": basic_header(credential)} if credential else {}
         self.token_fetches += 1
-        service = f"token service {_safe_url(realm)}"
+        service = f"token service {safe_url(realm)}"
         try:
             with self._token_client.stream("GET", realm, params=params, headers=headers) as reply:
                 status = reply.status_code
@@ -173,7 +173,7 @@ class RegistryAuth(httpx.Auth):
             who = f"user {credential.username!r}" if credential else "anonymous access"
             raise Unauthorized(
                 f"token service refused {who} for {' '.join(scopes) or 'registry access'}"
-                f" (HTTP {status} from {_safe_url(realm)}); check the credentials",
+                f" (HTTP {status} from {safe_url(realm)}); check the credentials",
                 where,
             )
         if status == 429:
@@ -202,14 +202,14 @@ class RegistryAuth(httpx.Auth):
             if url.host == registry_host or (is_loopback(url.host) and is_loopback(registry_host)):
                 return
         raise Unauthorized(
-            f"refusing to send the credentials for {self.host} to token realm {_safe_url(realm)}:"
+            f"refusing to send the credentials for {self.host} to token realm {safe_url(realm)}:"
             " a realm gets them only over HTTPS (or plain HTTP on loopback, or on the host of a"
             " plain-HTTP registry)",
             where,
         )
 
 
-def _safe_url(url: str) -> str:
+def safe_url(url: str) -> str:
     """A URL for messages: scheme, host, port and path, never a query or user info."""
     try:
         parsed = httpx.URL(url)

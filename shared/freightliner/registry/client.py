@@ -29,6 +29,7 @@ from freightliner.domain.errors import (
     Where,
 )
 from freightliner.domain.manifest import Descriptor, Manifest, parse_manifest
+from freightliner.registry.auth import safe_url
 from freightliner.registry.transport import CredentialsRefreshed, RegistryTransport, Reply
 
 log = logging.getLogger(__name__)
@@ -432,7 +433,8 @@ class RegistryClient:
         while next_url:
             if next_url in seen:
                 raise Unsupported(
-                    f"pagination loops: the registry's Link leads back to {next_url}", where
+                    f"pagination loops: the registry's Link leads back to {safe_url(next_url)}",
+                    where,
                 )
             if len(seen) >= MAX_PAGES:
                 raise Unsupported(f"listing has more than {MAX_PAGES} pages; stopped", where)
