@@ -285,6 +285,7 @@ class Container:
             auth,
             verify_tls=verify,
             max_connections=config.max_concurrency,
+            limits=config.limits,
             retry=self._retry,
         )
         return RegistryClient(host, transport, config.chunk_size)

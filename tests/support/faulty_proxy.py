@@ -1,7 +1,8 @@
 """An HTTP reverse proxy on loopback that injects registry failures on a schedule.
 
 There is no toxiproxy here; this forwards requests to a real registry and, for requests a
-rule matches, answers 429/503 or drops the connection instead, a given number of times.
+rule matches, answers 429/503 or drops the connection instead, a given number of times, or
+relays the real answer tampered with: cut short, one byte flipped, trickled, headers replaced.
 """
 
 from __future__ import annotations
@@ -16,17 +17,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 
 Matcher = Callable[[str, str], bool]  # (method, path) -> applies?
+RELAY = -1  # a Fault status: forward the request, then tamper with the real answer
 
 
 @dataclass
 class Fault:
     matches: Matcher
-    status: int  # 0 drops the connection without answering
+    status: int  # 0 drops the connection without answering; RELAY tampers with the answer
     times: int
     retry_after: str | None = None
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     hits: int = 0
+    header: tuple[str, str] | None = None  # also require this request header (name, value)
+    cut_at: int | None = None  # RELAY: send this many body bytes, then drop the connection
+    corrupt: bool = False  # RELAY: flip the body's last byte
+    trickle: float = 0.0  # RELAY: seconds between body bytes
 
 
 @dataclass(frozen=True)
@@ -58,15 +64,38 @@ class FaultyProxy:
         retry_after: str | None = None,
         body: bytes = b"",
         headers: dict[str, str] | None = None,
+        header: tuple[str, str] | None = None,
     ) -> Fault:
-        """Answer matching requests with `status` (0: drop the connection) `times` times."""
+        """Answer matching requests (with `header`, when given) with `status` (0: drop the
+        connection) `times` times."""
         fault = Fault(matches, status, times, retry_after, body, dict(headers or {}))
+        fault.header = header
         self.faults.append(fault)
         return fault
 
-    def _take_fault(self, method: str, path: str) -> Fault | None:
+    def tamper(
+        self,
+        matches: Matcher,
+        times: int,
+        *,
+        cut_at: int | None = None,
+        corrupt: bool = False,
+        trickle: float = 0.0,
+        headers: dict[str, str] | None = None,
+    ) -> Fault:
+        """Relay matching requests, then cut, corrupt or trickle the answer's body or replace
+        some of its headers, `times` times."""
+        fault = Fault(matches, RELAY, times, headers=dict(headers or {}))
+        fault.cut_at, fault.corrupt, fault.trickle = cut_at, corrupt, trickle
+        self.faults.append(fault)
+        return fault
+
+    def _take_fault(self, method: str, path: str, headers: dict[str, str]) -> Fault | None:
         with self._lock:
             for fault in self.faults:
+                wanted = fault.header
+                if wanted is not None and headers.get(wanted[0].lower()) != wanted[1]:
+                    continue
                 if fault.hits < fault.times and fault.matches(method, path):
                     fault.hits += 1
                     return fault
@@ -90,8 +119,9 @@ def _handler(proxy: FaultyProxy, client: httpx.Client) -> type[BaseHTTPRequestHa
                 if proxy.record:
                     headers = {k.lower(): v for k, v in self.headers.items()}
                     proxy.recorded.append(Recorded(self.command, self.path, headers, body))
-            fault = proxy._take_fault(self.command, self.path)
-            if fault is not None:
+            lowered = {k.lower(): v for k, v in self.headers.items()}
+            fault = proxy._take_fault(self.command, self.path, lowered)
+            if fault is not None and fault.status != RELAY:
                 proxy.requests.append((self.command, self.path, fault.status))
                 if fault.status == 0:
                     self.close_connection = True
@@ -115,11 +145,16 @@ def _handler(proxy: FaultyProxy, client: httpx.Client) -> type[BaseHTTPRequestHa
             try:
                 proxy.requests.append((self.command, self.path, response.status_code))
                 self.send_response(response.status_code)
+                replaced = {k.lower() for k in fault.headers} if fault else set()
                 for key, value in response.headers.multi_items():
                     if key.lower() in ("transfer-encoding", "connection", "content-length"):
                         continue
+                    if key.lower() in replaced:
+                        continue
                     relative = key.lower() == "location" and value.startswith(proxy.upstream)
                     self.send_header(key, value[len(proxy.upstream) :] if relative else value)
+                for key, value in (fault.headers if fault else {}).items():
+                    self.send_header(key, value)
                 data = response.read() if self.command != "HEAD" else b""
                 length_header = response.headers.get("Content-Length")
                 self.send_header(
@@ -128,9 +163,29 @@ def _handler(proxy: FaultyProxy, client: httpx.Client) -> type[BaseHTTPRequestHa
                 )
                 self.end_headers()
                 if data:
-                    self.wfile.write(data)
+                    self._write_body(data, fault)
             finally:
                 response.close()
+
+        def _write_body(self, data: bytes, fault: Fault | None) -> None:
+            if fault is None:
+                self.wfile.write(data)
+                return
+            if fault.corrupt:
+                data = data[:-1] + bytes([data[-1] ^ 0xFF])
+            if fault.cut_at is not None:
+                self.wfile.write(data[: fault.cut_at])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            if fault.trickle:
+                for offset in range(len(data)):
+                    self.wfile.write(data[offset : offset + 1])
+                    self.wfile.flush()
+                    time.sleep(fault.trickle)
+                return
+            self.wfile.write(data)
 
         do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _relay  # noqa: N815
 

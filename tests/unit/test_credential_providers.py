@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from google.auth.exceptions import RefreshError, TransportError
 
 from freightliner.adapters.aws.ecr_auth import EcrCredentialProvider, EcrTarget
 from freightliner.adapters.gcp.gar_auth import GarCredentialProvider
@@ -21,7 +22,7 @@ from freightliner.adapters.local.static_creds import (
     StaticCredentialProvider,
     parse_user_pass,
 )
-from freightliner.domain.errors import InvalidInput
+from freightliner.domain.errors import InvalidInput, Unauthorized, Unavailable
 from freightliner.domain.secrets import Redacted
 from freightliner.ports.credentials import Credential
 
@@ -208,3 +209,35 @@ def test_chain_takes_the_first_answer_and_invalidates_all() -> None:
     assert chain.get("h.io") == alice and chain.get("x.io") is None
     chain.invalidate("h.io")
     assert Counting.invalidated == 2
+
+
+class FailingGoogleCredentials:
+    """Google credentials whose token endpoint fails the way google-auth reports it."""
+
+    def __init__(self, error: Exception) -> None:
+        self.token: str | None = None
+        self.expiry: dt.datetime | None = None
+        self.error = error
+
+    def refresh(self, request: object) -> None:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (TransportError("connection refused"), Unavailable),
+        (RefreshError("503 from the token endpoint", retryable=True), Unavailable),
+        (RefreshError("invalid_grant: account deleted"), Unauthorized),
+    ],
+    ids=["unreachable", "5xx", "refused"],
+)
+def test_gar_token_endpoint_failures_are_retryable_refusals_are_not(
+    error: Exception, expected: type[Exception]
+) -> None:
+    provider = GarCredentialProvider(
+        load=lambda: FailingGoogleCredentials(error), request_factory=object
+    )
+    with pytest.raises(expected) as info:
+        provider.get("europe-docker.pkg.dev")
+    assert info.type is expected  # Unavailable is retried (exit 75); Unauthorized exits 4

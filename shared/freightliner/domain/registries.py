@@ -94,6 +94,37 @@ class AuthConfig(BaseModel):
         return self
 
 
+MANIFEST_LIMIT = 4 * 1024 * 1024
+"""4 MiB: the largest manifest ECR stores (PutImage's imageManifest), distribution's own
+limit (maxManifestBodySize) and containers/image's; the OCI spec lets registries refuse
+larger ones (413), so nothing bigger is a manifest we could push anywhere."""
+
+
+class TransferLimits(BaseModel):
+    """What a registry may make a copy read or wait for: a registry is untrusted input."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_manifest_bytes: int = Field(
+        default=MANIFEST_LIMIT,
+        ge=4096,
+        le=64 * 1024 * 1024,
+        description="manifests, indexes and referrers lists larger than this are refused",
+    )
+    connect_timeout: float = Field(default=10.0, gt=0, le=300)
+    read_timeout: float = Field(
+        default=60.0, gt=0, le=3600, description="seconds one read or write may block"
+    )
+    min_bytes_per_second: int = Field(
+        default=10 * 1024,
+        ge=0,
+        description="a transfer slower than this over a window is stalled (0: no floor)",
+    )
+    throughput_window: float = Field(
+        default=30.0, gt=0, le=3600, description="seconds of transfer the floor is judged over"
+    )
+
+
 class RegistryConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -112,6 +143,7 @@ class RegistryConfig(BaseModel):
         ge=1024 * 1024,
         description="blobs larger than this are uploaded in PATCH chunks of this size",
     )
+    limits: TransferLimits = Field(default_factory=TransferLimits)
 
     @field_validator("host")
     @classmethod

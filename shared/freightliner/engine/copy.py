@@ -21,7 +21,7 @@ from typing import Any
 
 from freightliner.domain import mediatypes as mt
 from freightliner.domain.digest import Digest
-from freightliner.domain.errors import NotFound, TagConflict, Where
+from freightliner.domain.errors import DigestMismatch, NotFound, TagConflict, Where
 from freightliner.domain.manifest import Descriptor, parse_manifest
 from freightliner.domain.platform import Platform
 from freightliner.domain.reference import Reference
@@ -386,7 +386,13 @@ class Copier:
             finally:
                 location = None  # a failed upload session is not reused
 
-        route.dest.retrying(attempt)
+        try:
+            route.dest.retrying(attempt)
+        except DigestMismatch as exc:
+            # Bytes corrupted on the way are retried like a reset, once: content that is
+            # wrong at its source stays wrong, and that is a digest mismatch (exit 5).
+            log.warning("blob %s arrived corrupted (%s); transferring it again", digest.short, exc)
+            route.dest.retrying(attempt)
         self.locations.remember(route.dest.host, digest, route.dst_repo)
         stats.add("blobs_copied")
         stats.add("bytes_copied", moved[0])

@@ -5,29 +5,49 @@ exchange them (or nothing, for anonymous pulls) at the realm for a token scoped 
 repository and actions. Tokens are cached per scope and sent up front once the realm is known,
 so a copy pays the 401 round trip once per host, not once per request. When a registry refuses
 credentials that used to work, the provider is asked to refresh them once.
+
+Credentials stay with their registry: only requests to the registry's own origin (scheme, host,
+port) are authorized, as httpx does for redirects; an upload `Location` or a `Link` elsewhere
+is requested bare. The password goes to the realm the registry names only over HTTPS (or plain
+HTTP between loopback hosts, or to the registry's own host when it speaks plain HTTP itself).
 """
 
 from __future__ import annotations
 
 import base64
-import logging
+import json
 import threading
 import time
 from collections.abc import Generator
 
 import httpx
 
-from freightliner.domain.errors import Unauthorized, Where
+from freightliner.domain.errors import (
+    RateLimited,
+    Timeout,
+    Unauthorized,
+    Unavailable,
+    Unsupported,
+    Where,
+)
+from freightliner.domain.registries import TransferLimits, is_loopback
 from freightliner.domain.single_flight import SingleFlightCache
 from freightliner.ports.credentials import Credential, CredentialProvider
 from freightliner.registry.challenge import Challenge, parse_challenge, scopes_for
-
-log = logging.getLogger(__name__)
+from freightliner.registry.throughput import ThroughputFloor
 
 MOUNT_FROM = "freightliner.mount_from"
 AUTH_REFRESHED = "freightliner.auth_refreshed"
 DEFAULT_TOKEN_TTL = 60.0
-_NOT_CACHED = float("-inf")  # the expiry of "no token": the next request asks again
+TOKEN_BODY_LIMIT = 1024 * 1024  # a token reply is a few KiB; containers/image allows 1 MiB
+
+Origin = tuple[str, str, int]
+
+
+def origin(url: httpx.URL) -> Origin:
+    """(scheme, host, port) with the scheme's default port filled in."""
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return (url.scheme, url.host, port)
 
 
 def basic_header(credential: Credential) -> str:
@@ -50,24 +70,38 @@ class RegistryAuth(httpx.Auth):
         self._clock = time.monotonic
         self._lock = threading.Lock()
         self._challenge: Challenge | None = None
-        self._tokens: SingleFlightCache[tuple[str, ...], str | None] = SingleFlightCache(
-            self._clock
-        )
+        self._tokens: SingleFlightCache[tuple[str, ...], str] = SingleFlightCache(self._clock)
         self._generation = 0  # bumped on every invalidation, so stale tokens are not reused
+        self._origin: Origin | None = None
         self.token_fetches = 0
+
+    def bind(self, endpoint: str) -> None:
+        """The registry endpoint this auth serves; no request is authorized before this."""
+        bound = origin(httpx.URL(endpoint))
+        if self._origin not in (None, bound):
+            raise ValueError(f"auth for {self.host} is already bound to another endpoint")
+        self._origin = bound
 
     def close(self) -> None:
         self._token_client.close()
 
+    def _own(self, url: httpx.URL) -> bool:
+        return self._origin is not None and origin(url) == self._origin
+
     # -- the flow -----------------------------------------------------------------------
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if not self._own(request.url):
+            request.headers.pop("Authorization", None)  # another origin never sees them
+            yield request
+            return
         scopes = scopes_for(request.method, request.url.path, request.extensions.get(MOUNT_FROM))
         generation = self._generation
         self._authorize(request, scopes)
         response = yield request
         refreshed = False
-        while response.status_code == 401:
+        # A 401 from a host a redirect led to is not the registry's challenge.
+        while response.status_code == 401 and self._own(response.request.url):
             challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
             if challenge is None or challenge.scheme not in ("basic", "bearer"):
                 return
@@ -104,19 +138,15 @@ class RegistryAuth(httpx.Auth):
             if credential is not None:
                 request.headers["Authorization"] = basic_header(credential)
         elif challenge.scheme == "bearer":
-            token = self._token(challenge, scopes)
-            if token:
-                request.headers["Authorization"] = f"Bearer {token}"
+            request.headers["Authorization"] = f"Bearer {self._token(challenge, scopes)}"
 
     # -- bearer tokens ------------------------------------------------------------------
 
-    def _token(self, challenge: Challenge, scopes: tuple[str, ...]) -> str | None:
+    def _token(self, challenge: Challenge, scopes: tuple[str, ...]) -> str:
         key = tuple(sorted(scopes))
         return self._tokens.get(key, lambda: self._fetch_token(challenge, key))
 
-    def _fetch_token(
-        self, challenge: Challenge, scopes: tuple[str, ...]
-    ) -> tuple[str | None, float]:
+    def _fetch_token(self, challenge: Challenge, scopes: tuple[str, ...]) -> tuple[str, float]:
         realm = challenge.params.get("realm")
         where = Where(registry=self.host, operation="token request")
         if not realm:
@@ -126,27 +156,83 @@ class RegistryAuth(httpx.Auth):
             params.append(("service", challenge.params["service"]))
         params.extend(("scope", scope) for scope in scopes)
         credential = self._provider.get(self.host)
+        if credential is not None:
+            self._check_realm(realm, where)
         headers = {"Authorization": basic_header(credential)} if credential else {}
         self.token_fetches += 1
+        service = f"token service {safe_url(realm)}"
         try:
-            response = self._token_client.get(realm, params=params, headers=headers)
-        except httpx.HTTPError as exc:
-            raise Unauthorized(
-                f"token service {httpx.URL(realm).host} unreachable: {type(exc).__name__}", where
-            ) from None
-        if response.status_code in (401, 403):
+            with self._token_client.stream("GET", realm, params=params, headers=headers) as reply:
+                status = reply.status_code
+                body = _token_body(reply, status, service, where)
+        except httpx.TimeoutException as exc:
+            raise Timeout(f"{service} timed out ({type(exc).__name__})", where) from None
+        except (httpx.TransportError, httpx.InvalidURL) as exc:
+            raise Unavailable(f"{service} unreachable: {type(exc).__name__}", where) from None
+        if status in (401, 403):
             who = f"user {credential.username!r}" if credential else "anonymous access"
             raise Unauthorized(
                 f"token service refused {who} for {' '.join(scopes) or 'registry access'}"
-                f" (HTTP {response.status_code}); check the credentials",
+                f" (HTTP {status} from {safe_url(realm)}); check the credentials",
                 where,
             )
-        if response.status_code != 200:
-            log.warning("token service answered HTTP %s for %s", response.status_code, self.host)
-            return None, _NOT_CACHED
-        body = response.json()
+        if status == 429:
+            raise RateLimited(f"{service} rate limited the request (HTTP 429)", where)
+        if status >= 500 or status == 408:
+            raise Unavailable(f"{service} answered HTTP {status}", where)
+        if status != 200:
+            raise Unauthorized(f"{service} answered HTTP {status}", where)
         value = body.get("token") or body.get("access_token")
-        if not value:
-            raise Unauthorized("token service answered without a token", where)
-        ttl = float(body.get("expires_in") or DEFAULT_TOKEN_TTL)
-        return str(value), self._clock() + max(ttl - 10.0, 5.0)
+        if not isinstance(value, str) or not value:
+            raise Unauthorized(f"{service} answered without a token", where)
+        expires_in = body.get("expires_in")
+        ttl = float(expires_in) if isinstance(expires_in, int | float) else DEFAULT_TOKEN_TTL
+        return value, self._clock() + max(ttl - 10.0, 5.0)
+
+    def _check_realm(self, realm: str, where: Where) -> None:
+        """Refuse to send the password where it would travel in clear text."""
+        try:
+            url = httpx.URL(realm)
+        except httpx.InvalidURL:
+            raise Unauthorized("the registry named an unreadable token realm", where) from None
+        if url.scheme == "https" and url.host:
+            return
+        if url.scheme == "http" and self._origin is not None and self._origin[0] == "http":
+            registry_host = self._origin[1]
+            if url.host == registry_host or (is_loopback(url.host) and is_loopback(registry_host)):
+                return
+        raise Unauthorized(
+            f"refusing to send the credentials for {self.host} to token realm {safe_url(realm)}:"
+            " a realm gets them only over HTTPS (or plain HTTP on loopback, or on the host of a"
+            " plain-HTTP registry)",
+            where,
+        )
+
+
+def safe_url(url: str) -> str:
+    """A URL for messages: scheme, host, port and path, never a query or user info."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return "(unreadable URL)"
+    return str(parsed.copy_with(query=None, fragment=None, userinfo=b""))
+
+
+def _token_body(
+    reply: httpx.Response, status: int, service: str, where: Where
+) -> dict[str, object]:
+    """The JSON object of a 200 token reply, read to `TOKEN_BODY_LIMIT`; `{}` otherwise."""
+    if status != 200:
+        return {}
+    data = b""
+    for chunk in ThroughputFloor(TransferLimits(), where).reads(reply.iter_bytes()):
+        data += chunk
+        if len(data) > TOKEN_BODY_LIMIT:
+            raise Unsupported(f"{service} answered more than {TOKEN_BODY_LIMIT} bytes", where)
+    try:
+        body = json.loads(data)
+    except ValueError:
+        raise Unauthorized(f"{service} answered something other than JSON", where) from None
+    if not isinstance(body, dict):
+        raise Unauthorized(f"{service} answered JSON that is not an object", where)
+    return body

@@ -1,12 +1,15 @@
 """A client for the OCI Distribution API (and Docker Registry v2) on one registry.
 
 Manifests, blobs (streamed, verified, monolithic or chunked upload, cross-repository mount),
-tags and catalog with `Link` pagination, and referrers with the tag-schema fallback.
+tags and catalog with `Link` pagination, and referrers with the tag-schema fallback. What a
+registry serves is untrusted: manifests are read to a limit and digest-checked before they are
+parsed, pagination ends, and a blob's bytes are verified before the last of them is sent on.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,7 +19,15 @@ import httpx
 
 from freightliner.domain import mediatypes as mt
 from freightliner.domain.digest import Digest, DigestVerifier, verify_bytes
-from freightliner.domain.errors import DigestMismatch, InvalidInput, Unavailable, Where
+from freightliner.domain.errors import (
+    DigestMismatch,
+    InvalidInput,
+    TagConflict,
+    Unauthorized,
+    Unavailable,
+    Unsupported,
+    Where,
+)
 from freightliner.domain.manifest import Descriptor, parse_manifest
 from freightliner.ports.registry import (
     BlobSource,
@@ -25,8 +36,9 @@ from freightliner.ports.registry import (
     PushedManifest,
     fallback_tag,
 )
+from freightliner.registry.auth import safe_url
 from freightliner.registry.retry import call_with_retry
-from freightliner.registry.transport import RegistryTransport
+from freightliner.registry.transport import CredentialsRefreshed, RegistryTransport, Reply
 
 __all__ = [
     "BlobSource",
@@ -39,9 +51,28 @@ __all__ = [
 
 T = TypeVar("T")
 
+
+log = logging.getLogger(__name__)
 _RANGE_RE = re.compile(r"^(?:bytes=)?0-(-?[0-9]+)$")
 _LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 MAX_UPLOAD_RESTARTS = 3
+MAX_PAGES = 10_000
+"""Listing pages followed at most: 10 million tags or repositories at the usual page size."""
+LISTING_PAGE_LIMIT = 16 * 1024 * 1024
+"""Bytes of one tags or catalog page (registries that ignore `n` send every tag at once)."""
+MANIFEST_WHAT = "manifest (limits.max_manifest_bytes in the registries config)"
+
+
+class BlobStream(Iterator[bytes]):
+    """A blob's bytes as a source serves them, with where they come from: a stream that
+    breaks, ends early or carries other bytes is that source's failure."""
+
+    def __init__(self, chunks: Iterator[bytes], where: Where) -> None:
+        self._chunks = chunks
+        self.where = where
+
+    def __next__(self) -> bytes:
+        return next(self._chunks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,17 +92,25 @@ class _Upload:
             yield piece
 
 
-def _next_link(response: httpx.Response) -> str | None:
+def _next_link(response: Reply) -> str | None:
     match = _LINK_RE.search(response.headers.get("Link", ""))
     return match.group(1) if match else None
 
 
-class _ExactReader:
-    """Hands out exactly-sized slices of a chunk stream, verifying everything it reads."""
+def _source_where(chunks: Iterator[bytes], digest: Digest) -> Where:
+    if isinstance(chunks, BlobStream):
+        return chunks.where
+    return Where(reference=str(digest), operation="read source blob")
 
-    def __init__(self, chunks: Iterator[bytes], verifier: DigestVerifier) -> None:
+
+class _ExactReader:
+    """Hands out exactly-sized slices of a source's chunk stream, verifying everything it
+    reads; the blob's last byte is handed out only after the whole blob has verified."""
+
+    def __init__(self, chunks: Iterator[bytes], digest: Digest, size: int) -> None:
         self._chunks = chunks
-        self._verifier = verifier
+        self._verifier = DigestVerifier(digest, size, _source_where(chunks, digest))
+        self._size = size
         self._pending = b""
 
     def take(self, count: int) -> Iterator[bytes]:
@@ -82,18 +121,20 @@ class _ExactReader:
                     chunk = next(self._chunks)
                 except StopIteration:
                     raise DigestMismatch(
-                        f"source stream ended {remaining} bytes early", self._verifier.where
+                        f"the source stream ended {remaining} bytes early", self._verifier.where
                     ) from None
                 self._verifier.update(chunk)
                 self._pending = chunk
             piece, self._pending = self._pending[:remaining], self._pending[remaining:]
             remaining -= len(piece)
+            if remaining == 0 and self._verifier.seen - len(self._pending) == self._size:
+                self.finish()  # the blob's last piece: nothing goes out unverified
             yield piece
 
     def finish(self) -> None:
         """Drain what is left (there should be nothing) and check the digest."""
         if self._pending:
-            raise DigestMismatch("source stream is longer than declared", self._verifier.where)
+            raise DigestMismatch("the source sent more than declared", self._verifier.where)
         for chunk in self._chunks:
             self._verifier.update(chunk)
         self._verifier.verify()
@@ -129,10 +170,11 @@ class RegistryClient:
             # Some registries omit the digest on HEAD; GET tells for certain.
             fetched = self.get_manifest(repository, reference)
             return ManifestHead(fetched.digest, fetched.media_type, len(fetched.data))
+        length = response.headers.get("Content-Length", "")
         return ManifestHead(
             Digest.parse(header),
             response.headers.get("Content-Type", "").split(";")[0],
-            int(response.headers.get("Content-Length", "0")),
+            int(length) if length.isdigit() else 0,
         )
 
     def get_manifest(self, repository: str, reference: str) -> FetchedManifest:
@@ -142,18 +184,18 @@ class RegistryClient:
             f"/v2/{repository}/manifests/{reference}",
             where,
             headers={"Accept": mt.ACCEPT},
+            limit=self.transport.limits.max_manifest_bytes,
+            what=MANIFEST_WHAT,
         )
         assert response is not None
         data = response.content
-        content_type = response.headers.get("Content-Type")
-        manifest = parse_manifest(data, content_type, where)
         if reference.startswith(("sha256:", "sha512:")):
             digest = Digest.parse(reference)
-            verify_bytes(data, digest, where)
         else:
             header = response.headers.get("Docker-Content-Digest")
             digest = Digest.parse(header) if header else Digest.of(data)
-            verify_bytes(data, digest, where)
+        verify_bytes(data, digest, where)  # before parsing: corrupt bytes are a mismatch
+        manifest = parse_manifest(data, response.headers.get("Content-Type"), where)
         return FetchedManifest(data, digest, manifest.media_type, manifest)
 
     def put_manifest(
@@ -170,12 +212,30 @@ class RegistryClient:
         )
         assert response is not None
         expected = Digest.of(data)
-        header = response.headers.get("Docker-Content-Digest")
-        if header and Digest.parse(header).algorithm == "sha256" and header != str(expected):
-            raise DigestMismatch(
-                f"registry stored the manifest as {header}, expected {expected}", where
-            )
+        header = response.headers.get("Docker-Content-Digest", "")
+        if header and header != str(expected) and not header.startswith("sha512:"):
+            self._confirm_pushed(repository, reference, expected, header, where)
         return PushedManifest(expected, "OCI-Subject" in response.headers)
+
+    def _confirm_pushed(
+        self, repository: str, reference: str, expected: Digest, header: str, where: Where
+    ) -> None:
+        """The registry's reply named another digest: what the reference holds now decides."""
+        stored = self.head_manifest(repository, reference)
+        if stored is not None and stored.digest == expected:
+            log.warning(
+                "%s answered digest %.80r for a manifest it stored as %s; trusting what it stores",
+                self.host,
+                header,
+                expected,
+            )
+            return
+        found = stored.digest if stored is not None else "nothing"
+        raise TagConflict(
+            f"the registry answered digest {header[:80]!r} and the reference holds {found},"
+            f" not the manifest pushed ({expected})",
+            where,
+        )
 
     def delete_manifest(self, repository: str, digest: Digest) -> None:
         where = self._where(repository, str(digest), "DELETE manifest")
@@ -193,14 +253,15 @@ class RegistryClient:
         )
         if response is None:
             return None
-        return int(response.headers.get("Content-Length", "-1"))
+        length = response.headers.get("Content-Length", "")
+        return int(length) if length.isdigit() else -1
 
     @contextlib.contextmanager
     def open_blob(self, repository: str, digest: Digest) -> Iterator[Iterator[bytes]]:
         """Stream a blob's raw bytes (registries may redirect to object storage)."""
         where = self._where(repository, str(digest), "GET blob")
         with self.transport.stream("GET", f"/v2/{repository}/blobs/{digest}", where) as resp:
-            yield resp.iter_raw()
+            yield BlobStream(self.transport.body_chunks(resp, where, raw=True), where)
 
     def get_blob(self, repository: str, digest: Digest, limit: int = 16 * 1024 * 1024) -> bytes:
         """A small blob (a config) read whole and verified."""
@@ -252,9 +313,19 @@ class RegistryClient:
     ) -> None:
         """Upload a blob from `source`, verifying it as it streams; nothing is committed unless
         every byte matched `digest`."""
-        location = location or self.start_upload(repository)
         upload = _Upload(repository, digest, size, source, on_bytes)
-        if size <= self.chunk_size:
+        try:
+            self._upload(upload, location or self.start_upload(repository))
+        except CredentialsRefreshed:
+            try:  # once more from the start, with the credentials now in hand
+                self._upload(upload, self.start_upload(repository))
+            except CredentialsRefreshed as exc:
+                raise Unauthorized(
+                    "authentication failed (HTTP 401) even after a credential refresh", exc.where
+                ) from None
+
+    def _upload(self, upload: _Upload, location: str) -> None:
+        if upload.size <= self.chunk_size:
             self._upload_monolithic(upload, location)
         else:
             self._upload_chunked(upload, location)
@@ -264,13 +335,13 @@ class RegistryClient:
 
     def _upload_monolithic(self, upload: _Upload, location: str) -> None:
         where = self._where(upload.repository, str(upload.digest), "PUT blob")
-        verifier = DigestVerifier(upload.digest, upload.size, where)
         with upload.source() as chunks:
-            reader = _ExactReader(chunks, verifier)
+            reader = _ExactReader(chunks, upload.digest, upload.size)
+            floor = self.transport.write_floor(where)
 
             def body() -> Iterator[bytes]:
-                yield from upload.counted(reader.take(upload.size))
-                reader.finish()  # raises before the last byte is sent if the digest is wrong
+                yield from floor.writes(upload.counted(reader.take(upload.size)))
+                reader.finish()
 
             headers = {
                 "Content-Type": "application/octet-stream",
@@ -291,10 +362,10 @@ class RegistryClient:
         where = self._where(upload.repository, str(upload.digest), "PATCH blob")
         size = upload.size
         offset = 0
+        floor = self.transport.write_floor(where)
         for _ in range(MAX_UPLOAD_RESTARTS + 1):
-            verifier = DigestVerifier(upload.digest, size, where)
             with upload.source() as chunks:
-                reader = _ExactReader(chunks, verifier)
+                reader = _ExactReader(chunks, upload.digest, size)
                 for _piece in reader.take(offset):
                     pass  # bytes the registry already holds: hash them, do not resend
                 while offset < size:
@@ -309,7 +380,7 @@ class RegistryClient:
                             "Content-Length": str(count),
                             "Content-Range": f"{offset}-{offset + count - 1}",
                         },
-                        content=upload.counted(reader.take(count)),
+                        content=floor.writes(upload.counted(reader.take(count))),
                     ) as response:
                         if response.status_code == 416:
                             location, offset = self._upload_status(location, where)
@@ -344,7 +415,7 @@ class RegistryClient:
         offset = int(match.group(1)) + 1 if match and int(match.group(1)) > 0 else 0
         return self._location(response, where, default=location), offset
 
-    def _location(self, response: httpx.Response, where: Where, default: str = "") -> str:
+    def _location(self, response: Reply | httpx.Response, where: Where, default: str = "") -> str:
         location = response.headers.get("Location") or default
         if not location:
             raise Unavailable("registry did not say where to continue the upload", where)
@@ -353,12 +424,24 @@ class RegistryClient:
     # -- listings -----------------------------------------------------------------------
 
     def _paginate(self, url: str, key: str, where: Where) -> Iterator[str]:
-        next_url: str | None = url
+        """Every item of every page; a `Link` back to a page already read, or more than
+        `MAX_PAGES` pages, ends the listing with an error instead of a loop."""
+        next_url: str | None = self.transport.absolute(url)
+        seen: set[str] = set()
         while next_url:
-            response = self.transport.request("GET", next_url, where)
+            if next_url in seen:
+                raise Unsupported(
+                    f"pagination loops: the registry's Link leads back to {safe_url(next_url)}",
+                    where,
+                )
+            if len(seen) >= MAX_PAGES:
+                raise Unsupported(f"listing has more than {MAX_PAGES} pages; stopped", where)
+            seen.add(next_url)
+            response = self.transport.request(
+                "GET", next_url, where, limit=LISTING_PAGE_LIMIT, what="listing page"
+            )
             assert response is not None
-            body = response.json()
-            yield from body.get(key) or []
+            yield from _page_items(response, key, where)
             link = _next_link(response)
             next_url = self.transport.absolute(link) if link else None
 
@@ -382,6 +465,8 @@ class RegistryClient:
             where,
             headers={"Accept": mt.OCI_INDEX},
             missing_ok=True,
+            limit=self.transport.limits.max_manifest_bytes,
+            what="referrers list (limits.max_manifest_bytes in the registries config)",
         )
         if response is not None and response.headers.get("Content-Type", "").startswith(
             mt.OCI_INDEX
@@ -398,3 +483,16 @@ class RegistryClient:
         if self.head_manifest(repository, tag) is None:
             return None
         return self.get_manifest(repository, tag)
+
+
+def _page_items(response: Reply, key: str, where: Where) -> list[str]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise Unsupported("listing page is not JSON", where) from None
+    items = body.get(key) if isinstance(body, dict) else None
+    if items is None:
+        return []
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise Unsupported(f"listing page's {key!r} is not a list of names", where)
+    return items

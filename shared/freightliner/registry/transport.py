@@ -1,7 +1,8 @@
 """HTTP to one registry: a pooled httpx client, the auth flow, and failure classification.
 
 Every response status and transport exception is turned into the project's error taxonomy
-here, once, with the registry, repository, reference and operation in the message.
+here, once, with the registry, repository, reference and operation in the message. Every body
+is read to a limit, under connect/read deadlines and a throughput floor.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ import contextlib
 import json
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
 from freightliner.domain.errors import (
+    DigestMismatch,
     Forbidden,
     FreightlinerError,
     InvalidInput,
@@ -25,12 +28,58 @@ from freightliner.domain.errors import (
     Timeout,
     Unauthorized,
     Unavailable,
+    Unsupported,
     Where,
 )
+from freightliner.domain.registries import TransferLimits
 from freightliner.registry.auth import AUTH_REFRESHED, MOUNT_FROM, RegistryAuth
 from freightliner.registry.retry import RetryPolicy, call_with_retry
+from freightliner.registry.throughput import ThroughputFloor
 
 USER_AGENT = "freightliner/0.1"
+BODY_LIMIT = 1024 * 1024
+"""Bodies nobody needs large: upload and push replies, upload status, tokens."""
+ERROR_BODY_LIMIT = 64 * 1024
+"""How much of an error reply is read for its OCI error codes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A response read whole (to a limit): what buffered requests hand back."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class CredentialsRefreshed(Exception):
+    """A streamed request met a 401 and the credentials were refreshed: a stream cannot be
+    replayed, so the uploader restarts once, and a second refusal is `Unauthorized`. Not in
+    the error taxonomy: it never leaves the registry client."""
+
+    def __init__(self, where: Where) -> None:
+        super().__init__(where.describe())
+        self.where = where
+
+
+def read_capped(response: httpx.Response, limit: int) -> bytes:
+    """At most `limit` bytes of a body, however long it is (for error replies)."""
+    try:
+        return response.content[:limit]
+    except httpx.ResponseNotRead:
+        pass
+    data = b""
+    try:
+        for chunk in response.iter_bytes():
+            data += chunk
+            if len(data) >= limit:
+                break
+    except httpx.HTTPError:
+        pass
+    return data[:limit]
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -50,8 +99,8 @@ def _retry_after(value: str | None) -> float | None:
 def _registry_errors(response: httpx.Response) -> str:
     """The OCI error codes and messages in a response body, if it has any."""
     try:
-        body = json.loads(response.read() or b"{}")
-    except (ValueError, httpx.HTTPError):
+        body = json.loads(read_capped(response, ERROR_BODY_LIMIT) or b"{}")
+    except ValueError:
         return ""
     errors = body.get("errors") if isinstance(body, dict) else None
     if not isinstance(errors, list):
@@ -59,7 +108,8 @@ def _registry_errors(response: httpx.Response) -> str:
     parts = []
     for error in errors[:3]:
         if isinstance(error, dict):
-            parts.append(f"{error.get('code', '')}: {error.get('message', '')}".strip(": "))
+            text = f"{error.get('code', '')}: {error.get('message', '')}".strip(": ")
+            parts.append(text[:200])  # the registry's words, kept to a line
     return "; ".join(parts)
 
 
@@ -77,14 +127,14 @@ def classify(response: httpx.Response, where: Where) -> FreightlinerError:
     if status >= 500 or status == 408:
         return Unavailable(f"registry error HTTP {status}{suffix}", where)
     if status == 401:
-        if response.request.extensions.get(AUTH_REFRESHED):
-            return Unavailable("credentials were refreshed mid-upload; restarting", where)
         return Unauthorized(f"authentication failed (HTTP 401){suffix}", where)
     if status == 403:
         return Forbidden(f"access denied (HTTP 403){suffix}", where)
     if status == 404:
         return NotFound(f"not found (HTTP 404){suffix}", where)
     lowered = detail.lower()
+    if "digest_invalid" in lowered:
+        return DigestMismatch(f"registry refused the content's digest{suffix}", where)
     if "tag_invalid" in lowered and "immutable" in lowered:
         return TagConflict(f"tag is immutable and points at another digest{suffix}", where)
     return InvalidInput(f"registry refused the request (HTTP {status}){suffix}", where)
@@ -101,18 +151,20 @@ class RegistryTransport:
         *,
         verify_tls: bool = True,
         max_connections: int = 16,
-        timeout: float = 60.0,
+        limits: TransferLimits | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
         self.host = host
         self.endpoint = endpoint.rstrip("/")
         self.retry = retry or RetryPolicy()
+        self.limits = limits or TransferLimits()
         self.auth = auth
+        auth.bind(self.endpoint)
         self._client = httpx.Client(
             base_url=self.endpoint,
             auth=auth,
             verify=verify_tls,
-            timeout=httpx.Timeout(timeout, connect=10.0),
+            timeout=httpx.Timeout(self.limits.read_timeout, connect=self.limits.connect_timeout),
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
@@ -135,10 +187,13 @@ class RegistryTransport:
         content: bytes | None = None,
         mount_from: str | None = None,
         missing_ok: bool = False,
-    ) -> httpx.Response | None:
-        """A buffered request with retries; `None` for 404 when `missing_ok`."""
+        limit: int = BODY_LIMIT,
+        what: str = "reply",
+    ) -> Reply | None:
+        """A buffered request with retries; `None` for 404 when `missing_ok`. A body over
+        `limit` bytes (`what` names it in the error) is refused unread."""
 
-        def attempt() -> httpx.Response | None:
+        def attempt() -> Reply | None:
             with self._send(
                 method,
                 url,
@@ -152,10 +207,40 @@ class RegistryTransport:
                     return None
                 if response.status_code not in ok:
                     raise classify(response, where)
-                response.read()
-                return response
+                # A HEAD's Content-Length describes the entity, not a body: none is read.
+                body = b"" if method == "HEAD" else self.read_body(response, where, limit, what)
+                return Reply(response.status_code, response.headers, body)
 
         return call_with_retry(attempt, self.retry)
+
+    def read_body(self, response: httpx.Response, where: Where, limit: int, what: str) -> bytes:
+        """A whole body, refused past `limit` bytes (before reading, when it says its size)."""
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise _too_large(what, int(declared), limit, where)
+        parts: list[bytes] = []
+        seen = 0
+        for chunk in self.body_chunks(response, where, raw=False):
+            seen += len(chunk)
+            if seen > limit:
+                raise _too_large(what, seen, limit, where)
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def body_chunks(self, response: httpx.Response, where: Where, *, raw: bool) -> Iterator[bytes]:
+        """A body's chunks under the throughput floor, failures named after `where` (so a
+        source that breaks while its bytes feed a destination upload is blamed, not the
+        destination). `raw`: bytes as sent, no content decoding (blobs)."""
+        chunks = response.iter_raw() if raw else response.iter_bytes()
+        floor = ThroughputFloor(self.limits, where)
+        try:
+            yield from floor.reads(chunks)
+        except httpx.TimeoutException as exc:
+            raise Timeout(f"timed out while reading ({type(exc).__name__})", where) from None
+        except httpx.TransportError as exc:
+            raise Unavailable(
+                f"connection failed while reading ({type(exc).__name__}: {exc})", where
+            ) from None
 
     @contextlib.contextmanager
     def stream(
@@ -169,7 +254,8 @@ class RegistryTransport:
         params: Mapping[str, str] | None = None,
         content: Any = None,
     ) -> Iterator[httpx.Response]:
-        """One streamed request, no retries: the caller restarts the whole operation."""
+        """One streamed request, no retries: the caller restarts the whole operation (and
+        must on `CredentialsRefreshed`)."""
         with self._send(
             method,
             url,
@@ -178,6 +264,8 @@ class RegistryTransport:
             params=params,
             content=content,
         ) as response:
+            if response.status_code == 401 and response.request.extensions.get(AUTH_REFRESHED):
+                raise CredentialsRefreshed(where)
             if response.status_code not in ok:
                 raise classify(response, where)
             yield response
@@ -218,6 +306,14 @@ class RegistryTransport:
         finally:
             response.close()
 
+    def write_floor(self, where: Where) -> ThroughputFloor:
+        """The throughput floor for a request body sent to this registry."""
+        return ThroughputFloor(self.limits, where)
+
     def absolute(self, location: str) -> str:
         """Resolve a `Location` header against the endpoint (registries send both forms)."""
         return str(httpx.URL(self.endpoint).join(location))
+
+
+def _too_large(what: str, size: int, limit: int, where: Where) -> Unsupported:
+    return Unsupported(f"{what} is larger than the limit of {limit} bytes ({size})", where)

@@ -3,7 +3,9 @@
 Where the Google credentials come from (application default, a key file, a key or workload
 identity federation config from a secret) is the loader's business. The token is refreshed
 under a lock, ahead of expiry, so concurrent copies share one refresh; after a 401 the
-credentials are loaded again, so a rotated key in a secret store is picked up.
+credentials are loaded again, so a rotated key in a secret store is picked up. A token endpoint
+that is unreachable or failing is a retryable error, like a registry that is; only a refusal is
+an auth error.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from freightliner.adapters.gcp.google_credentials import application_default
-from freightliner.domain.errors import Unauthorized, Where
+from freightliner.domain.errors import Unauthorized, Unavailable, Where
 from freightliner.domain.secrets import Redacted
 from freightliner.ports.credentials import Credential
 
@@ -62,12 +64,20 @@ class GarCredentialProvider:
 
         if self._credentials is None:
             self._credentials = self._load()
+        where = Where(registry, operation="Google token refresh")
         try:
             self._credentials.refresh(self._request_factory())
-        except (RefreshError, TransportError) as exc:
+        except TransportError as exc:
+            raise Unavailable(
+                f"the Google token endpoint is unreachable ({type(exc).__name__})", where
+            ) from None
+        except RefreshError as exc:
+            if exc.retryable:  # google-auth marks 5xx, 429 and timeouts retryable
+                raise Unavailable(
+                    "the Google token endpoint failed (RefreshError, retryable)", where
+                ) from None
             raise Unauthorized(
-                f"could not refresh the Google access token ({type(exc).__name__})",
-                Where(registry, operation="Google token refresh"),
+                f"could not refresh the Google access token ({type(exc).__name__})", where
             ) from None
 
     def invalidate(self, registry: str) -> None:
