@@ -28,8 +28,7 @@ gcp-source: bootstrap
 	cp functions/on_gar_push/main.py build/gcp/
 	cp -r shared/freightliner build/gcp/ && rm -rf build/gcp/freightliner/harness
 	find build/gcp -name __pycache__ -prune -exec rm -rf {} +
-	{ $(PY) layers/runtime_requirements.py; echo "functions-framework>=3.5"; \
-	  echo "google-cloud-secret-manager>=2.20"; } > build/gcp/requirements.txt
+	$(PY) layers/runtime_requirements.py --gcp > build/gcp/requirements.txt
 	@echo "Cloud Function source assembled in build/gcp"
 
 lint: bootstrap

@@ -31,6 +31,8 @@ ENV_REGION = "AWS_REGION"
 ENV_SECRET_TTL = "FREIGHTLINER_SECRET_TTL"  # noqa: S105 - a variable name; seconds a resolved credential reference is reused
 # Where GCP Secret Manager's REST API is (default: Google's); like AWS_ENDPOINT_URL for boto3.
 ENV_GCP_SECRETMANAGER_ENDPOINT = "FREIGHTLINER_GCP_SECRETMANAGER_ENDPOINT"
+# Where Pub/Sub's REST API is (default: Google's), for the GAR poller's subscription.
+ENV_PUBSUB_ENDPOINT = "FREIGHTLINER_PUBSUB_ENDPOINT"
 # AWS credentials outside AWS (the GCP function), instead of the default chain: an IAM role
 # assumed with the instance's Google ID token for this audience, or a credential reference
 # to AWS keys JSON.
@@ -52,6 +54,7 @@ class Settings(BaseModel):
     syncs: str | None = None
     registries: str | None = None
     gar_subscription: str | None = None
+    pubsub_endpoint: str | None = None
     event_bus: str | None = None
     start_tree_arn: str | None = None
     scheduler_role_arn: str | None = None
@@ -75,6 +78,7 @@ class Settings(BaseModel):
             syncs=env.get(ENV_SYNCS) or None,
             registries=env.get(ENV_REGISTRIES) or None,
             gar_subscription=env.get(ENV_GAR_SUBSCRIPTION) or None,
+            pubsub_endpoint=env.get(ENV_PUBSUB_ENDPOINT) or None,
             event_bus=env.get(ENV_EVENT_BUS) or None,
             start_tree_arn=env.get(ENV_START_TREE_ARN) or None,
             scheduler_role_arn=env.get(ENV_SCHEDULER_ROLE_ARN) or None,

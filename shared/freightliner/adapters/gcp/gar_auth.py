@@ -18,14 +18,16 @@ from freightliner.domain.errors import Unauthorized, Where
 from freightliner.domain.secrets import Redacted
 from freightliner.ports.credentials import Credential
 
-REFRESH_MARGIN = dt.timedelta(minutes=5)
-TOKEN_USER = "oauth2accesstoken"  # noqa: S105 - the fixed user name of token auth, no secret
-
 
 def _refresh_request() -> Any:
-    from google.auth.transport.requests import Request  # noqa: PLC0415
+    """google-auth's transport over httpx (google-auth itself loads only when first used)."""
+    from freightliner.adapters.gcp.google_transport import HttpxRequest  # noqa: PLC0415
 
-    return Request()
+    return HttpxRequest()
+
+
+REFRESH_MARGIN = dt.timedelta(minutes=5)
+TOKEN_USER = "oauth2accesstoken"  # noqa: S105 - the fixed user name of token auth, no secret
 
 
 class GarCredentialProvider:
@@ -40,6 +42,7 @@ class GarCredentialProvider:
         self._forget = forget
         self._credentials: Any = None
         self._request_factory = request_factory
+        self._request: Any = None  # one transport (and its connections) for every refresh
         self._now = now
         self._lock = threading.Lock()
 
@@ -63,7 +66,9 @@ class GarCredentialProvider:
         if self._credentials is None:
             self._credentials = self._load()
         try:
-            self._credentials.refresh(self._request_factory())
+            if self._request is None:
+                self._request = self._request_factory()
+            self._credentials.refresh(self._request)
         except (RefreshError, TransportError) as exc:
             raise Unauthorized(
                 f"could not refresh the Google access token ({type(exc).__name__})",
