@@ -24,11 +24,7 @@ build: bootstrap-sam
 
 # The Cloud Function's source: main.py, the freightliner package and its requirements.
 gcp-source: bootstrap
-	rm -rf build/gcp && mkdir -p build/gcp
-	cp functions/on_gar_push/main.py build/gcp/
-	cp -r shared/freightliner build/gcp/ && rm -rf build/gcp/freightliner/harness
-	find build/gcp -name __pycache__ -prune -exec rm -rf {} +
-	$(PY) layers/runtime_requirements.py --gcp > build/gcp/requirements.txt
+	$(PY) layers/assemble.py gcp build/gcp
 	@echo "Cloud Function source assembled in build/gcp"
 
 lint: bootstrap

@@ -540,7 +540,9 @@ class Pipeline:
     def accept(
         self, event: ImageEvent, correlation_id: str = "", lambda_context: Any = None
     ) -> IntakeResult:
-        """Plan and enqueue an event once, however often it is delivered."""
+        """Plan and enqueue an event once, however often it is delivered. `lambda_context` (or
+        an InvocationDeadline where the runtime has none) makes a record left in progress by an
+        invocation that died expire when that invocation would have ended."""
         if lambda_context is not None:  # lets an in-progress record expire with the invocation
             self._idempotency_config.register_lambda_context(lambda_context)
         return self._idempotent_accept(event=event, correlation_id=correlation_id)
@@ -572,8 +574,14 @@ class Pipeline:
         endpoint = self.settings.pubsub_endpoint or PUBSUB_ENDPOINT
         return PubSubNotificationSource(rest, subscription, endpoint)
 
-    def poll_gar(self) -> PollReport:
-        return poll_notifications(self.notifications, self.accept)
+    def poll_gar(self, lambda_context: Any = None) -> PollReport:
+        """Pull GAR notifications and accept each; `lambda_context` bounds idempotency records
+        left in progress, as for `accept`."""
+
+        def accept(event: ImageEvent, correlation_id: str) -> IntakeResult:
+            return self.accept(event, correlation_id, lambda_context)
+
+        return poll_notifications(self.notifications, accept)
 
     @cached_property
     def syncs(self) -> SyncFile:

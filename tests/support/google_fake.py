@@ -392,6 +392,12 @@ class GoogleFake:
 
     # -- helpers ----------------------------------------------------------------------
 
+    def put_secret(self, project: str, secret_id: str, data: bytes) -> None:
+        """A secret with one enabled version, as a deployment's operator would have made it."""
+        with self._lock:
+            secret = self.secrets.setdefault((project, secret_id), _Secret(created=_now()))
+            secret.versions.append((data, "ENABLED"))
+
     def value(self, project: str, secret_id: str) -> list[bytes | None]:
         return [data for data, _ in self.secrets[(project, secret_id)].versions]
 
