@@ -36,8 +36,7 @@ def test_a_pubsub_cloudevent_over_http_becomes_a_copy_to_ecr(
     )
     on_gar_push.start()
     reply = on_gar_push.post(event, headers={"Content-Type": "application/cloudevents+json"})
-    assert reply.status_code == 200, reply.text
-    assert reply.json()["status"] == "enqueued"
+    assert reply.status_code == 200, reply.text  # a CloudEvent function answers "OK" or fails
     # AWS through the role, with an ID token for sts.amazonaws.com from the metadata server.
     assert [r["audience"] for r in on_gcp.google.identity_requests] == ["sts.amazonaws.com"]
     assert on_gcp.work() == 1
@@ -46,7 +45,7 @@ def test_a_pubsub_cloudevent_over_http_becomes_a_copy_to_ecr(
     )
     bad = dict(event, data={"message": {"data": "bm90IGpzb24=", "messageId": "2"}})
     refused = on_gar_push.post(bad, headers={"Content-Type": "application/cloudevents+json"})
-    assert refused.status_code == 200 and refused.json()["status"] == "rejected"
+    assert refused.status_code == 200 and on_gcp.work() == 0  # acked: redelivery cannot help
 
 
 def test_replicate_now_copies_from_gar_with_the_metadata_servers_token(

@@ -7,6 +7,7 @@ copy and the scan gate's tasks driven by moto's Step Functions."""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from freightliner.harness.functions import EVENTS, ecr_push_event
 from freightliner.harness.images import Pusher
 from freightliner.harness.local_stack import ECR_CREDS, ECR_HOST, GAR_HOST
 from freightliner.harness.scan_gate import LocalScanGate, scan_result
-from tests.deployed.conftest import SUBSCRIPTION, TOPIC, Shipped
+from tests.deployed.conftest import SUBSCRIPTION, TOPIC, Shipped, function_env
 
 
 def test_ecr_push_reaches_a_google_token_registry_through_a_gcp_sm_key(shipped: Shipped) -> None:
@@ -129,3 +130,33 @@ def test_the_scan_gate_runs_its_deployed_tasks_and_a_scan_event_ends_the_wait(
         shipped.digest_in(shipped.gar.url, "my-project/secure/secure/app", "v1", shipped.gar_auth)
         == image.digest
     )
+
+
+def test_the_function_environment_holds_only_what_ships(lambda_layer: tuple[Path, Path]) -> None:
+    """The handlers above ran without dev packages: nothing here could mask a missing one."""
+    python, layer = lambda_layer
+    probe = (
+        "import importlib.util as u, json, sys; sys.path.insert(0, sys.argv[1]); "
+        "names = ['requests', 'google.cloud', 'grpc', 'moto', 'pytest', 'functions_framework', "
+        "'freightliner.harness', 'freightliner', 'google.auth', 'httpx']; "
+        "print(json.dumps({n: u.find_spec(n) is not None for n in names}))"
+    )
+    found = subprocess.run(
+        [str(python), "-c", probe, str(layer)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=function_env("probe"),
+    )
+    assert json.loads(found.stdout) == {
+        "requests": False,
+        "google.cloud": False,
+        "grpc": False,
+        "moto": False,
+        "pytest": False,
+        "functions_framework": False,
+        "freightliner.harness": False,
+        "freightliner": True,
+        "google.auth": True,
+        "httpx": True,
+    }
