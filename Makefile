@@ -61,4 +61,4 @@ fmt: bootstrap
 	$(PY) -m ruff check --fix $(SRC)
 
 clean:
-	rm -rf .venv .venv-sam .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf .venv .venv-sam .aws-sam build .pytest_cache .mypy_cache .ruff_cache .hypothesis
