@@ -24,12 +24,7 @@ build: bootstrap-sam
 
 # The Cloud Function's source: main.py, the freightliner package and its requirements.
 gcp-source: bootstrap
-	rm -rf build/gcp && mkdir -p build/gcp
-	cp functions/on_gar_push/main.py build/gcp/
-	cp -r shared/freightliner build/gcp/ && rm -rf build/gcp/freightliner/harness
-	find build/gcp -name __pycache__ -prune -exec rm -rf {} +
-	{ $(PY) layers/runtime_requirements.py; echo "functions-framework>=3.5"; \
-	  echo "google-cloud-secret-manager>=2.20"; } > build/gcp/requirements.txt
+	$(PY) layers/assemble.py gcp build/gcp
 	@echo "Cloud Function source assembled in build/gcp"
 
 lint: bootstrap
@@ -66,4 +61,4 @@ fmt: bootstrap
 	$(PY) -m ruff check --fix $(SRC)
 
 clean:
-	rm -rf .venv .venv-sam .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf .venv .venv-sam .aws-sam build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -26,7 +26,7 @@ class ScheduledEvent(BaseModel):
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         ScheduledEvent.model_validate(event)
-        report = pipeline().poll_gar()
+        report = pipeline().poll_gar(lambda_context=context)
     except (ValidationError, FreightlinerError) as exc:
         return rejection(exc, "scheduled poll")
     logger.info("polled", extra=report.model_dump())

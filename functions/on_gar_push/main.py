@@ -21,6 +21,7 @@ from freightliner.bootstrap import pipeline
 from freightliner.domain.errors import FreightlinerError, RetryableError
 from freightliner.domain.events import PubSubMessage
 from freightliner.engine.replicate_now import ReplicateNowRequest
+from freightliner.invocation import InvocationDeadline
 from freightliner.lambda_support import rejection
 from freightliner.observability import count_event, logger, short
 
@@ -40,7 +41,9 @@ def on_gar_push(event: CloudEvent) -> dict[str, Any]:
         correlation_id=message.message_id, repository=image.repository, digest=short(image.digest)
     )
     try:
-        result = pipeline().accept(image, correlation_id=message.message_id)
+        work = pipeline()
+        deadline = InvocationDeadline(work.settings.function_timeout)
+        result = work.accept(image, correlation_id=message.message_id, lambda_context=deadline)
     except RetryableError:
         raise  # not acked: Pub/Sub delivers it again
     except FreightlinerError as exc:

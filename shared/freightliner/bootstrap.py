@@ -39,7 +39,11 @@ from freightliner.adapters.gcp.container_analysis import DEFAULT_ENDPOINT, Conta
 from freightliner.adapters.gcp.gar_auth import GarCredentialProvider
 from freightliner.adapters.gcp.gar_catalog import API_ENDPOINT as GAR_API_ENDPOINT
 from freightliner.adapters.gcp.gar_catalog import ArtifactRegistryCatalog
+from freightliner.adapters.gcp.google_rest import GoogleRest
+from freightliner.adapters.gcp.pubsub_source import API_ENDPOINT as PUBSUB_ENDPOINT
+from freightliner.adapters.gcp.pubsub_source import FORBIDDEN_HINT as PUBSUB_HINT
 from freightliner.adapters.gcp.pubsub_source import PubSubNotificationSource
+from freightliner.adapters.gcp.secret_manager import API_ENDPOINT as SECRET_MANAGER_ENDPOINT
 from freightliner.adapters.gcp.secret_manager import GcpSecretStore
 from freightliner.adapters.local.noop_repositories import NoopRepositoryAdmin
 from freightliner.adapters.local.static_creds import (
@@ -147,16 +151,16 @@ class SecretStores:
         """Application-default credentials, loaded once for every project's store."""
         return google_credentials.application_default()
 
-    def _gcp_store(self, project: str, credentials: Any) -> SecretStore:
-        from google.cloud import secretmanager  # noqa: PLC0415 - only GCP users load it
+    @cached_property
+    def _google_rest(self) -> GoogleRest:
+        """Secret Manager's REST API, one token for every project's store."""
+        provider = GarCredentialProvider(load=lambda: self._google_credentials)
+        hint = "the caller needs the Secret Manager role that grants it"
+        return GoogleRest(httpx.Client(timeout=30.0), provider, forbidden_hint=hint, attempts=3)
 
-        endpoint = os.environ.get(ENV_GCP_SECRETMANAGER_ENDPOINT)
-        client = secretmanager.SecretManagerServiceClient(
-            credentials=credentials,
-            transport="rest",
-            client_options={"api_endpoint": endpoint} if endpoint else None,
-        )
-        return GcpSecretStore(client, project, credentials)
+    def _gcp_store(self, project: str, credentials: Any) -> SecretStore:
+        endpoint = os.environ.get(ENV_GCP_SECRETMANAGER_ENDPOINT) or SECRET_MANAGER_ENDPOINT
+        return GcpSecretStore(self._google_rest, project, credentials, endpoint)
 
 
 class Container:
@@ -537,7 +541,9 @@ class Pipeline:
     def accept(
         self, event: ImageEvent, correlation_id: str = "", lambda_context: Any = None
     ) -> IntakeResult:
-        """Plan and enqueue an event once, however often it is delivered."""
+        """Plan and enqueue an event once, however often it is delivered. `lambda_context` (or
+        an InvocationDeadline where the runtime has none) makes a record left in progress by an
+        invocation that died expire when that invocation would have ended."""
         if lambda_context is not None:  # lets an in-progress record expire with the invocation
             self._idempotency_config.register_lambda_context(lambda_context)
         return self._idempotent_accept(event=event, correlation_id=correlation_id)
@@ -560,13 +566,23 @@ class Pipeline:
 
     @cached_property
     def notifications(self) -> NotificationSource:
-        from google.cloud import pubsub_v1  # type: ignore[attr-defined]  # noqa: PLC0415
-
+        """The GAR notifications subscription, over Pub/Sub's REST API with application-default
+        Google credentials."""
         subscription = self._require(self.settings.gar_subscription, ENV_GAR_SUBSCRIPTION)
-        return PubSubNotificationSource(pubsub_v1.SubscriberClient(), subscription)
+        rest = GoogleRest(
+            httpx.Client(timeout=30.0), GarCredentialProvider(), forbidden_hint=PUBSUB_HINT
+        )
+        endpoint = self.settings.pubsub_endpoint or PUBSUB_ENDPOINT
+        return PubSubNotificationSource(rest, subscription, endpoint)
 
-    def poll_gar(self) -> PollReport:
-        return poll_notifications(self.notifications, self.accept)
+    def poll_gar(self, lambda_context: Any = None) -> PollReport:
+        """Pull GAR notifications and accept each; `lambda_context` bounds idempotency records
+        left in progress, as for `accept`."""
+
+        def accept(event: ImageEvent, correlation_id: str) -> IntakeResult:
+            return self.accept(event, correlation_id, lambda_context)
+
+        return poll_notifications(self.notifications, accept)
 
     @cached_property
     def syncs(self) -> SyncFile:

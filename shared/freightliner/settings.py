@@ -31,6 +31,11 @@ ENV_REGION = "AWS_REGION"
 ENV_SECRET_TTL = "FREIGHTLINER_SECRET_TTL"  # noqa: S105 - a variable name; seconds a resolved credential reference is reused
 # Where GCP Secret Manager's REST API is (default: Google's); like AWS_ENDPOINT_URL for boto3.
 ENV_GCP_SECRETMANAGER_ENDPOINT = "FREIGHTLINER_GCP_SECRETMANAGER_ENDPOINT"
+# Seconds a Cloud Function invocation may run (its --timeout): bounds idempotency records.
+ENV_FUNCTION_TIMEOUT = "FREIGHTLINER_FUNCTION_TIMEOUT"
+DEFAULT_FUNCTION_TIMEOUT = 60  # Cloud Functions' default
+# Where Pub/Sub's REST API is (default: Google's), for the GAR poller's subscription.
+ENV_PUBSUB_ENDPOINT = "FREIGHTLINER_PUBSUB_ENDPOINT"
 # AWS credentials outside AWS (the GCP function), instead of the default chain: an IAM role
 # assumed with the instance's Google ID token for this audience, or a credential reference
 # to AWS keys JSON.
@@ -52,12 +57,14 @@ class Settings(BaseModel):
     syncs: str | None = None
     registries: str | None = None
     gar_subscription: str | None = None
+    pubsub_endpoint: str | None = None
     event_bus: str | None = None
     start_tree_arn: str | None = None
     scheduler_role_arn: str | None = None
     scan_gate_arn: str | None = None
     container_analysis_endpoint: str | None = None
     jobs: int = Field(default=8, ge=1, le=64)
+    function_timeout: int = Field(default=DEFAULT_FUNCTION_TIMEOUT, ge=1, le=3600)
     region: str = "us-east-1"
     aws_role_arn: str | None = None
     aws_web_identity_audience: str = DEFAULT_WEB_IDENTITY_AUDIENCE
@@ -75,18 +82,28 @@ class Settings(BaseModel):
             syncs=env.get(ENV_SYNCS) or None,
             registries=env.get(ENV_REGISTRIES) or None,
             gar_subscription=env.get(ENV_GAR_SUBSCRIPTION) or None,
+            pubsub_endpoint=env.get(ENV_PUBSUB_ENDPOINT) or None,
             event_bus=env.get(ENV_EVENT_BUS) or None,
             start_tree_arn=env.get(ENV_START_TREE_ARN) or None,
             scheduler_role_arn=env.get(ENV_SCHEDULER_ROLE_ARN) or None,
             scan_gate_arn=env.get(ENV_SCAN_GATE_ARN) or None,
             container_analysis_endpoint=env.get(ENV_CONTAINER_ANALYSIS_ENDPOINT) or None,
             jobs=int(env.get(ENV_JOBS) or 8),
+            function_timeout=_seconds(ENV_FUNCTION_TIMEOUT, env.get(ENV_FUNCTION_TIMEOUT)),
             region=aws_region(),
             aws_role_arn=_role_arn(env.get(ENV_AWS_ROLE_ARN)),
             aws_web_identity_audience=env.get(ENV_AWS_WEB_IDENTITY_AUDIENCE)
             or DEFAULT_WEB_IDENTITY_AUDIENCE,
             aws_credentials=_aws_credentials(env.get(ENV_AWS_CREDENTIALS)),
         )
+
+
+def _seconds(variable: str, value: str | None) -> int:
+    if not value:
+        return DEFAULT_FUNCTION_TIMEOUT
+    if not value.isdigit():
+        raise InvalidInput(f"{variable}={value!r} is not a number of seconds")
+    return int(value)
 
 
 def _role_arn(value: str | None) -> str | None:

@@ -8,12 +8,9 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
-from drongo.services.pubsub import PubSubEmulator, pubsub_backends
-from google.cloud import pubsub_v1
 
 from freightliner.bootstrap import pipeline, reset_pipeline
 from freightliner.domain.errors import InvalidInput
@@ -23,6 +20,7 @@ from freightliner.harness.images import Pusher
 from freightliner.harness.lambda_runtime import LocalContext
 from freightliner.harness.local_stack import ECR_HOST, GAR_HOST
 from tests.e2e.conftest import EVENTS, Stack
+from tests.support.google_fake import GoogleFake, serve_google_fake_as_adc
 from tests.support.skopeo import skopeo_digest
 
 ECR = ECR_HOST
@@ -210,30 +208,25 @@ def test_gcp_replicate_now_over_http(stack: Stack) -> None:
     assert response.status_code == 400 and response.get_json()["error"] == "invalid_input"
 
 
+TOPIC = "projects/my-project/topics/gcr"
+SUBSCRIPTION = "projects/my-project/subscriptions/freightliner"
+
+
 @pytest.fixture
-def pubsub(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """drongo's in-process gRPC Pub/Sub emulator behind the stock google-cloud-pubsub client."""
-    emulator = PubSubEmulator()
-    emulator.start()
-    publisher = pubsub_v1.PublisherClient()
-    subscriber = pubsub_v1.SubscriberClient()
-    topic = "projects/my-project/topics/gcr"
-    subscription = "projects/my-project/subscriptions/freightliner"
-    publisher.create_topic(request={"name": topic})
-    subscriber.create_subscription(request={"name": subscription, "topic": topic})
-    monkeypatch.setenv("FREIGHTLINER_GAR_SUBSCRIPTION", subscription)
-    reset_pipeline()
-    try:
-        yield publisher, subscriber, topic, subscription
-    finally:
-        emulator.stop()
-        pubsub_backends.reset()
+def pubsub(stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GoogleFake]:
+    """The loopback Google fake's Pub/Sub (REST, token-checked) with the `gcr` topic and a
+    subscription on it; the poller's application-default credentials are a key it signs for."""
+    for google in serve_google_fake_as_adc(tmp_path, monkeypatch):
+        google.create_subscription(SUBSCRIPTION, TOPIC)
+        monkeypatch.setenv("FREIGHTLINER_GAR_SUBSCRIPTION", SUBSCRIPTION)
+        monkeypatch.setenv("FREIGHTLINER_PUBSUB_ENDPOINT", google.url)
+        reset_pipeline()
+        yield google
 
 
 def test_gar_poller_acks_only_after_enqueueing(
-    stack: Stack, pubsub: Any, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, pubsub: GoogleFake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    publisher, subscriber, topic, subscription = pubsub
     with Pusher(stack.gar.url) as pusher:
         image = pusher.image("my-project/apps/polled", "2.0", [b"polled layer"])
     notification = {
@@ -241,7 +234,7 @@ def test_gar_poller_acks_only_after_enqueueing(
         "digest": f"{GAR}/my-project/apps/polled@{image.digest}",
         "tag": f"{GAR}/my-project/apps/polled:2.0",
     }
-    publisher.publish(topic, json.dumps(notification).encode()).result()
+    pubsub.publish(TOPIC, json.dumps(notification).encode())
     poller = load_handler("gar_poller").handler
     schedule = json.loads((EVENTS / "schedule.json").read_text())
 
@@ -251,6 +244,7 @@ def test_gar_poller_acks_only_after_enqueueing(
     reset_pipeline()
     report = poller(schedule, LocalContext())
     assert report["pulled"] == 1 and report["retried"] == 1 and report["enqueued"] == 0
+    assert pubsub.outstanding(SUBSCRIPTION) == 1  # released (deadline 0), not acked
 
     monkeypatch.delenv("AWS_ENDPOINT_URL_SQS")
     reset_pipeline()
@@ -259,8 +253,8 @@ def test_gar_poller_acks_only_after_enqueueing(
     assert stack.work() == 1
     creds = ("AWS", "123456789012-auth-token")
     assert skopeo_digest(f"{stack.ecr.host}/from-gar/polled:2.0", creds) == image.digest
-    left = subscriber.pull(request={"subscription": subscription, "max_messages": 10}, timeout=5)
-    assert not left.received_messages  # acked once enqueued
+    assert pubsub.outstanding(SUBSCRIPTION) == 0  # acked once enqueued
+    assert ("POST", "/token") in pubsub.requests  # the pulls carried a Google token
 
 
 def test_a_registry_down_beyond_client_retries_returns_the_message_with_backoff(

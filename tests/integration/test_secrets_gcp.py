@@ -1,6 +1,6 @@
-"""`freightliner secrets --store gcp`: the real google-cloud-secret-manager client (REST
-transport) and google-auth (a service-account key, OAuth JWT grant) against a loopback fake of
-the Secret Manager and token endpoints."""
+"""`freightliner secrets --store gcp`: the Secret Manager REST store on httpx and google-auth
+(a service-account key, OAuth JWT grant) against a loopback fake of the Secret Manager and
+token endpoints."""
 
 from __future__ import annotations
 

@@ -1,11 +1,13 @@
 """A loopback HTTP fake of the few Google endpoints the project calls.
 
-There is no Secret Manager emulator: this serves the v1 REST endpoints the client library's
-REST transport uses (create, addVersion, access, list, delete, destroy), an OAuth token
-endpoint for service-account keys (JWT bearer grant, signature checked), the STS token
-exchange that workload identity federation uses, and the metadata server's ID token endpoint
-(point GCE_METADATA_HOST at `host`). The real google-auth and google-cloud-secret-manager code
-runs against it up to the wire.
+There is no Secret Manager emulator, and no Pub/Sub one speaking REST installs here: this
+serves Secret Manager's v1 REST endpoints (create, addVersion, access, list, delete, destroy),
+Pub/Sub's v1 REST endpoints (topics, subscriptions, publish, pull, acknowledge,
+modifyAckDeadline, with ack deadlines and redelivery), an OAuth token endpoint for
+service-account keys (JWT bearer grant, signature checked), the STS token exchange that
+workload identity federation uses, and the metadata server's probe, access token and ID token
+endpoints (point GCE_METADATA_HOST and GCE_METADATA_IP at `host`). Every API call needs a
+token it issued. The real google-auth code runs against it up to the wire.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 _SECRET = re.compile(r"^/v1/projects/(?P<p>[^/]+)/secrets/(?P<s>[^/:]+)")
 IDENTITY_PATH = "/computeMetadata/v1/instance/service-accounts/default/identity"
+TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token"
+_PUBSUB = re.compile(
+    r"^/v1/(?P<name>projects/[^/]+/(?P<kind>topics|subscriptions)/[^/:]+)(?::(?P<verb>\w+))?$"
+)
 SERVICE_ACCOUNT_ID = "112233445566778899001"  # the `sub` of the ID tokens it issues
 
 
@@ -36,6 +42,22 @@ SERVICE_ACCOUNT_ID = "112233445566778899001"  # the `sub` of the ID tokens it is
 class _Secret:
     created: str
     versions: list[tuple[bytes | None, str]] = field(default_factory=list)  # (data, state)
+
+
+@dataclass
+class _Delivery:
+    message_id: str
+    data: bytes
+    ack_id: str = ""
+    leased_until: float = 0.0  # a pulled message comes back once its ack deadline passes
+    deliveries: int = 0
+
+
+@dataclass
+class _Subscription:
+    topic: str
+    ack_deadline: int = 10
+    messages: list[_Delivery] = field(default_factory=list)
 
 
 @dataclass
@@ -49,6 +71,9 @@ class GoogleFake:
     id_tokens: list[str] = field(default_factory=list)
     url: str = ""
     page_size: int = 2
+    topics: set[str] = field(default_factory=set)
+    subscriptions: dict[str, _Subscription] = field(default_factory=dict)
+    acked: list[str] = field(default_factory=list)  # message ids
     _key: rsa.RSAPrivateKey = field(
         default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
     )
@@ -101,15 +126,24 @@ class GoogleFake:
     ) -> tuple[int, dict | str]:
         with self._lock:
             self.requests.append((method, path))
+        if path == "/":  # the metadata server probe
+            return (200, "") if headers.get("metadata-flavor") == "Google" else (403, "")
         if path == IDENTITY_PATH:
             return self._identity(query, headers)
+        if path == TOKEN_PATH:
+            if headers.get("metadata-flavor") != "Google":
+                return 403, "Missing Metadata-Flavor:Google header."
+            return 200, {"access_token": self.access_token, "expires_in": 3600}
         if path == "/token":
             return self._oauth(parse_qs(body.decode()))
         if path == "/v1/token":
             return self._sts(parse_qs(body.decode()))
         if not self._authorized(headers.get("authorization", "")):
             return _error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
+        pubsub = _PUBSUB.match(path)
         with self._lock:
+            if pubsub:
+                return self._pubsub(method, pubsub["name"], pubsub["kind"], pubsub["verb"], body)
             return self._secret_manager(method, path, query, body)
 
     def _authorized(self, header: str) -> bool:
@@ -267,6 +301,103 @@ class GoogleFake:
         assert data is not None
         return 200, {"name": name, "payload": {"data": base64.b64encode(data).decode()}}
 
+    # -- Pub/Sub ----------------------------------------------------------------------
+
+    def create_subscription(self, name: str, topic: str, ack_deadline: int = 10) -> None:
+        with self._lock:
+            self.topics.add(topic)
+            self.subscriptions[name] = _Subscription(topic, ack_deadline)
+
+    def publish(self, topic: str, data: bytes) -> str:
+        with self._lock:
+            return self._publish(topic, data)
+
+    def _publish(self, topic: str, data: bytes) -> str:
+        message_id = str(len(self.requests) * 1000 + len(self.acked))
+        for subscription in self.subscriptions.values():
+            if subscription.topic == topic:
+                subscription.messages.append(_Delivery(message_id, data))
+        return message_id
+
+    def outstanding(self, subscription: str) -> int:
+        """Messages not acknowledged yet (leased or not)."""
+        with self._lock:
+            return len(self.subscriptions[subscription].messages)
+
+    def _pubsub(
+        self, method: str, name: str, kind: str, verb: str | None, body: bytes
+    ) -> tuple[int, dict]:
+        request = json.loads(body) if body else {}
+        if kind == "topics" and verb is None and method == "PUT":
+            self.topics.add(name)
+            return 200, {"name": name}
+        if kind == "topics" and verb == "publish":
+            if name not in self.topics:
+                return _error(404, "NOT_FOUND", "Topic not found")
+            ids = [
+                self._publish(name, base64.b64decode(m.get("data", "")))
+                for m in request["messages"]
+            ]
+            return 200, {"messageIds": ids}
+        if kind == "subscriptions" and verb is None and method == "PUT":
+            self.subscriptions[name] = _Subscription(
+                request["topic"], int(request.get("ackDeadlineSeconds", 10))
+            )
+            return 200, {"name": name, "topic": request["topic"]}
+        subscription = self.subscriptions.get(name)
+        if subscription is None:
+            return _error(404, "NOT_FOUND", "Subscription does not exist")
+        if verb == "pull":
+            return 200, self._pull(subscription, int(request.get("maxMessages", 0)))
+        ack_ids = set(request.get("ackIds", []))
+        if verb == "acknowledge":
+            for delivery in subscription.messages:
+                if delivery.ack_id in ack_ids:
+                    self.acked.append(delivery.message_id)
+            subscription.messages = [m for m in subscription.messages if m.ack_id not in ack_ids]
+            return 200, {}
+        if verb == "modifyAckDeadline":
+            deadline = time.monotonic() + int(request["ackDeadlineSeconds"])
+            for delivery in subscription.messages:
+                if delivery.ack_id in ack_ids:
+                    delivery.leased_until = deadline
+            return 200, {}
+        return _error(404, "NOT_FOUND", "no such method")
+
+    def _pull(self, subscription: _Subscription, most: int) -> dict:
+        if most < 1:
+            return _error(400, "INVALID_ARGUMENT", "maxMessages must be positive")[1]
+        now = time.monotonic()
+        received = []
+        for delivery in subscription.messages:
+            if len(received) == most:
+                break
+            if delivery.leased_until > now:
+                continue
+            delivery.deliveries += 1
+            delivery.ack_id = f"{delivery.message_id}-{delivery.deliveries}"
+            delivery.leased_until = now + subscription.ack_deadline
+            received.append(
+                {
+                    "ackId": delivery.ack_id,
+                    "message": {
+                        "data": base64.b64encode(delivery.data).decode(),
+                        "messageId": delivery.message_id,
+                        "publishTime": _now(),
+                    },
+                    "deliveryAttempt": delivery.deliveries,
+                }
+            )
+        return {"receivedMessages": received} if received else {}
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def put_secret(self, project: str, secret_id: str, data: bytes) -> None:
+        """A secret with one enabled version, as a deployment's operator would have made it."""
+        with self._lock:
+            secret = self.secrets.setdefault((project, secret_id), _Secret(created=_now()))
+            secret.versions.append((data, "ENABLED"))
+
     def value(self, project: str, secret_id: str) -> list[bytes | None]:
         return [data for data, _ in self.secrets[(project, secret_id)].versions]
 
@@ -307,7 +438,7 @@ def _handler(fake: GoogleFake) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = do_DELETE = _serve  # noqa: N815
+        do_GET = do_POST = do_DELETE = do_PUT = _serve  # noqa: N815
 
         def log_message(self, format: str, *args: object) -> None:
             return

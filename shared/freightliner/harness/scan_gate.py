@@ -93,8 +93,12 @@ class TaskCall:
 class LocalScanGate:
     """Deploys the scan gate on a started LocalStack; `stop()` (or the context) undoes it."""
 
-    def __init__(self, stack: LocalStack) -> None:
+    def __init__(
+        self, stack: LocalStack, handler: Callable[[str], Callable[..., Any]] | None = None
+    ) -> None:
+        """`handler(name)` gives a task's handler; default: the checkout's, in-process."""
         self.stack = stack
+        self._handler = handler or (lambda name: load_handler(name).handler)
         self.calls: list[TaskCall] = []
         self.arn = ""
         self.events_queue_url = ""
@@ -119,7 +123,7 @@ class LocalScanGate:
         resources = self.stack.resources
         assert resources is not None, "start the LocalStack first"
         self._configure_moto(True)
-        self._handlers = {name: load_handler(name).handler for name in TASKS}
+        self._handlers = {name: self._handler(name) for name in TASKS}
         self._saved_invoke = LambdaSimpleBackend.invoke
         LambdaSimpleBackend.invoke = self._invoke  # type: ignore[method-assign,assignment]
         definition = render_definition(

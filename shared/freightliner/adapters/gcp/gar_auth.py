@@ -20,14 +20,16 @@ from freightliner.domain.errors import Unauthorized, Unavailable, Where
 from freightliner.domain.secrets import Redacted
 from freightliner.ports.credentials import Credential
 
-REFRESH_MARGIN = dt.timedelta(minutes=5)
-TOKEN_USER = "oauth2accesstoken"  # noqa: S105 - the fixed user name of token auth, no secret
-
 
 def _refresh_request() -> Any:
-    from google.auth.transport.requests import Request  # noqa: PLC0415
+    """google-auth's transport over httpx (google-auth itself loads only when first used)."""
+    from freightliner.adapters.gcp.google_transport import HttpxRequest  # noqa: PLC0415
 
-    return Request()
+    return HttpxRequest()
+
+
+REFRESH_MARGIN = dt.timedelta(minutes=5)
+TOKEN_USER = "oauth2accesstoken"  # noqa: S105 - the fixed user name of token auth, no secret
 
 
 class GarCredentialProvider:
@@ -42,6 +44,7 @@ class GarCredentialProvider:
         self._forget = forget
         self._credentials: Any = None
         self._request_factory = request_factory
+        self._request: Any = None  # one transport (and its connections) for every refresh
         self._now = now
         self._lock = threading.Lock()
 
@@ -66,7 +69,9 @@ class GarCredentialProvider:
             self._credentials = self._load()
         where = Where(registry, operation="Google token refresh")
         try:
-            self._credentials.refresh(self._request_factory())
+            if self._request is None:
+                self._request = self._request_factory()
+            self._credentials.refresh(self._request)
         except TransportError as exc:
             raise Unavailable(
                 f"the Google token endpoint is unreachable ({type(exc).__name__})", where

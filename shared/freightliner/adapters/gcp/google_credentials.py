@@ -146,8 +146,8 @@ def application_default(
         return from_file(gcloud)
     tried.append(f"no gcloud application-default credentials at {gcloud}")
     if probe():
-        from google.auth import compute_engine  # noqa: PLC0415
+        from freightliner.adapters.gcp.google_transport import MetadataCredentials  # noqa: PLC0415
 
-        return compute_engine.Credentials(scopes=SCOPES)  # type: ignore[no-untyped-call]
+        return MetadataCredentials(SCOPES)
     tried.append(f"no metadata server answered within {METADATA_TIMEOUT:g} s")
     raise Unauthorized("no Google credentials found: " + "; ".join(tried), _WHERE)

@@ -1,14 +1,17 @@
-"""Google Cloud REST reads (Artifact Registry, Container Analysis): GET with the registry's
-Google access token as a Bearer, one token refresh after a 401, Google's errors mapped onto
-the taxonomy, and `nextPageToken` pages followed."""
+"""Google Cloud REST calls (Artifact Registry, Container Analysis, Pub/Sub, Secret Manager) on
+httpx: the Google access token as a Bearer, one token refresh after a 401, Google's errors
+mapped onto the taxonomy, and `nextPageToken` pages followed. No Google client library (nor
+gRPC) has to ship with the functions."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from httpx import USE_CLIENT_DEFAULT
 
 from freightliner.adapters.gcp.gar_auth import TOKEN_USER
 from freightliner.domain.errors import (
@@ -48,6 +51,18 @@ def google_error(response: httpx.Response, where: Where, forbidden_hint: str) ->
     return InvalidInput(text, where)
 
 
+ErrorMapper = Callable[[httpx.Response, Where], FreightlinerError]
+
+
+@dataclass(frozen=True)
+class _Call:
+    method: str
+    url: str
+    params: dict[str, Any] | None
+    body: dict[str, Any] | None
+    timeout: float | None
+
+
 class GoogleRest:
     def __init__(
         self,
@@ -63,11 +78,18 @@ class GoogleRest:
         self._attempts = attempts  # tries for retryable answers (1: the caller retries)
 
     def pages(
-        self, url: str, params: dict[str, Any], key: str, registry: str, where: Where
+        self,
+        url: str,
+        params: dict[str, Any],
+        key: str,
+        registry: str,
+        where: Where,
+        *,
+        errors: ErrorMapper | None = None,
     ) -> Iterator[dict[str, Any]]:
         query = dict(params)
         while True:
-            page = self.get(url, query, registry, where)
+            page = self.call("GET", url, registry, where, params=query, errors=errors)
             yield from page.get(key) or []
             token = page.get("nextPageToken")
             if not token:
@@ -75,35 +97,61 @@ class GoogleRest:
             query["pageToken"] = token
 
     def get(self, url: str, params: dict[str, Any], registry: str, where: Where) -> dict[str, Any]:
+        return self.call("GET", url, registry, where, params=params)
+
+    def call(
+        self,
+        method: str,
+        url: str,
+        registry: str,
+        where: Where,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        errors: ErrorMapper | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """One API call's JSON answer; a failure as the taxonomy error `errors` (default:
+        `google_error`) makes of Google's answer."""
+        request = _Call(method, url, params, body, timeout)
         for attempt in range(self._attempts):
             try:
-                return self._get_once(url, params, registry, where)
+                return self._call_once(request, registry, where, errors)
             except RetryableError:
                 if attempt == self._attempts - 1:
                     raise
                 time.sleep(min(2**attempt * 0.5, 8))
         raise Unavailable("no attempt was made", where)
 
-    def _get_once(
-        self, url: str, params: dict[str, Any], registry: str, where: Where
+    def _call_once(
+        self, request: _Call, registry: str, where: Where, errors: ErrorMapper | None
     ) -> dict[str, Any]:
-        response = self._send(url, params, registry, where)
+        response = self._send(request, registry, where)
         if response.status_code == 401:  # an expired or revoked token: refresh once
             self._credentials.invalidate(registry)
-            response = self._send(url, params, registry, where)
+            response = self._send(request, registry, where)
         if not response.is_success:
+            if errors is not None:
+                raise errors(response, where)
             raise google_error(response, where, self._hint)
+        if not response.content:
+            return {}
         try:
-            body = response.json()
+            answer = response.json()
         except ValueError:
             raise Unavailable("the answer is not JSON", where) from None
-        return body if isinstance(body, dict) else {}
+        return answer if isinstance(answer, dict) else {}
 
-    def _send(
-        self, url: str, params: dict[str, Any], registry: str, where: Where
-    ) -> httpx.Response:
+    def _send(self, request: _Call, registry: str, where: Where) -> httpx.Response:
         try:
-            return self._http.get(url, params=params, headers=self._auth(registry, where))
+            return self._http.request(
+                request.method,
+                request.url,
+                params=request.params,
+                json=request.body,
+                headers=self._auth(registry, where),
+                timeout=request.timeout if request.timeout is not None else USE_CLIENT_DEFAULT,
+            )
         except httpx.TimeoutException:
             raise Timeout("request timed out", where) from None
         except httpx.TransportError as exc:

@@ -1,15 +1,20 @@
-"""GCP Secret Manager as a `SecretStore` (google-cloud-secret-manager, REST transport).
+"""GCP Secret Manager as a `SecretStore`, over its v1 REST API on httpx (no client library to
+ship with the functions; the endpoint is configurable like boto3's `endpoint_url`).
 
-The composition root builds the client; REST rather than gRPC keeps the dependency light in a
-Lambda and lets `api_endpoint` point at any HTTP endpoint. Failures name the secret and the
-IAM permission the caller needs; the API's own text is never used.
+Failures name the secret and the IAM permission the caller needs; the API's own text is never
+used.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import base64
+import binascii
+from collections.abc import Iterator
 from typing import Any
 
+import httpx
+
+from freightliner.adapters.gcp.google_rest import ErrorMapper, GoogleRest
 from freightliner.domain.errors import (
     Forbidden,
     FreightlinerError,
@@ -33,16 +38,20 @@ from freightliner.domain.secrets import (
     StoreKind,
 )
 
-TIMEOUT = 30.0
+API_ENDPOINT = "https://secretmanager.googleapis.com"
+API_HOST = "secretmanager.googleapis.com"  # the key its Google credentials are kept under
 
 
 class GcpSecretStore:
     kind = StoreKind.GCP
 
-    def __init__(self, client: Any, project: str, credentials: Any) -> None:
-        self._client = client
+    def __init__(
+        self, rest: GoogleRest, project: str, credentials: Any, endpoint: str = API_ENDPOINT
+    ) -> None:
+        self._rest = rest
         self._project = project
         self._credentials = credentials
+        self._base = f"{endpoint.rstrip('/')}/v1"
 
     @property
     def location(self) -> str:
@@ -55,33 +64,49 @@ class GcpSecretStore:
             )
         return f"projects/{self._project}/secrets/{name}"
 
+    def _call(
+        self,
+        method: str,
+        path: str,
+        permission: str,
+        name: str | None,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return self._rest.call(
+            method,
+            f"{self._base}/{path}",
+            API_HOST,
+            Where(operation=permission),
+            params=params,
+            body=body,
+            errors=self._errors(permission, name),
+        )
+
+    def _errors(self, permission: str, name: str | None) -> ErrorMapper:
+        return lambda response, where: _error(response, permission, name, self._project)
+
     def put(self, name: str, value: SecretText) -> SecretVersion:
-        parent = self._path(name)
-        payload = {"data": value.value.get_secret_value().encode()}
+        path = self._path(name)
+        data = base64.b64encode(value.value.get_secret_value().encode()).decode()
         add = "secretmanager.versions.add"
-
-        def add_version() -> Any:
-            return self._client.add_secret_version(
-                request={"parent": parent, "payload": payload}, timeout=TIMEOUT
-            )
-
+        body = {"payload": {"data": data}}
         try:
-            reply = self._call(add, name, add_version)
+            reply = self._call("POST", f"{path}:addVersion", add, name, body=body)
         except NotFound:
             self._call(
+                "POST",
+                f"{self.location}/secrets",
                 "secretmanager.secrets.create",
                 name,
-                lambda: self._client.create_secret(
-                    request={
-                        "parent": self.location,
-                        "secret_id": name,
-                        "secret": {"replication": {"automatic": {}}},
-                    },
-                    timeout=TIMEOUT,
-                ),
+                params={"secretId": name},
+                body={"replication": {"automatic": {}}},
             )
-            reply = self._call(add, name, add_version)
-        return SecretVersion(name=name, version=_last(reply.name), created=_when(reply.create_time))
+            reply = self._call("POST", f"{path}:addVersion", add, name, body=body)
+        return SecretVersion(
+            name=name, version=_last(reply.get("name", "")), created=reply.get("createTime")
+        )
 
     def get(self, name: str, version: str | None = None, stage: str | None = None) -> SecretValue:
         if stage:
@@ -90,16 +115,17 @@ class GcpSecretStore:
         if not GCP_VERSION_RE.match(version):
             raise InvalidInput(f"GCP secret versions are numbers or 'latest', not {version!r}")
         path = f"{self._path(name)}/versions/{version}"
-        reply = self._call(
-            "secretmanager.versions.access",
-            name,
-            lambda: self._client.access_secret_version(request={"name": path}, timeout=TIMEOUT),
-        )
+        reply = self._call("GET", f"{path}:access", "secretmanager.versions.access", name)
         try:
-            text = bytes(reply.payload.data).decode()
+            text = base64.b64decode(reply["payload"]["data"], validate=True).decode()
+        except (KeyError, TypeError, binascii.Error):
+            raise Unavailable(
+                f"secret {name!r}: GCP Secret Manager answered without a payload",
+                Where(operation="secretmanager.versions.access"),
+            ) from None
         except UnicodeDecodeError:
             raise InvalidInput(f"secret {name!r} holds binary data, not text") from None
-        return SecretValue(name=name, version=_last(reply.name), value=Redacted(text))
+        return SecretValue(name=name, version=_last(reply.get("name", "")), value=Redacted(text))
 
     def delete(
         self, name: str, *, force: bool = False, version: str | None = None, recovery_days: int = 30
@@ -108,13 +134,8 @@ class GcpSecretStore:
         if version:
             if not version.isdigit():
                 raise InvalidInput(f"give the number of the version to destroy, not {version!r}")
-            self._call(
-                "secretmanager.versions.destroy",
-                name,
-                lambda: self._client.destroy_secret_version(
-                    request={"name": f"{path}/versions/{version}"}, timeout=TIMEOUT
-                ),
-            )
+            destroy = "secretmanager.versions.destroy"
+            self._call("POST", f"{path}/versions/{version}:destroy", destroy, name, body={})
             return SecretDeletion(name=name, version=version)
         if not force:
             raise InvalidInput(
@@ -122,48 +143,34 @@ class GcpSecretStore:
                 "once, with no recovery window; pass --force to do it, or --version N to "
                 "destroy one version"
             )
-        self._call(
-            "secretmanager.secrets.delete",
-            name,
-            lambda: self._client.delete_secret(request={"name": path}, timeout=TIMEOUT),
-        )
+        self._call("DELETE", path, "secretmanager.secrets.delete", name)
         return SecretDeletion(name=name)
 
     def list(self) -> Iterator[SecretSummary]:
-        pages = self._call(
-            "secretmanager.secrets.list",
-            None,
-            lambda: self._client.list_secrets(request={"parent": self.location}, timeout=TIMEOUT),
-        )
-        iterator = iter(pages)
-        while True:  # later pages are fetched while iterating: keep mapping their errors
-            secret = self._call("secretmanager.secrets.list", None, lambda: next(iterator, None))
-            if secret is None:
-                return
-            yield SecretSummary(name=_last(secret.name), created=_when(secret.create_time))
+        permission = "secretmanager.secrets.list"
+        for secret in self._rest.pages(
+            f"{self._base}/{self.location}/secrets",
+            {},
+            "secrets",
+            API_HOST,
+            Where(operation=permission),
+            errors=self._errors(permission, None),
+        ):
+            yield SecretSummary(
+                name=_last(secret.get("name", "")), created=secret.get("createTime")
+            )
 
     def caller_identity(self) -> str:
         email = getattr(self._credentials, "service_account_email", None)
         return str(email) if email else f"unknown ({type(self._credentials).__name__})"
 
-    def _call(self, permission: str, name: str | None, call: Callable[[], Any]) -> Any:
-        from google.api_core import exceptions  # noqa: PLC0415 - only GCP users load it
 
-        try:
-            return call()
-        except exceptions.GoogleAPICallError as exc:
-            raise _error(exc, permission, name, self._project) from None
-        except exceptions.RetryError as exc:
-            raise Unavailable(
-                f"GCP Secret Manager did not answer after retries ({type(exc.cause).__name__})",
-                Where(operation=permission),
-            ) from None
-
-
-def _error(exc: Any, permission: str, name: str | None, project: str) -> FreightlinerError:
+def _error(
+    response: httpx.Response, permission: str, name: str | None, project: str
+) -> FreightlinerError:
     where = Where(operation=permission)
     target = f"secret {name!r}" if name else "secrets"
-    code = int(getattr(exc, "code", 0) or 0)
+    code = response.status_code
     if code == 404:
         return NotFound(f"{target} not found in GCP project {project}", where)
     if code == 403:
@@ -182,15 +189,19 @@ def _error(exc: Any, permission: str, name: str | None, project: str) -> Freight
         return Timeout(f"{target}: GCP Secret Manager timed out", where)
     if code >= 500:
         return Unavailable(f"{target}: GCP Secret Manager error HTTP {code}", where)
-    if code == 400 and "destroyed" in str(getattr(exc, "message", "")).lower():
-        return NotFound(f"{target}: that version was destroyed", where)
+    if code == 400 and _status(response) == "FAILED_PRECONDITION":
+        return NotFound(f"{target}: that version is destroyed or disabled", where)
     return InvalidInput(f"{target}: GCP Secret Manager refused the request (HTTP {code})", where)
+
+
+def _status(response: httpx.Response) -> str:
+    """Google's error status name (e.g. FAILED_PRECONDITION), never its message text."""
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        return ""
+    return str(error.get("status", "")) if isinstance(error, dict) else ""
 
 
 def _last(path: str) -> str:
     return path.rsplit("/", 1)[-1]
-
-
-def _when(value: Any) -> Any:
-    """proto timestamps arrive as datetimes (proto-plus); an unset one as None."""
-    return value if value else None
