@@ -9,12 +9,13 @@ import pytest
 
 from freightliner.domain.errors import Unavailable, Unsupported
 from freightliner.domain.events import ImageEvent
+from freightliner.domain.jobs import JobRecord
 from freightliner.domain.rules import parse_rules
 from freightliner.domain.scans import ScanPolicy, Severity
 from freightliner.domain.work import GateRequest, ItemStatus, WorkItem
 from freightliner.engine.intake import accept_event
 from freightliner.lambda_support import VisibilityHeartbeat, retry_delay
-from freightliner.ports.work import GateCovered, ItemRecord, JobRecord
+from freightliner.ports.work import GateCovered, ItemRecord
 
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 EVENT = ImageEvent(
