@@ -1,7 +1,7 @@
 """The StateStore port on DynamoDB (see table_schema for the layout): the one writer of job
 state. The rules (what an item adds to its job, when a job closes and as what) come from
 freightliner.domain.jobs; this module only turns them into conditional writes, every update
-expression built by `_Update`.
+expression built by `Update`.
 
 Every item transition that moves a job counter is one transaction with that counter, so a
 crash can never leave a finished item uncounted (the job would never complete) or counted
@@ -69,7 +69,7 @@ def _item_key(job_id: str, item_id: str) -> dict[str, str]:
     return {"PK": f"JOB#{job_id}", "SK": f"ITEM#{item_id}"}
 
 
-class _Update:
+class Update:
     """One conditional update of one record: SET, ADD and REMOVE clauses and a condition,
     every attribute name and value a placeholder. The only place update expressions are
     written."""
@@ -96,29 +96,29 @@ class _Update:
         self._values[placeholder] = _stored(value)
         return placeholder
 
-    def set(self, **attributes: Any) -> _Update:
+    def set(self, **attributes: Any) -> Update:
         self._set += [f"{self._name(a)} = {self._value(v)}" for a, v in attributes.items()]
         return self
 
-    def set_once(self, **attributes: Any) -> _Update:
+    def set_once(self, **attributes: Any) -> Update:
         """SET unless the attribute exists already."""
         for attribute, value in attributes.items():
             name = self._name(attribute)
             self._set.append(f"{name} = if_not_exists({name}, {self._value(value)})")
         return self
 
-    def add(self, counters: Mapping[str, int]) -> _Update:
+    def add(self, counters: Mapping[str, int]) -> Update:
         """ADD the non-zero counters."""
         self._add += [
             f"{self._name(c)} {self._value(amount)}" for c, amount in counters.items() if amount
         ]
         return self
 
-    def remove(self, *attributes: str) -> _Update:
+    def remove(self, *attributes: str) -> Update:
         self._remove += [self._name(a) for a in attributes]
         return self
 
-    def when_status(self, *statuses: str, or_new: bool = False) -> _Update:
+    def when_status(self, *statuses: str, or_new: bool = False) -> Update:
         """Only from one of these statuses (or, `or_new`, when the record does not exist)."""
         listed = ", ".join(self._value(str(s)) for s in statuses)
         condition = f"{self._name('status')} IN ({listed})"
@@ -127,7 +127,7 @@ class _Update:
         )
         return self
 
-    def when_exists(self) -> _Update:
+    def when_exists(self) -> Update:
         self._conditions.append("attribute_exists(PK)")
         return self
 
@@ -244,10 +244,10 @@ class DynamoStateStore:
 
     def _count(self, job_id: str, counters: Mapping[str, int]) -> dict[str, Any]:
         """A transaction action adding `counters` to the job (checking it exists)."""
-        update = _Update(_job_key(job_id)).add(counters).when_exists()
+        update = Update(_job_key(job_id)).add(counters).when_exists()
         return self._action(update)
 
-    def _action(self, update: _Update) -> dict[str, Any]:
+    def _action(self, update: Update) -> dict[str, Any]:
         kind = "Update" if update.changes else "ConditionCheck"
         return {kind: {"TableName": self._table.name, **update.params()}}
 
@@ -269,7 +269,7 @@ class DynamoStateStore:
 
     def claim(self, item: WorkItem) -> ItemRecord | None:
         update = (
-            _Update(_item_key(item.job_id, item.item_id))
+            Update(_item_key(item.job_id, item.item_id))
             .set(
                 status=ItemStatus.RUNNING,
                 started_at=self._clock(),
@@ -288,7 +288,7 @@ class DynamoStateStore:
 
     def release(self, item: WorkItem, error: str, error_kind: str) -> None:
         update = (
-            _Update(_item_key(item.job_id, item.item_id))
+            Update(_item_key(item.job_id, item.item_id))
             .set(status=ItemStatus.PENDING, last_error=error, error_kind=error_kind)
             .when_status(ItemStatus.RUNNING)
         )
@@ -307,7 +307,7 @@ class DynamoStateStore:
         continued: bool = False,
     ) -> JobRecord | None:
         transition = (
-            _Update(_item_key(item.job_id, item.item_id))
+            Update(_item_key(item.job_id, item.item_id))
             .set(
                 status=status,
                 finished_at=self._clock(),
@@ -323,7 +323,7 @@ class DynamoStateStore:
         return self._end_item(item, transition, counters, "finish").closed
 
     def record_gate(self, item: WorkItem, outcome: GateOutcome, execution: str) -> Recorded:
-        item_update = _Update(_item_key(item.job_id, item.item_id))
+        item_update = Update(_item_key(item.job_id, item.item_id))
         item_update.set(scan_findings=dict(outcome.findings), gate_execution=execution)
         item_update.when_status(ItemStatus.PENDING)
         if outcome.status is ItemStatus.PENDING:  # let through: why stays on the item
@@ -340,7 +340,7 @@ class DynamoStateStore:
         return self._end_item(item, item_update, finish_counters(item, outcome.status), "hold")
 
     def _end_item(
-        self, item: WorkItem, transition: _Update, counters: Mapping[str, int], operation: str
+        self, item: WorkItem, transition: Update, counters: Mapping[str, int], operation: str
     ) -> Recorded:
         """The item's terminal transition and its job's counters, atomically; then the job's
         close if this was its last item."""
@@ -385,7 +385,7 @@ class DynamoStateStore:
         """FAILED → PENDING with the job's failure counter taken back, in one transaction;
         a closed job runs again."""
         transition = (
-            _Update(_item_key(item.job_id, item.item_id))
+            Update(_item_key(item.job_id, item.item_id))
             .set(status=ItemStatus.PENDING)
             .when_status(ItemStatus.FAILED)
         )
@@ -465,7 +465,7 @@ class DynamoStateStore:
 
     # -- plumbing -----------------------------------------------------------------------
 
-    def _update(self, operation: str, update: _Update, **extra: Any) -> dict[str, Any] | None:
+    def _update(self, operation: str, update: Update, **extra: Any) -> dict[str, Any] | None:
         """The update's new attributes, or None when its condition failed."""
         try:
             response = self._table.update_item(**update.params(), **extra)
@@ -483,11 +483,11 @@ class DynamoStateStore:
         to: JobStatus,
         *,
         when: tuple[JobStatus, ...],
-        update: Callable[[_Update], object] | None = None,
+        update: Callable[[Update], object] | None = None,
     ) -> JobRecord | None:
         """Job status `when` → `to` (its by-status index key with it), with `update`'s
         other changes; None if the job was not in one of those statuses."""
-        move = _Update(_job_key(job_id)).set(status=to, GSI1PK=f"JOBSTATUS#{to}")
+        move = Update(_job_key(job_id)).set(status=to, GSI1PK=f"JOBSTATUS#{to}")
         if update is not None:
             update(move)
         moved = self._update(
