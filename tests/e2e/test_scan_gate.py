@@ -275,6 +275,9 @@ def test_one_gate_per_image_and_destination(gate: Gate) -> None:
     assert covered.status is ItemStatus.SKIPPED and covered.error_kind == "gate_covered"
     assert first["job_id"] in (covered.last_error or "")
     assert gate.job(other).status == "COMPLETE"  # nothing left to wait for
+    # the intake closed that job: it ends as any other, with its event
+    ended = [e["detail"]["job_id"] for e in gate.gate.announcements(JOB_EVENT_SOURCE)]
+    assert ended == [other["job_id"]]
     execution = gate.wait(first)
     assert execution["status"] == "SUCCEEDED"
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
