@@ -259,6 +259,9 @@ def test_a_failing_check_is_retried_then_recorded_on_the_item(
     assert job.status == "COMPLETED_WITH_ERRORS" and job.failed == 1
     [event] = gate.gate.announcements()
     assert event["detail-type"] == "Freightliner Scan Gate FAILED"
+    # retrying the job's failures cannot send an image the gate never let through
+    assert pipeline().resume(job.job_id, retry_failed=True).resent == 0
+    assert gate.item(reply).status is ItemStatus.FAILED and gate.work() == 0
 
 
 def test_one_gate_per_image_and_destination(gate: Gate) -> None:
@@ -355,6 +358,8 @@ def test_scan_events_end_the_waits_early(gate: Gate) -> None:
     while len(gate.gate.task_calls("wait_for_scan")) < 2:  # both gates parked their wait
         assert time.monotonic() < deadline, "the gates never waited"
         time.sleep(0.1)
+    # a resume sends nothing the gate still holds
+    assert pipeline().resume(replies["basic"]["job_id"]).resent == 0
     woke_at = time.monotonic()
     for name, sample in samples.items():
         event = json.loads((EVENTS / sample).read_text())

@@ -67,10 +67,12 @@ class FakeState:
         self.jobs: dict[str, JobRecord] = {}
         self.finished: dict[str, tuple[ItemStatus, str | None, str | None]] = {}
 
-    def create_job(self, job: JobRecord, items: Sequence[WorkItem]) -> bool:
+    def create_job(
+        self, job: JobRecord, items: Sequence[WorkItem], gated: Sequence[WorkItem] = ()
+    ) -> bool:
         if job.job_id in self.jobs:
             return False
-        self.jobs[job.job_id] = job.model_copy(update={"total": len(items)})
+        self.jobs[job.job_id] = job.model_copy(update={"total": len(items) + len(gated)})
         return True
 
     def mark_enqueued(self, job_id: str) -> None:

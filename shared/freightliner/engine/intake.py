@@ -62,7 +62,7 @@ def accept_event(
             "source": f"{event.registry}/{event.repository}@{event.digest}",
         },
     )
-    if not state.create_job(job, [*plan.items, *(g.item for g in plan.gated)]):
+    if not state.create_job(job, plan.items, gated=[g.item for g in plan.gated]):
         existing = state.get_job(plan.job_id)
         if existing is not None and existing.enqueued:
             log.info("event %s already accepted as job %s", event.event_id, plan.job_id)

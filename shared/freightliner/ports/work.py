@@ -34,6 +34,12 @@ class ItemRecord(BaseModel):
     )
     scan_verdict: str | None = Field(default=None, description="why the scan gate let it pass")
     gate_execution: str | None = None
+    gated: bool = Field(default=False, description="the scan gate decides whether it is copied")
+
+    @property
+    def held_by_gate(self) -> bool:
+        """The gate has not let it through (yet): only the gate may send it to the queue."""
+        return self.gated and self.scan_verdict is None
 
     @field_validator("scan_findings", mode="before")
     @classmethod
@@ -57,8 +63,11 @@ class WorkQueue(Protocol):
 
 
 class StateStore(Protocol):
-    def create_job(self, job: JobRecord, items: Sequence[WorkItem]) -> bool:
-        """Record a job with its items PENDING; False when the job already exists."""
+    def create_job(
+        self, job: JobRecord, items: Sequence[WorkItem], gated: Sequence[WorkItem] = ()
+    ) -> bool:
+        """Record a job with its items PENDING, the `gated` ones held for the scan gate (never
+        sent again by a resume); False when the job already exists."""
         ...
 
     def mark_enqueued(self, job_id: str) -> JobRecord | None:
@@ -118,7 +127,8 @@ class StateStore(Protocol):
 
     def reopen(self, job_id: str, include_failed: bool) -> Iterator[WorkItem]:
         """The job's items that are not finished, page by page, to send again; with
-        `include_failed`, FAILED items are moved back to PENDING (and uncounted) first."""
+        `include_failed`, FAILED items are moved back to PENDING (and uncounted) first. Items
+        the scan gate holds are its own: they are not sent."""
         ...
 
 

@@ -165,10 +165,12 @@ class DynamoStateStore:
 
     # -- writing ------------------------------------------------------------------------
 
-    def create_job(self, job: JobRecord, items: Sequence[WorkItem]) -> bool:
+    def create_job(
+        self, job: JobRecord, items: Sequence[WorkItem], gated: Sequence[WorkItem] = ()
+    ) -> bool:
         now = self._clock()
         record = job.model_dump(exclude_none=True)
-        record.update(total=len(items), created_at=Decimal(str(job.created_at)))
+        record.update(total=len(items) + len(gated), created_at=Decimal(str(job.created_at)))
         try:
             self._table.put_item(
                 Item={
@@ -184,6 +186,8 @@ class DynamoStateStore:
             with self._table.batch_writer() as batch:
                 for item in items:
                     batch.put_item(Item=self._item(item, now))
+                for item in gated:
+                    batch.put_item(Item={**self._item(item, now), "gated": True})
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
                 return False
@@ -376,6 +380,9 @@ class DynamoStateStore:
         for record in self._query_items(job_id, status_is, page_size=REOPEN_PAGE):
             if record.work is None:
                 continue  # recorded by an older version: nothing to send again
+            if record.held_by_gate:
+                log.info("item %s: the scan gate holds it; not sent again", record.item_id)
+                continue
             item = WorkItem.model_validate_json(record.work)
             if record.status is ItemStatus.FAILED and not self._unfail(item):
                 continue
