@@ -18,7 +18,6 @@ from freightliner.lambda_support import VisibilityHeartbeat, retry_delay
 from freightliner.observability import (
     count_copy,
     count_failure,
-    count_job_end,
     log_item,
     logger,
     metrics,
@@ -49,8 +48,6 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     elif outcome.outcome == "done":
         count_copy(outcome.bytes, outcome.seconds)
     logger.info(outcome.outcome, extra={"destination": item.destination, "bytes": outcome.bytes})
-    if outcome.job_closed is not None:
-        count_job_end(outcome.job_closed.status, outcome.job_closed.seconds)
     return outcome.model_dump()
 
 

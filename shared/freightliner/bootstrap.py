@@ -63,18 +63,22 @@ from freightliner.domain.sync import SyncFile, SyncSpec, parse_sync_file
 from freightliner.domain.work import WorkItem
 from freightliner.engine.gar_poll import PollReport, poll_notifications
 from freightliner.engine.intake import IntakeResult, accept_event
+from freightliner.engine.job_end import JobNotifiers
 from freightliner.engine.job_resume import ResumeReport, resume_job
 from freightliner.engine.models import CopyReport
 from freightliner.engine.replicate_now import ReplicateNowRequest, replicate_now
 from freightliner.engine.scan_gate import (
     CheckScanRequest,
     CheckScanResult,
+    GateRecord,
     ParkRequest,
+    RecordGateRequest,
     ScanTask,
     WakeReport,
     check_scan,
     evaluate_scan,
     park_wait,
+    record_gate_outcome,
     wake_waiting_gates,
 )
 from freightliner.engine.tree_fanout import start_tree
@@ -480,6 +484,9 @@ class Pipeline:
     def evaluate_scan(self, request: ScanTask) -> Verdict:
         return evaluate_scan(request, self.container)
 
+    def record_gate_outcome(self, request: RecordGateRequest) -> GateRecord:
+        return record_gate_outcome(request, self.state, self.notifier)
+
     def park_scan_wait(self, request: ParkRequest) -> None:
         park_wait(request, self.scan_waits)
 
@@ -534,6 +541,7 @@ class Pipeline:
                 state=self.state,
                 gate=self.gate,
                 correlation_id=correlation_id,
+                notifier=self.notifier,
             )
 
         return accept  # type: ignore[no-any-return]
@@ -549,10 +557,14 @@ class Pipeline:
         return self._idempotent_accept(event=event, correlation_id=correlation_id)
 
     @cached_property
-    def notifier(self) -> JobNotifier | None:
+    def notifier(self) -> JobNotifier:
+        """A job's end as metrics, and as an event where the deployment names a bus."""
+        from freightliner.observability import JobEndMetrics  # noqa: PLC0415 - Powertools
+
         if not self.settings.event_bus:
-            return None
-        return EventBridgeJobNotifier(self._client("events"), self.settings.event_bus)
+            return JobEndMetrics()
+        events = EventBridgeJobNotifier(self._client("events"), self.settings.event_bus)
+        return JobNotifiers(events, JobEndMetrics())
 
     def process(self, item: WorkItem) -> ItemOutcome:
         return process_item(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from freightliner.domain.jobs import JobRecord, JobSummary
 from freightliner.domain.work import WorkItem
 
 SERVICE = "freightliner"
@@ -51,11 +52,14 @@ def count_event(outcome: str) -> None:
     metrics.add_metric(name=f"Events_{outcome.replace('-', '_')}", unit=MetricUnit.Count, value=1)
 
 
-def count_job_end(status: str, seconds: float | None) -> None:
-    """Jobs by how they ended (COMPLETE, COMPLETED_WITH_ERRORS) and how long they took."""
-    metrics.add_metric(name=f"Jobs_{status}", unit=MetricUnit.Count, value=1)
-    if seconds is not None:
-        metrics.add_metric(name="JobSeconds", unit=MetricUnit.Seconds, value=seconds)
+class JobEndMetrics:
+    """A JobNotifier: jobs by how they ended (Jobs_COMPLETE, Jobs_COMPLETED_WITH_ERRORS) and
+    how long they took, as the domain's JobSummary states them, whichever function closed
+    the job (flushed by that handler's `metrics.log_metrics`)."""
+
+    def job_finished(self, job: JobRecord) -> None:
+        for metric in JobSummary.of(job).metrics():
+            metrics.add_metric(name=metric.name, unit=MetricUnit(metric.unit), value=metric.value)
 
 
 def count_verdict(allowed: bool) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import pytest
 
 from freightliner.bootstrap import pipeline, reset_pipeline
 from freightliner.domain.errors import Unavailable
+from freightliner.domain.jobs import JobRecord, JobSummary
 from freightliner.domain.work import GateRequest, ItemStatus, gate_execution_name, job_id_for
 from freightliner.harness import demo_gate
 from freightliner.harness.functions import (
@@ -29,7 +31,7 @@ from freightliner.harness.images import OCI_MANIFEST, Pushed, Pusher, RandomBlob
 from freightliner.harness.lambda_runtime import LocalContext, drain
 from freightliner.harness.local_stack import ECR_CREDS, ECR_HOST, GAR_HOST, LocalStack
 from freightliner.harness.scan_gate import JOB_EVENT_SOURCE, LocalScanGate, scan_result
-from freightliner.ports.work import ItemRecord, JobRecord
+from freightliner.ports.work import ItemRecord
 from freightliner.settings import ENV_CONTAINER_ANALYSIS_ENDPOINT
 from tests.support.container_analysis import container_analysis, discovery
 from tests.support.skopeo import skopeo_digest
@@ -191,21 +193,9 @@ def test_a_critical_finding_blocks_the_image_and_nothing_is_copied(gate: Gate) -
     assert event["detail"]["findings"] == {"CRITICAL": 1, "LOW": 1}
     assert event["detail"]["source"] == f"{ECR_HOST}/secure/legacy@{image.digest}"
     # the item was its job's last: the gate closed the job and said so, as the worker would
+    assert job.finished_at is not None
     assert job_end["detail-type"] == "Freightliner Job Finished"
-    # the same field names as the worker's job-end events (a subset: ASL has no clock)
-    worker_fields = set(JobRecord.model_fields)
-    assert set(job_end["detail"]) <= worker_fields
-    assert job_end["detail"] == {
-        "job_id": job.job_id,
-        "kind": "event",
-        "status": "COMPLETED_WITH_ERRORS",
-        "total": 1,
-        "done": 0,
-        "skipped": 0,
-        "failed": 0,
-        "blocked": 1,
-        "bytes": 0,
-    }
+    assert job_end["detail"] == job.model_dump(mode="json", exclude={"detail"}) | {"sync": None}
 
 
 def test_an_unsupported_image_is_blocked_or_let_through_by_on_scan_error(gate: Gate) -> None:
@@ -269,6 +259,9 @@ def test_a_failing_check_is_retried_then_recorded_on_the_item(
     assert job.status == "COMPLETED_WITH_ERRORS" and job.failed == 1
     [event] = gate.gate.announcements()
     assert event["detail-type"] == "Freightliner Scan Gate FAILED"
+    # retrying the job's failures cannot send an image the gate never let through
+    assert pipeline().resume(job.job_id, retry_failed=True).resent == 0
+    assert gate.item(reply).status is ItemStatus.FAILED and gate.work() == 0
 
 
 def test_one_gate_per_image_and_destination(gate: Gate) -> None:
@@ -285,6 +278,9 @@ def test_one_gate_per_image_and_destination(gate: Gate) -> None:
     assert covered.status is ItemStatus.SKIPPED and covered.error_kind == "gate_covered"
     assert first["job_id"] in (covered.last_error or "")
     assert gate.job(other).status == "COMPLETE"  # nothing left to wait for
+    # the intake closed that job: it ends as any other, with its event
+    ended = [e["detail"]["job_id"] for e in gate.gate.announcements(JOB_EVENT_SOURCE)]
+    assert ended == [other["job_id"]]
     execution = gate.wait(first)
     assert execution["status"] == "SUCCEEDED"
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
@@ -362,6 +358,8 @@ def test_scan_events_end_the_waits_early(gate: Gate) -> None:
     while len(gate.gate.task_calls("wait_for_scan")) < 2:  # both gates parked their wait
         assert time.monotonic() < deadline, "the gates never waited"
         time.sleep(0.1)
+    # a resume sends nothing the gate still holds
+    assert pipeline().resume(replies["basic"]["job_id"]).resent == 0
     woke_at = time.monotonic()
     for name, sample in samples.items():
         event = json.loads((EVENTS / sample).read_text())
@@ -404,3 +402,56 @@ def test_make_demo_gate_lets_one_image_through_and_holds_one(
     out = capsys.readouterr().out
     assert "secure/legacy:v1     BLOCKED  1 CRITICAL, 1 HIGH" in out
     assert "on_scan_event secure/api: woke 1 gate(s)" in out
+
+
+def _job_metrics(out: str) -> dict[str, dict[str, Any]]:
+    """From the functions' stdout: the metrics (EMF) flushed with each `Jobs_<status>`."""
+    metrics: dict[str, dict[str, Any]] = {}
+    for line in out.splitlines():
+        record = json.loads(line) if line.startswith("{") else {}
+        for metric in record.get("_aws", {}).get("CloudWatchMetrics", [{}])[0].get("Metrics", []):
+            if metric["Name"].startswith("Jobs_"):
+                metrics[metric["Name"]] = record
+    return metrics
+
+
+def test_a_job_the_gate_closes_ends_as_one_the_worker_closes(
+    gate: Gate, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="freightliner.engine.job_end")
+    held = gate.push("secure/held", "v1", seed=11)
+    clean = gate.push("secure/clean", "v1", seed=12)
+    gate.gate.script_ecr_scan(
+        scan_result("secure/held", held.digest, "COMPLETE", [("CVE-2023-4911", "CRITICAL")]),
+        scan_result("secure/clean", clean.digest, "COMPLETE"),
+    )
+    by_gate = gate.fire("secure/held", "v1", held)
+    by_worker = gate.fire("secure/clean", "v1", clean)
+    assert gate.wait(by_gate)["status"] == gate.wait(by_worker)["status"] == "SUCCEEDED"
+    assert gate.work() == 1  # the clean image: the worker closes its job
+    closed_by_gate, closed_by_worker = gate.job(by_gate), gate.job(by_worker)
+    assert closed_by_gate.status == "COMPLETED_WITH_ERRORS" and closed_by_gate.blocked == 1
+    assert closed_by_worker.status == "COMPLETE" and closed_by_worker.done == 1
+    ends = {e["detail"]["job_id"]: e for e in gate.gate.announcements(JOB_EVENT_SOURCE)}
+    metrics = _job_metrics(capsys.readouterr().out)
+    lines = {
+        r.job_summary["job_id"]: r.getMessage()
+        for r in caplog.records
+        if r.name == "freightliner.engine.job_end"
+    }
+    for job in (closed_by_gate, closed_by_worker):
+        # finished_at
+        assert job.finished_at is not None and job.finished_at >= job.created_at
+        # the event: the same detail-type and fields, the job as recorded
+        assert ends[job.job_id]["detail-type"] == "Freightliner Job Finished"
+        detail = job.model_dump(mode="json", exclude={"detail"}) | {"sync": None}
+        assert ends[job.job_id]["detail"] == detail
+        # the summary log line
+        assert lines[job.job_id] == JobSummary.of(job).line()
+        # the metrics: a count per final status and the job's duration
+        flushed = metrics[f"Jobs_{job.status}"]
+        assert flushed[f"Jobs_{job.status}"] in (1.0, [1.0])  # EMF: a value or a list of them
+        seconds = flushed["JobSeconds"]
+        [seconds] = seconds if isinstance(seconds, list) else [seconds]
+        assert seconds == pytest.approx(job.finished_at - job.created_at, abs=0.01)
+    assert set(ends) == {closed_by_gate.job_id, closed_by_worker.job_id}  # each said once

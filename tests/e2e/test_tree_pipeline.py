@@ -158,9 +158,14 @@ def test_a_failing_repository_is_reported_and_resume_retries_it(
     assert main(["jobs", "status", job_id]) == 0
     status = capsys.readouterr().out
     assert "COMPLETED_WITH_ERRORS" in status
-    assert "4/4 finished: 3 copied, 0 present, 1 failed" in status
+    assert "4/4 finished: 3 done, 0 skipped, 1 failed, 0 blocked" in status
     assert "FAILED us-docker.pkg.dev/my-project/prod/broken:v1.0.0" in status
     assert job_id in (main(["jobs", "list", "--store", "aws"]), capsys.readouterr().out)[1]
+    # by status, from the table's by-status index
+    listed = ["jobs", "list", "--store", "aws", "--json", "--status"]
+    assert main([*listed, "COMPLETED_WITH_ERRORS"]) == 0
+    assert [j["job_id"] for j in json.loads(capsys.readouterr().out)] == [job_id]
+    assert main([*listed, "COMPLETE"]) == 0 and json.loads(capsys.readouterr().out) == []
 
     # Without --retry-failed nothing is sent; with it, the repaired image is copied.
     assert main(["jobs", "resume", job_id]) == 0

@@ -9,12 +9,13 @@ import pytest
 
 from freightliner.domain.errors import Unavailable, Unsupported
 from freightliner.domain.events import ImageEvent
+from freightliner.domain.jobs import JobRecord
 from freightliner.domain.rules import parse_rules
 from freightliner.domain.scans import ScanPolicy, Severity
 from freightliner.domain.work import GateRequest, ItemStatus, WorkItem
 from freightliner.engine.intake import accept_event
 from freightliner.lambda_support import VisibilityHeartbeat, retry_delay
-from freightliner.ports.work import GateCovered, ItemRecord, JobRecord
+from freightliner.ports.work import GateCovered, ItemRecord
 
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 EVENT = ImageEvent(
@@ -66,10 +67,12 @@ class FakeState:
         self.jobs: dict[str, JobRecord] = {}
         self.finished: dict[str, tuple[ItemStatus, str | None, str | None]] = {}
 
-    def create_job(self, job: JobRecord, items: Sequence[WorkItem]) -> bool:
+    def create_job(
+        self, job: JobRecord, items: Sequence[WorkItem], gated: Sequence[WorkItem] = ()
+    ) -> bool:
         if job.job_id in self.jobs:
             return False
-        self.jobs[job.job_id] = job.model_copy(update={"total": len(items)})
+        self.jobs[job.job_id] = job.model_copy(update={"total": len(items) + len(gated)})
         return True
 
     def mark_enqueued(self, job_id: str) -> None:

@@ -92,7 +92,7 @@ def test_lambda_tasks_retry_exactly_the_retryable_error_kinds() -> None:
     permanent = _kinds(errors.PermanentError)
     tasks = [s for s in asl()["States"].values() if s["Type"] == "Task"]
     lambdas = [s for s in tasks if s["Resource"].startswith(TASK_LAMBDA)]
-    assert len(lambdas) == 3
+    assert len(lambdas) == 5  # check, wait, evaluate, and the two recordings
     for task in lambdas:
         retried = {e for r in task["Retry"] for e in r["ErrorEquals"]}
         assert retryable <= retried
@@ -117,6 +117,21 @@ def test_failures_end_in_fail_states_that_say_why() -> None:
     assert states["FailOnLambdaError"]["Next"] == states["FailOnError"]["Next"] == "RecordOutcome"
 
 
+def test_the_machine_only_routes_and_records_through_the_job_store() -> None:
+    """No DynamoDB integration: every outcome goes through RecordGateOutcome, the job store's
+    one writer, and the state machine may not write the table itself."""
+    states = asl()["States"]
+    resources = {s.get("Resource", "") for s in states.values()}
+    assert not [r for r in resources if ":dynamodb:" in r]
+    for name in ("RecordPass", "RecordOutcome"):
+        assert states[name]["Parameters"]["FunctionName"] == "RecordGateOutcomeFunctionArn"
+    assert states["RecordPass"]["Next"] == "Enqueue"
+    assert states["RecordOutcome"]["Next"] == "Recorded"  # announced only when newly recorded
+    machine = template()["Resources"]["ScanGateStateMachine"]["Properties"]
+    actions = {a for p in machine["Policies"] for s in p.get("Statement", []) for a in s["Action"]}
+    assert not [a for a in actions if a.startswith("dynamodb:")]
+
+
 def test_definition_substitutions_match_the_placeholders() -> None:
     machine = template()["Resources"]["ScanGateStateMachine"]["Properties"]
     assert set(machine["DefinitionSubstitutions"]) == PLACEHOLDERS
@@ -134,7 +149,7 @@ def test_lambda_tasks_name_functions_of_the_template() -> None:
         for s in asl()["States"].values()
         if s.get("Resource", "").startswith(TASK_LAMBDA)
     }
-    assert len(invoked) == 3
+    assert len(invoked) == 4
     for placeholder in invoked:
         function = substitutions[placeholder]["Fn::GetAtt"].split(".")[0]  # Function.Arn
         assert resources[function]["Type"] == "AWS::Serverless::Function"

@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
-from freightliner.adapters.local.sqlite_checkpoints import ItemFailure, JobSummary
+from freightliner.adapters.local.sqlite_checkpoints import ItemFailure
 from freightliner.cli.progress import human_bytes
-from freightliner.ports.work import ItemRecord, JobRecord
+from freightliner.domain.jobs import JobRecord, JobSummary
+from freightliner.ports.work import ItemRecord
 
 
 class FailureView(BaseModel):
@@ -17,61 +18,26 @@ class FailureView(BaseModel):
     error: str
 
 
-class JobView(BaseModel):
-    job_id: str
-    name: str
-    store: str
-    status: str
-    created_at: float
-    repositories: int
-    repositories_finished: int
-    enumerated: bool
-    images: int | None = Field(description="None where the store only knows finished images")
-    copied: int
-    skipped: int
-    failed: int
-    bytes: int
-    failures: list[FailureView] = Field(default_factory=list)
+class JobView(JobSummary):
+    """A job's summary as `jobs list` / `jobs status` show it: with the store that holds it
+    and its most recent failures."""
 
-    @property
-    def images_finished(self) -> int:
-        return self.copied + self.skipped + self.failed
+    store: str
+    failures: list[FailureView] = Field(default_factory=list)
 
 
 def local_view(summary: JobSummary, failures: list[ItemFailure]) -> JobView:
     return JobView(
-        job_id=summary.job_id,
-        name=summary.sync_name,
+        **summary.model_dump(exclude={"seconds"}),
         store="local",
-        status=summary.status,
-        created_at=summary.created_at,
-        repositories=summary.repositories,
-        repositories_finished=summary.repositories_done,
-        enumerated=summary.enumerated,
-        images=None,
-        copied=summary.done,
-        skipped=summary.skipped,
-        failed=summary.failed,
-        bytes=summary.bytes,
         failures=[FailureView(destination=f.destination, error=f.error) for f in failures],
     )
 
 
 def table_view(job: JobRecord, failures: list[ItemRecord]) -> JobView:
     return JobView(
-        job_id=job.job_id,
-        name=job.detail.get("sync") or job.detail.get("source") or job.kind,
+        **JobSummary.of(job).model_dump(exclude={"seconds"}),
         store="aws",
-        status=job.status,
-        created_at=job.created_at,
-        repositories=job.repositories,
-        repositories_finished=job.repositories_finished,
-        enumerated=job.status != "ENUMERATING",
-        images=job.total,
-        copied=job.done,
-        skipped=job.skipped,
-        failed=job.failed,
-        bytes=job.bytes,
         failures=[
             FailureView(destination=f.destination, error=f.last_error or "") for f in failures
         ],
@@ -91,7 +57,7 @@ def render_status(view: JobView) -> str:
         f"  repositories {bar(view.repositories_finished, view.repositories)}  "
         f"{view.repositories_finished}/{view.repositories} finished{more}",
     ]
-    counts = f"{view.copied} copied, {view.skipped} present, {view.failed} failed"
+    counts = view.outcomes()
     if view.images is None:
         lines.append(f"  images       {view.images_finished} finished: {counts}")
     else:
@@ -106,7 +72,4 @@ def render_status(view: JobView) -> str:
 
 def render_row(view: JobView) -> str:
     when = datetime.fromtimestamp(view.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
-    return (
-        f"{view.job_id}  {view.name:<20} {view.status:<22} {when}  "
-        f"{view.copied} copied, {view.skipped} present, {view.failed} failed"
-    )
+    return f"{view.job_id}  {view.name:<20} {view.status:<22} {when}  {view.outcomes()}"

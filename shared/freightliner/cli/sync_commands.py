@@ -21,6 +21,7 @@ from freightliner.cli.job_views import (
 )
 from freightliner.cli.progress import TreeConsoleProgress, human_bytes
 from freightliner.domain.errors import InvalidInput
+from freightliner.domain.jobs import JobStatus, ended
 from freightliner.domain.sync import SyncSpec, parse_sync_file
 from freightliner.engine.tree import Checkpoint, TreeReport, run_sync
 
@@ -72,6 +73,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     jobs.add_argument("job", nargs="?", help="job id (status, resume)")
     jobs.add_argument("--retry-failed", action="store_true", help="resume: failed images too")
     jobs.add_argument(
+        "--status", type=JobStatus, choices=list(JobStatus), help="list: only jobs in this status"
+    )
+    jobs.add_argument(
         "--store",
         choices=["local", "aws"],
         help="local: the checkpoint file (sync-… jobs); aws: the pipeline's DynamoDB table "
@@ -102,9 +106,7 @@ def _run(
                     spec, container, dry_run=args.dry_run, progress=progress, checkpoint=checkpoint
                 )
             if checkpoint is not None:
-                store.close_job(
-                    checkpoint.job_id, "COMPLETE" if report.failed == 0 else "COMPLETED_WITH_ERRORS"
-                )
+                store.close_job(checkpoint.job_id, ended(with_errors=report.failed > 0))
             reports.append(report)
     finally:
         container.close()
@@ -120,8 +122,8 @@ def _print_reports(reports: list[TreeReport], as_json: bool) -> None:
         job = f" (job {report.job_id})" if report.job_id else ""
         print(
             f"sync {report.sync}{job}: {report.repositories} repositories, {report.images} "
-            f"images: {report.copied} {'to copy' if report.dry_run else 'copied'}, "
-            f"{report.skipped} present, {report.failed} failed, {human_bytes(report.bytes)}"
+            f"images: {report.copied} {'to copy' if report.dry_run else 'done'}, "
+            f"{report.skipped} skipped, {report.failed} failed, {human_bytes(report.bytes)}"
         )
         for planned in report.plan:
             print(
@@ -198,7 +200,7 @@ def run_jobs_command(args: argparse.Namespace) -> int:
             args.dry_run = False
             return _run(specs, args, store, args.job)
         if args.action == "list":
-            _print_views([local_view(job, []) for job in store.jobs()], args.json)
+            _print_views([local_view(job, []) for job in store.jobs(args.status)], args.json)
         else:
             view = local_view(store.summary(args.job), store.failures(args.job))
             _print_status(view, args.json)
@@ -211,7 +213,8 @@ def _queued_jobs(args: argparse.Namespace) -> int:
     """Jobs in the pipeline's DynamoDB table (FREIGHTLINER_TABLE; resume: also the queue)."""
     work = pipeline()
     if args.action == "list":
-        _print_views([table_view(job, []) for job in work.state.list_jobs()], args.json)
+        listed = work.state.list_jobs(status=args.status)
+        _print_views([table_view(job, []) for job in listed], args.json)
         return 0
     if args.action == "status":
         job = work.state.get_job(args.job)

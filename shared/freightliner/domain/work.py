@@ -10,7 +10,7 @@ import hashlib
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from freightliner.domain.errors import InvalidInput
 from freightliner.domain.reference import Reference
@@ -111,3 +111,23 @@ def gate_execution_name(source_digest: str, destination: str) -> str:
     for the same work (Step Functions keeps execution names unique for 90 days)."""
     key = f"{source_digest}|{destination}"
     return "gate-" + hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+class GateOutcome(BaseModel):
+    """What the scan gate decided for its held item: PENDING lets it through to the queue (the
+    reason says why); BLOCKED (findings over the policy, or a failed scan) and FAILED (a
+    task failed for good) end it with that reason."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status: ItemStatus
+    reason: str
+    error_kind: str = ""
+    findings: dict[str, int] = Field(default_factory=dict, description="findings per severity")
+
+    @field_validator("status")
+    @classmethod
+    def _gate_status(cls, value: ItemStatus) -> ItemStatus:
+        if value not in (ItemStatus.PENDING, ItemStatus.BLOCKED, ItemStatus.FAILED):
+            raise ValueError("the scan gate leaves an item PENDING, BLOCKED or FAILED")
+        return value

@@ -17,10 +17,12 @@ from pydantic import BaseModel
 
 from freightliner.domain.errors import Unsupported
 from freightliner.domain.events import ImageEvent
+from freightliner.domain.jobs import JobRecord
 from freightliner.domain.rules import RulesDocument
 from freightliner.domain.work import ItemStatus
+from freightliner.engine.job_end import announce_if_closed
 from freightliner.engine.planning import EventPlan, plan_event
-from freightliner.ports.work import GateCovered, JobRecord, ScanGate, StateStore, WorkQueue
+from freightliner.ports.work import GateCovered, JobNotifier, ScanGate, StateStore, WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ def accept_event(
     state: StateStore,
     gate: ScanGate | None,
     correlation_id: str = "",
+    notifier: JobNotifier | None = None,
 ) -> IntakeResult:
     plan = plan_event(event, rules, correlation_id)
     if not plan.items and not plan.gated:
@@ -59,7 +62,7 @@ def accept_event(
             "source": f"{event.registry}/{event.repository}@{event.digest}",
         },
     )
-    if not state.create_job(job, [*plan.items, *(g.item for g in plan.gated)]):
+    if not state.create_job(job, plan.items, gated=[g.item for g in plan.gated]):
         existing = state.get_job(plan.job_id)
         if existing is not None and existing.enqueued:
             log.info("event %s already accepted as job %s", event.event_id, plan.job_id)
@@ -68,17 +71,18 @@ def accept_event(
         queue.send(plan.items)
     if plan.gated and gate is not None:
         for covered in gate.start(plan.gated):
-            _skip_covered(covered, state)
-    state.mark_enqueued(plan.job_id)
+            announce_if_closed(_skip_covered(covered, state), notifier)
+    announce_if_closed(state.mark_enqueued(plan.job_id), notifier)  # nothing left to wait for
     return IntakeResult(outcome="enqueued", plan=plan)
 
 
-def _skip_covered(covered: GateCovered, state: StateStore) -> None:
+def _skip_covered(covered: GateCovered, state: StateStore) -> JobRecord | None:
+    """Record the item SKIPPED; returns its job if that closed it."""
     if state.claim(covered.item) is None:
-        return  # recorded on an earlier delivery
+        return None  # recorded on an earlier delivery
     reason = (
         f"the scan gate for this image and destination already runs or ran in job "
         f"{covered.job_id} (execution {covered.execution})"
     )
     log.info("item %s: %s", covered.item.item_id, reason)
-    state.finish(covered.item, ItemStatus.SKIPPED, error=reason, error_kind="gate_covered")
+    return state.finish(covered.item, ItemStatus.SKIPPED, error=reason, error_kind="gate_covered")

@@ -14,8 +14,9 @@ import time
 from pydantic import BaseModel
 
 from freightliner.domain.errors import NotFound, Where
+from freightliner.domain.jobs import JobStatus, JobSummary
 from freightliner.domain.work import WorkItem
-from freightliner.engine.job_summary import JobSummary, announce
+from freightliner.engine.job_end import announce_if_closed
 from freightliner.engine.tree_fanout import start_tree, tree_spec
 from freightliner.ports.registry import ClientSource
 from freightliner.ports.work import JobNotifier, StateStore, WorkQueue
@@ -62,7 +63,7 @@ def resume_job(
         if len(batch) == BATCH:
             flush()
     flush()
-    reenumerated = job.kind == "tree" and job.status == "ENUMERATING"
+    reenumerated = job.kind == "tree" and job.status is JobStatus.ENUMERATING
     if reenumerated:
         _, summary = start_tree(
             tree_spec(state, job_id),
@@ -73,8 +74,8 @@ def resume_job(
             job_id=job_id,
         )
     else:
-        closed = state.mark_enqueued(job_id)  # closes a job whose last items just finished
-        summary = announce(closed, notifier) if closed is not None else None
+        # closes a job whose last items just finished
+        summary = announce_if_closed(state.mark_enqueued(job_id), notifier)
     return ResumeReport(
         job_id=job_id,
         resent=resent,

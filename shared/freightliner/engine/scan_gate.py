@@ -1,10 +1,11 @@
 """The scan gate's work outside the state machine: its two decisions (where an image's
-vulnerability scan stands and what comes next; whether its findings pass the policy), and
-its waits, parked so a scan-finished event can end them early.
+vulnerability scan stands and what comes next; whether its findings pass the policy), its
+waits, parked so a scan-finished event can end them early, and the recording of its outcome
+through the job store, so a job the gate closes ends as any other.
 
-The state machine owns the waiting, the retries and the records; these functions only look
-and answer, so each call is cheap and safe to repeat. Polling works without any event: a
-wait nobody ends simply times out into the next check.
+The state machine owns the waiting and the retries and only routes; these functions look,
+answer and record, each safe to repeat. Polling works without any event: a wait nobody ends
+simply times out into the next check.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from freightliner.domain.jobs import JobSummary
 from freightliner.domain.scans import ScanPhase, Verdict, evaluate_findings
-from freightliner.domain.work import GateRequest
+from freightliner.domain.work import GateOutcome, GateRequest
+from freightliner.engine.job_end import announce_if_closed
 from freightliner.ports.scans import ScannerSource, ScanWaits
-from freightliner.ports.work import ScanGate
+from freightliner.ports.work import JobNotifier, ScanGate, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +88,30 @@ def evaluate_scan(request: ScanTask, scanners: ScannerSource) -> Verdict:
     verdict = evaluate_findings(scanners.scanner(image.registry).findings(image), request.policy)
     log.info("scan verdict for %s: %s", image, verdict.reason)
     return verdict
+
+
+class RecordGateRequest(ScanTask):
+    """The gate's outcome for its item, with the execution that decided it."""
+
+    outcome: GateOutcome
+    execution: str = Field(min_length=1, description="$$.Execution.Id")
+
+
+class GateRecord(BaseModel):
+    recorded: bool = Field(description="False: recorded by an earlier try already")
+    job_closed: JobSummary | None = Field(default=None, description="this item ended its job")
+
+
+def record_gate_outcome(
+    request: RecordGateRequest, state: StateStore, notifier: JobNotifier | None
+) -> GateRecord:
+    """Record the outcome on the held item through the job store (let through: why; held:
+    BLOCKED or FAILED, counted on its job), and announce the job's end if this closed it."""
+    recorded = state.record_gate(request.item, request.outcome, request.execution)
+    outcome = request.outcome
+    log.info("scan gate %s item %s: %s", outcome.status, request.item_id, outcome.reason)
+    closed = announce_if_closed(recorded.closed, notifier)
+    return GateRecord(recorded=recorded.recorded, job_closed=closed)
 
 
 class ParkRequest(BaseModel):

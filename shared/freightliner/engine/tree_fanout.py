@@ -14,13 +14,14 @@ import time
 import uuid
 
 from freightliner.domain.errors import InvalidInput
+from freightliner.domain.jobs import JobRecord, JobStatus, JobSummary
 from freightliner.domain.reference import Reference
 from freightliner.domain.sync import SyncSpec
 from freightliner.domain.work import ItemStatus, RepositoryPage, WorkItem
-from freightliner.engine.job_summary import JobSummary, announce
+from freightliner.engine.job_end import announce_if_closed
 from freightliner.engine.tree_listing import decide, selected_images, selected_repositories
 from freightliner.ports.registry import ClientSource
-from freightliner.ports.work import JobNotifier, JobRecord, StateStore, WorkQueue
+from freightliner.ports.work import JobNotifier, StateStore, WorkQueue
 
 REPOSITORIES_PER_BATCH = 100
 TAGS_PER_PAGE = 200
@@ -44,7 +45,7 @@ def start_tree(
             JobRecord(
                 job_id=job_id,
                 kind="tree",
-                status="ENUMERATING",
+                status=JobStatus.ENUMERATING,
                 created_at=time.time(),
                 detail={"sync": spec.name, "definition": spec.model_dump_json()},
             ),
@@ -67,7 +68,7 @@ def start_tree(
             batch = []
     _record_and_send(job_id, batch, queue, state)
     closed = state.mark_enqueued(job_id)
-    return job_id, announce(closed, notifier) if closed is not None else None
+    return job_id, announce_if_closed(closed, notifier)
 
 
 def _record_and_send(

@@ -15,14 +15,15 @@ from pydantic import BaseModel, Field
 
 from freightliner.domain.digest import Digest
 from freightliner.domain.errors import FreightlinerError, InvalidInput, RetryableError
+from freightliner.domain.jobs import JobRecord, JobSummary
 from freightliner.domain.reference import Reference
 from freightliner.domain.work import ItemStatus, WorkItem
 from freightliner.engine.copy import Copier
-from freightliner.engine.job_summary import JobSummary, announce
+from freightliner.engine.job_end import announce
 from freightliner.engine.models import CopyOptions, CopyReport
 from freightliner.engine.tree_fanout import expand_repository
 from freightliner.ports.registry import ClientSource
-from freightliner.ports.work import JobNotifier, JobRecord, StateStore, WorkQueue
+from freightliner.ports.work import JobNotifier, StateStore, WorkQueue
 
 log = logging.getLogger(__name__)
 

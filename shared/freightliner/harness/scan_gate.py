@@ -30,11 +30,12 @@ from freightliner.adapters.aws.step_functions_gate import StepFunctionsScanGate
 from freightliner.harness.functions import REPO, load_handler
 from freightliner.harness.lambda_runtime import LocalContext
 from freightliner.harness.local_stack import ACCOUNT, REGION, LocalStack
-from freightliner.settings import ENV_SCAN_GATE_ARN
+from freightliner.settings import ENV_EVENT_BUS, ENV_SCAN_GATE_ARN
 
 DEFINITION = REPO / "statemachine" / "scan_gate.asl.json"
-TASKS = ("check_scan", "evaluate_findings", "wait_for_scan")
+TASKS = ("check_scan", "evaluate_findings", "wait_for_scan", "record_gate_outcome")
 EVENT_SOURCE = "freightliner.scan-gate"
+EVENT_BUS = "default"  # the gate's and the jobs' events, as the template's JobEventBus
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 
 
@@ -106,7 +107,7 @@ class LocalScanGate:
         self._handlers: dict[str, Callable[..., Any]] = {}
         self._lock = threading.Lock()
         self._saved_invoke: Any = None
-        self._saved_env: str | None = None
+        self._saved_env: dict[str, str | None] = {}
         self._faults: dict[str, Exception] = {}
         self._adapter: StepFunctionsScanGate | None = None  # for its execution ARNs
 
@@ -131,9 +132,9 @@ class LocalScanGate:
                 "CheckScanFunctionArn": function_arn("check_scan"),
                 "EvaluateFindingsFunctionArn": function_arn("evaluate_findings"),
                 "WaitForScanFunctionArn": function_arn("wait_for_scan"),
+                "RecordGateOutcomeFunctionArn": function_arn("record_gate_outcome"),
                 "WorkQueueUrl": resources.queue_url,
-                "StateTable": resources.table,
-                "EventBusName": "default",
+                "EventBusName": EVENT_BUS,
             }
         )
         sfn = self.stack.client("stepfunctions")
@@ -145,8 +146,9 @@ class LocalScanGate:
         )["stateMachineArn"]
         self._adapter = StepFunctionsScanGate(sfn, self.arn)
         self._watch_events()
-        self._saved_env = os.environ.get(ENV_SCAN_GATE_ARN)
-        os.environ[ENV_SCAN_GATE_ARN] = self.arn
+        for name, value in ((ENV_SCAN_GATE_ARN, self.arn), (ENV_EVENT_BUS, EVENT_BUS)):
+            self._saved_env[name] = os.environ.get(name)
+            os.environ[name] = value
         return self
 
     def _watch_events(self) -> None:
@@ -171,10 +173,12 @@ class LocalScanGate:
         if self._saved_invoke is not None:
             LambdaSimpleBackend.invoke = self._saved_invoke  # type: ignore[method-assign]
             self._saved_invoke = None
-        if self._saved_env is None:
-            os.environ.pop(ENV_SCAN_GATE_ARN, None)
-        else:
-            os.environ[ENV_SCAN_GATE_ARN] = self._saved_env
+        for name, saved in self._saved_env.items():
+            if saved is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = saved
+        self._saved_env.clear()
         if self.stack.moto is not None:
             self._configure_moto(False)
 

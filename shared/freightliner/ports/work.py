@@ -10,44 +10,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field, field_validator
 
-from freightliner.domain.work import GateRequest, ItemStatus, WorkItem
-
-
-class JobRecord(BaseModel):
-    """A job and its counters: images (`total` … `bytes`) and, for a tree sync, repositories."""
-
-    job_id: str
-    kind: str = "event"
-    status: str = "RUNNING"
-    created_at: float
-    finished_at: float | None = None
-    total: int = 0
-    done: int = 0
-    failed: int = 0
-    skipped: int = 0
-    blocked: int = 0
-    bytes: int = 0
-    repositories: int = 0
-    repositories_done: int = 0
-    repositories_skipped: int = 0
-    repositories_failed: int = 0
-    enqueued: bool = False
-    detail: dict[str, str] = Field(default_factory=dict)
-
-    @property
-    def images_finished(self) -> int:
-        return self.done + self.skipped + self.failed + self.blocked
-
-    @property
-    def repositories_finished(self) -> int:
-        return self.repositories_done + self.repositories_skipped + self.repositories_failed
-
-    @property
-    def complete(self) -> bool:
-        """Every counted item finished (a tree job must also have finished enumerating)."""
-        return (
-            self.images_finished >= self.total and self.repositories_finished >= self.repositories
-        )
+from freightliner.domain.jobs import JobRecord, JobStatus
+from freightliner.domain.work import GateOutcome, GateRequest, ItemStatus, WorkItem
 
 
 class ItemRecord(BaseModel):
@@ -70,12 +34,26 @@ class ItemRecord(BaseModel):
     )
     scan_verdict: str | None = Field(default=None, description="why the scan gate let it pass")
     gate_execution: str | None = None
+    gated: bool = Field(default=False, description="the scan gate decides whether it is copied")
+
+    @property
+    def held_by_gate(self) -> bool:
+        """The gate has not let it through (yet): only the gate may send it to the queue."""
+        return self.gated and self.scan_verdict is None
 
     @field_validator("scan_findings", mode="before")
     @classmethod
     def _findings(cls, value: Any) -> Any:
         """The state machine stores the counts as JSON text."""
         return json.loads(value) if isinstance(value, str) else value
+
+
+class Recorded(BaseModel):
+    """Whether a write to an item took (False: an earlier delivery or try made it already),
+    and its job when this closed it."""
+
+    recorded: bool
+    closed: JobRecord | None = None
 
 
 class WorkQueue(Protocol):
@@ -85,8 +63,11 @@ class WorkQueue(Protocol):
 
 
 class StateStore(Protocol):
-    def create_job(self, job: JobRecord, items: Sequence[WorkItem]) -> bool:
-        """Record a job with its items PENDING; False when the job already exists."""
+    def create_job(
+        self, job: JobRecord, items: Sequence[WorkItem], gated: Sequence[WorkItem] = ()
+    ) -> bool:
+        """Record a job with its items PENDING, the `gated` ones held for the scan gate (never
+        sent again by a resume); False when the job already exists."""
         ...
 
     def mark_enqueued(self, job_id: str) -> JobRecord | None:
@@ -122,14 +103,20 @@ class StateStore(Protocol):
         Returns the job when this closed it."""
         ...
 
+    def record_gate(self, item: WorkItem, outcome: GateOutcome, execution: str) -> Recorded:
+        """Record the scan gate's outcome on a PENDING item, once: let through, why (the
+        worker finishes it later); held, the item ends BLOCKED or FAILED and counts on its
+        job as `finish` counts it."""
+        ...
+
     def release(self, item: WorkItem, error: str, error_kind: str) -> None:
         """Back to PENDING after a retryable failure, keeping the reason."""
         ...
 
     def get_job(self, job_id: str) -> JobRecord | None: ...
 
-    def list_jobs(self, limit: int = 50) -> list[JobRecord]:
-        """The most recent jobs, newest first."""
+    def list_jobs(self, limit: int = 50, status: JobStatus | None = None) -> list[JobRecord]:
+        """The most recent jobs (in that status), newest first."""
         ...
 
     def list_items(self, job_id: str) -> list[ItemRecord]: ...
@@ -140,7 +127,8 @@ class StateStore(Protocol):
 
     def reopen(self, job_id: str, include_failed: bool) -> Iterator[WorkItem]:
         """The job's items that are not finished, page by page, to send again; with
-        `include_failed`, FAILED items are moved back to PENDING (and uncounted) first."""
+        `include_failed`, FAILED items are moved back to PENDING (and uncounted) first. Items
+        the scan gate holds are its own: they are not sent."""
         ...
 
 

@@ -47,7 +47,7 @@ def test_an_item_is_copied_recorded_and_its_job_announced_once(
     outcome = process_item(item, registries, state, notifier=notifier)
     assert outcome.outcome == "done" and outcome.digest == str(image.digest)
     assert outcome.job_closed is not None and outcome.job_closed.status == "COMPLETE"
-    assert outcome.job_closed.copied == 1 and outcome.job_closed.bytes == outcome.bytes > 0
+    assert outcome.job_closed.done == 1 and outcome.job_closed.bytes == outcome.bytes > 0
     head = registries.client(DST).head_manifest("mirror/app", "v1")
     assert head is not None and head.digest == image.digest
     again = process_item(item, registries, state, notifier=notifier)

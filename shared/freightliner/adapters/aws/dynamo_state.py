@@ -1,4 +1,7 @@
-"""The StateStore port on DynamoDB (see table_schema for the layout).
+"""The StateStore port on DynamoDB (see table_schema for the layout): the one writer of job
+state. The rules (what an item adds to its job, when a job closes and as what) come from
+freightliner.domain.jobs; this module only turns them into conditional writes, every update
+expression built by `Update`.
 
 Every item transition that moves a job counter is one transaction with that counter, so a
 crash can never leave a finished item uncounted (the job would never complete) or counted
@@ -11,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -21,20 +24,20 @@ from botocore.exceptions import BotoCoreError, ClientError
 from freightliner.adapters.aws.errors import aws_error, error_code
 from freightliner.adapters.aws.table_schema import STATUS_INDEX
 from freightliner.domain.errors import Where
-from freightliner.domain.work import ItemStatus, WorkItem
-from freightliner.ports.work import ItemRecord, JobRecord
+from freightliner.domain.jobs import (
+    JobRecord,
+    JobStatus,
+    finish_counters,
+    new_item_counters,
+    retry_counters,
+)
+from freightliner.domain.work import GateOutcome, ItemStatus, WorkItem
+from freightliner.ports.work import ItemRecord, Recorded
 
 RETENTION_SECONDS = 30 * 24 * 3600
 TRANSACTION_LIMIT = 100  # DynamoDB's cap on actions per TransactWriteItems
 REOPEN_PAGE = 250  # items read per page when a job is resumed
-JOB_STATUSES = ("ENUMERATING", "RUNNING", "COMPLETE", "COMPLETED_WITH_ERRORS")
 log = logging.getLogger(__name__)
-_IMAGE_COUNTER = {
-    ItemStatus.DONE: "done",
-    ItemStatus.FAILED: "failed",
-    ItemStatus.SKIPPED: "skipped",
-    ItemStatus.BLOCKED: "blocked",  # written by the scan-gate state machine
-}
 
 
 def _plain(value: Any) -> Any:
@@ -47,6 +50,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _stored(value: Any) -> Any:
+    """Floats as Decimal and enum members as their text, as boto3 wants them."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, Mapping):
+        return {k: _stored(v) for k, v in value.items()}
+    return value
+
+
 def _job_key(job_id: str) -> dict[str, str]:
     return {"PK": f"JOB#{job_id}", "SK": "JOB"}
 
@@ -55,13 +69,90 @@ def _item_key(job_id: str, item_id: str) -> dict[str, str]:
     return {"PK": f"JOB#{job_id}", "SK": f"ITEM#{item_id}"}
 
 
-def _counts(counters: dict[str, int]) -> tuple[str, dict[str, str], dict[str, int]]:
-    """An `ADD` expression for the non-zero counters."""
-    live = {name: amount for name, amount in counters.items() if amount}
-    names = {f"#c{n}": name for n, name in enumerate(live)}
-    values = {f":c{n}": amount for n, amount in enumerate(live.values())}
-    expression = "ADD " + ", ".join(f"#c{n} :c{n}" for n in range(len(live)))
-    return expression, names, values
+class Update:
+    """One conditional update of one record: SET, ADD and REMOVE clauses and a condition,
+    every attribute name and value a placeholder. The only place update expressions are
+    written."""
+
+    def __init__(self, key: dict[str, str]) -> None:
+        self.key = key
+        self._names: dict[str, str] = {}
+        self._values: dict[str, Any] = {}
+        self._set: list[str] = []
+        self._add: list[str] = []
+        self._remove: list[str] = []
+        self._conditions: list[str] = []
+
+    def _name(self, attribute: str) -> str:
+        for placeholder, name in self._names.items():
+            if name == attribute:
+                return placeholder
+        placeholder = f"#n{len(self._names)}"
+        self._names[placeholder] = attribute
+        return placeholder
+
+    def _value(self, value: Any) -> str:
+        placeholder = f":v{len(self._values)}"
+        self._values[placeholder] = _stored(value)
+        return placeholder
+
+    def set(self, **attributes: Any) -> Update:
+        self._set += [f"{self._name(a)} = {self._value(v)}" for a, v in attributes.items()]
+        return self
+
+    def set_once(self, **attributes: Any) -> Update:
+        """SET unless the attribute exists already."""
+        for attribute, value in attributes.items():
+            name = self._name(attribute)
+            self._set.append(f"{name} = if_not_exists({name}, {self._value(value)})")
+        return self
+
+    def add(self, counters: Mapping[str, int]) -> Update:
+        """ADD the non-zero counters."""
+        self._add += [
+            f"{self._name(c)} {self._value(amount)}" for c, amount in counters.items() if amount
+        ]
+        return self
+
+    def remove(self, *attributes: str) -> Update:
+        self._remove += [self._name(a) for a in attributes]
+        return self
+
+    def when_status(self, *statuses: str, or_new: bool = False) -> Update:
+        """Only from one of these statuses (or, `or_new`, when the record does not exist)."""
+        listed = ", ".join(self._value(str(s)) for s in statuses)
+        condition = f"{self._name('status')} IN ({listed})"
+        self._conditions.append(
+            f"(attribute_not_exists(PK) OR {condition})" if or_new else condition
+        )
+        return self
+
+    def when_exists(self) -> Update:
+        self._conditions.append("attribute_exists(PK)")
+        return self
+
+    @property
+    def changes(self) -> bool:
+        return bool(self._set or self._add or self._remove)
+
+    def params(self) -> dict[str, Any]:
+        """update_item's keyword arguments (a transaction's Update or ConditionCheck, given
+        a TableName)."""
+        clauses = [
+            f"{verb} {', '.join(parts)}"
+            for verb, parts in (("SET", self._set), ("ADD", self._add), ("REMOVE", self._remove))
+            if parts
+        ]
+        params: dict[str, Any] = {"Key": self.key}
+        if clauses:
+            params["UpdateExpression"] = " ".join(clauses)
+        if self._conditions:
+            params["ConditionExpression"] = " AND ".join(self._conditions)
+        if self._names:
+            params["ExpressionAttributeNames"] = dict(self._names)
+        if self._values:
+            params["ExpressionAttributeValues"] = dict(self._values)
+        return params
 
 
 class DynamoStateStore:
@@ -74,14 +165,17 @@ class DynamoStateStore:
 
     # -- writing ------------------------------------------------------------------------
 
-    def create_job(self, job: JobRecord, items: Sequence[WorkItem]) -> bool:
+    def create_job(
+        self, job: JobRecord, items: Sequence[WorkItem], gated: Sequence[WorkItem] = ()
+    ) -> bool:
         now = self._clock()
         record = job.model_dump(exclude_none=True)
-        record.update(total=len(items), created_at=Decimal(str(job.created_at)))
+        record.update(total=len(items) + len(gated), created_at=Decimal(str(job.created_at)))
         try:
             self._table.put_item(
                 Item={
                     **_job_key(job.job_id),
+                    # The by-status index lists jobs (`jobs list`), newest first.
                     "GSI1PK": f"JOBSTATUS#{job.status}",
                     "GSI1SK": f"{now:017.6f}",
                     "expires_at": int(now + RETENTION_SECONDS),
@@ -92,6 +186,8 @@ class DynamoStateStore:
             with self._table.batch_writer() as batch:
                 for item in items:
                     batch.put_item(Item=self._item(item, now))
+                for item in gated:
+                    batch.put_item(Item={**self._item(item, now), "gated": True})
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
                 return False
@@ -103,13 +199,12 @@ class DynamoStateStore:
     def mark_enqueued(self, job_id: str) -> JobRecord | None:
         job = self._move_job(
             job_id,
-            "RUNNING",
-            when=("ENUMERATING", "RUNNING"),
-            set_also="enqueued = :yes",
-            values={":yes": True},
+            JobStatus.RUNNING,
+            when=(JobStatus.ENUMERATING, JobStatus.RUNNING),
+            update=lambda u: u.set(enqueued=True),
         )
         # Every item may have finished while the job was enumerating.
-        return self._maybe_complete(JobRecord.model_validate(job)) if job else None
+        return self._close_if_complete(job) if job else None
 
     def add_items(self, job_id: str, items: Sequence[WorkItem]) -> list[WorkItem]:
         added: list[WorkItem] = []
@@ -131,7 +226,7 @@ class DynamoStateStore:
             for item in items
         ]
         try:
-            self._transact([*puts, self._count_new(job_id, items)], "record items")
+            self._transact([*puts, self._count(job_id, new_item_counters(items))], "record items")
             return items
         except _Cancelled:
             pass  # some were recorded before (a redelivery): record the others one by one
@@ -148,37 +243,23 @@ class DynamoStateStore:
             except BotoCoreError as exc:
                 raise aws_error(exc, self._where("dynamodb:PutItem")) from None
         if fresh:
-            self._transact([self._count_new(job_id, fresh)], "count items")
+            self._transact([self._count(job_id, new_item_counters(fresh))], "count items")
         return fresh
 
-    def _count_new(self, job_id: str, items: list[WorkItem]) -> dict[str, Any]:
-        repositories = sum(1 for i in items if i.action == "repository" and i.page is None)
-        images = sum(1 for i in items if i.action != "repository")
-        return self._counter_update(job_id, {"total": images, "repositories": repositories})
+    def _count(self, job_id: str, counters: Mapping[str, int]) -> dict[str, Any]:
+        """A transaction action adding `counters` to the job (checking it exists)."""
+        update = Update(_job_key(job_id)).add(counters).when_exists()
+        return self._action(update)
 
-    def _counter_update(self, job_id: str, counters: dict[str, int]) -> dict[str, Any]:
-        expression, names, values = _counts(counters)
-        target = {
-            "TableName": self._table.name,
-            "Key": _job_key(job_id),
-            "ConditionExpression": "attribute_exists(PK)",
-        }
-        if not names:  # nothing to count: only check the job exists
-            return {"ConditionCheck": target}
-        return {
-            "Update": {
-                **target,
-                "UpdateExpression": expression,
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values,
-            }
-        }
+    def _action(self, update: Update) -> dict[str, Any]:
+        kind = "Update" if update.changes else "ConditionCheck"
+        return {kind: {"TableName": self._table.name, **update.params()}}
 
     def _item(self, item: WorkItem, now: float) -> dict[str, Any]:
+        """A new PENDING item. Items stay out of the by-status index: nothing lists items
+        by status across jobs (a job's items are read by its key)."""
         return {
             **_item_key(item.job_id, item.item_id),
-            "GSI1PK": f"ITEMSTATUS#{ItemStatus.PENDING}",
-            "GSI1SK": f"{now:017.6f}",
             "expires_at": int(now + RETENTION_SECONDS),
             "job_id": item.job_id,
             "item_id": item.item_id,
@@ -191,53 +272,31 @@ class DynamoStateStore:
         }
 
     def claim(self, item: WorkItem) -> ItemRecord | None:
-        now = self._clock()
-        attributes = self._update(
-            "claim item",
-            Key=_item_key(item.job_id, item.item_id),
-            UpdateExpression=(
-                "SET #s = :running, GSI1PK = :gsi, GSI1SK = :now_s, started_at = :now, "
-                "job_id = :job, item_id = :id, #src = :src, destination = :dst, "
-                "source_digest = :digest, #w = if_not_exists(#w, :work) ADD attempts :one"
-            ),
-            ConditionExpression="attribute_not_exists(PK) OR #s IN (:pending, :running)",
-            ExpressionAttributeNames={"#s": "status", "#src": "source", "#w": "work"},
-            ExpressionAttributeValues={
-                ":running": "RUNNING",
-                ":pending": "PENDING",
-                ":gsi": "ITEMSTATUS#RUNNING",
-                ":now_s": f"{now:017.6f}",
-                ":now": Decimal(str(now)),
-                ":one": 1,
-                ":job": item.job_id,
-                ":id": item.item_id,
-                ":src": item.source,
-                ":dst": item.destination,
-                ":digest": item.source_digest,
-                ":work": item.model_dump_json(exclude_defaults=True),
-            },
-            ReturnValues="ALL_NEW",
+        update = (
+            Update(_item_key(item.job_id, item.item_id))
+            .set(
+                status=ItemStatus.RUNNING,
+                started_at=self._clock(),
+                job_id=item.job_id,
+                item_id=item.item_id,
+                source=item.source,
+                destination=item.destination,
+                source_digest=item.source_digest,
+            )
+            .set_once(work=item.model_dump_json(exclude_defaults=True))
+            .add({"attempts": 1})
+            .when_status(ItemStatus.PENDING, ItemStatus.RUNNING, or_new=True)
         )
+        attributes = self._update("claim item", update, ReturnValues="ALL_NEW")
         return ItemRecord.model_validate(attributes) if attributes is not None else None
 
     def release(self, item: WorkItem, error: str, error_kind: str) -> None:
-        now = self._clock()
-        self._update(
-            "release item",
-            Key=_item_key(item.job_id, item.item_id),
-            UpdateExpression="SET #s = :pending, GSI1PK = :gsi, GSI1SK = :now_s, "
-            "last_error = :error, error_kind = :kind",
-            ConditionExpression="#s = :running",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={
-                ":pending": "PENDING",
-                ":running": "RUNNING",
-                ":gsi": "ITEMSTATUS#PENDING",
-                ":now_s": f"{now:017.6f}",
-                ":error": error,
-                ":kind": error_kind,
-            },
+        update = (
+            Update(_item_key(item.job_id, item.item_id))
+            .set(status=ItemStatus.PENDING, last_error=error, error_kind=error_kind)
+            .when_status(ItemStatus.RUNNING)
         )
+        self._update("release item", update)
 
     def finish(
         self,
@@ -251,56 +310,68 @@ class DynamoStateStore:
         images_skipped: int = 0,
         continued: bool = False,
     ) -> JobRecord | None:
-        now = self._clock()
-        transition = {
-            "Update": {
-                "TableName": self._table.name,
-                "Key": _item_key(item.job_id, item.item_id),
-                "UpdateExpression": "SET #s = :status, GSI1PK = :gsi, GSI1SK = :now_s, "
-                "finished_at = :now, last_error = :error, error_kind = :kind, #b = :bytes, "
-                "digest = :digest",
-                "ConditionExpression": "#s = :running",
-                "ExpressionAttributeNames": {"#s": "status", "#b": "bytes"},
-                "ExpressionAttributeValues": {
-                    ":status": str(status),
-                    ":running": "RUNNING",
-                    ":gsi": f"ITEMSTATUS#{status}",
-                    ":now_s": f"{now:017.6f}",
-                    ":now": Decimal(str(now)),
-                    ":error": error,
-                    ":kind": error_kind,
-                    ":bytes": bytes_copied,
-                    ":digest": digest,
-                },
-            }
-        }
-        counters = _finish_counters(item, status, images_skipped, continued)
+        transition = (
+            Update(_item_key(item.job_id, item.item_id))
+            .set(
+                status=status,
+                finished_at=self._clock(),
+                last_error=error,
+                error_kind=error_kind,
+                bytes=bytes_copied,
+                digest=digest,
+            )
+            .when_status(ItemStatus.RUNNING)
+        )
+        counters = finish_counters(item, status, images_skipped, continued)
         counters["bytes"] = bytes_copied
+        return self._end_item(item, transition, counters, "finish").closed
+
+    def record_gate(self, item: WorkItem, outcome: GateOutcome, execution: str) -> Recorded:
+        item_update = Update(_item_key(item.job_id, item.item_id))
+        item_update.set(scan_findings=dict(outcome.findings), gate_execution=execution)
+        item_update.when_status(ItemStatus.PENDING)
+        if outcome.status is ItemStatus.PENDING:  # let through: why stays on the item
+            recorded = self._update(
+                "record gate pass", item_update.set(scan_verdict=outcome.reason)
+            )
+            return Recorded(recorded=recorded is not None)
+        item_update.set(
+            status=outcome.status,
+            finished_at=self._clock(),
+            last_error=outcome.reason,
+            error_kind=outcome.error_kind,
+        )
+        return self._end_item(item, item_update, finish_counters(item, outcome.status), "hold")
+
+    def _end_item(
+        self, item: WorkItem, transition: Update, counters: Mapping[str, int], operation: str
+    ) -> Recorded:
+        """The item's terminal transition and its job's counters, atomically; then the job's
+        close if this was its last item."""
         try:
-            self._transact([transition, self._counter_update(item.job_id, counters)], "finish")
+            self._transact(
+                [self._action(transition), self._count(item.job_id, counters)], operation
+            )
         except _Cancelled as cancelled:
             if 0 in cancelled.failed:
-                return None  # finished already (a duplicate delivery): count nothing twice
+                return Recorded(recorded=False)  # ended already: count nothing twice
             with contextlib.suppress(_Cancelled):  # no such job (an item sent by hand)
-                self._transact([transition], "finish item")
-            return None
+                self._transact([self._action(transition)], f"{operation} item")
+            return Recorded(recorded=True)
         job = self.get_job(item.job_id, consistent=True)
-        return self._maybe_complete(job) if job else None
+        return Recorded(recorded=True, closed=self._close_if_complete(job) if job else None)
 
-    def _maybe_complete(self, job: JobRecord) -> JobRecord | None:
-        """Close the job once every counted item finished; the condition makes it once."""
-        if job.status != "RUNNING" or not job.complete:
+    def _close_if_complete(self, job: JobRecord) -> JobRecord | None:
+        """Close the job as the domain says, once: the condition makes it once."""
+        final = job.closing_status()
+        if final is None:
             return None
-        failed = job.failed or job.blocked or job.repositories_failed
-        final = "COMPLETED_WITH_ERRORS" if failed else "COMPLETE"
-        closed = self._move_job(
+        return self._move_job(
             job.job_id,
             final,
-            when=("RUNNING",),
-            set_also="finished_at = :now",
-            values={":now": Decimal(str(self._clock()))},
+            when=(JobStatus.RUNNING,),
+            update=lambda u: u.set(finished_at=self._clock()),
         )
-        return JobRecord.model_validate(closed) if closed is not None else None
 
     def reopen(self, job_id: str, include_failed: bool) -> Iterator[WorkItem]:
         unfinished = {"PENDING", "RUNNING", *({"FAILED"} if include_failed else set())}
@@ -309,6 +380,9 @@ class DynamoStateStore:
         for record in self._query_items(job_id, status_is, page_size=REOPEN_PAGE):
             if record.work is None:
                 continue  # recorded by an older version: nothing to send again
+            if record.held_by_gate:
+                log.info("item %s: the scan gate holds it; not sent again", record.item_id)
+                continue
             item = WorkItem.model_validate_json(record.work)
             if record.status is ItemStatus.FAILED and not self._unfail(item):
                 continue
@@ -317,35 +391,23 @@ class DynamoStateStore:
     def _unfail(self, item: WorkItem) -> bool:
         """FAILED → PENDING with the job's failure counter taken back, in one transaction;
         a closed job runs again."""
-        counters = _finish_counters(item, ItemStatus.FAILED, 0, False)
-        back = {name: -amount for name, amount in counters.items()}
-        now = self._clock()
+        transition = (
+            Update(_item_key(item.job_id, item.item_id))
+            .set(status=ItemStatus.PENDING)
+            .when_status(ItemStatus.FAILED)
+        )
         try:
             self._transact(
-                [
-                    {
-                        "Update": {
-                            "TableName": self._table.name,
-                            "Key": _item_key(item.job_id, item.item_id),
-                            "UpdateExpression": "SET #s = :pending, GSI1PK = :gsi, GSI1SK = :now_s",
-                            "ConditionExpression": "#s = :failed",
-                            "ExpressionAttributeNames": {"#s": "status"},
-                            "ExpressionAttributeValues": {
-                                ":pending": "PENDING",
-                                ":failed": "FAILED",
-                                ":gsi": "ITEMSTATUS#PENDING",
-                                ":now_s": f"{now:017.6f}",
-                            },
-                        }
-                    },
-                    self._counter_update(item.job_id, back),
-                ],
+                [self._action(transition), self._count(item.job_id, retry_counters(item))],
                 "retry failed item",
             )
         except _Cancelled:
             return False  # retried by someone else already
         self._move_job(
-            item.job_id, "RUNNING", when=("COMPLETED_WITH_ERRORS",), remove="finished_at"
+            item.job_id,
+            JobStatus.RUNNING,
+            when=(JobStatus.COMPLETED_WITH_ERRORS,),
+            update=lambda u: u.remove("finished_at"),
         )
         return True
 
@@ -360,13 +422,13 @@ class DynamoStateStore:
             raise aws_error(exc, self._where("dynamodb:GetItem")) from None
         return JobRecord.model_validate(_plain(found)) if found else None
 
-    def list_jobs(self, limit: int = 50) -> list[JobRecord]:
-        """Newest first, from the by-status index (one query per job status)."""
+    def list_jobs(self, limit: int = 50, status: JobStatus | None = None) -> list[JobRecord]:
+        """Newest first, from the by-status index (one query per job status asked for)."""
         jobs: list[JobRecord] = []
-        for status in JOB_STATUSES:
+        for listed in [status] if status is not None else list(JobStatus):
             pages = self._query(
                 IndexName=STATUS_INDEX,
-                KeyConditionExpression=Key("GSI1PK").eq(f"JOBSTATUS#{status}"),
+                KeyConditionExpression=Key("GSI1PK").eq(f"JOBSTATUS#{listed}"),
                 ScanIndexForward=False,
                 Limit=limit,
             )
@@ -410,9 +472,10 @@ class DynamoStateStore:
 
     # -- plumbing -----------------------------------------------------------------------
 
-    def _update(self, operation: str, **kwargs: Any) -> dict[str, Any] | None:
+    def _update(self, operation: str, update: Update, **extra: Any) -> dict[str, Any] | None:
+        """The update's new attributes, or None when its condition failed."""
         try:
-            response = self._table.update_item(**kwargs)
+            response = self._table.update_item(**update.params(), **extra)
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
                 return None
@@ -424,31 +487,20 @@ class DynamoStateStore:
     def _move_job(
         self,
         job_id: str,
-        to: str,
+        to: JobStatus,
         *,
-        when: tuple[str, ...],
-        set_also: str = "",
-        remove: str = "",
-        values: dict[str, Any] | None = None,
-    ) -> dict[str, Any] | None:
-        """Job status `when` → `to` (the by-status index with it), or None if the job was
-        not in one of those statuses."""
-        allowed = {f":w{n}": status for n, status in enumerate(when)}
-        expression = "SET #s = :to, GSI1PK = :gsi" + (f", {set_also}" if set_also else "")
-        return self._update(
-            f"job {'/'.join(when)} -> {to}",
-            Key=_job_key(job_id),
-            UpdateExpression=expression + (f" REMOVE {remove}" if remove else ""),
-            ConditionExpression=f"#s IN ({', '.join(allowed)})",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={
-                ":to": to,
-                ":gsi": f"JOBSTATUS#{to}",
-                **allowed,
-                **(values or {}),
-            },
-            ReturnValues="ALL_NEW",
+        when: tuple[JobStatus, ...],
+        update: Callable[[Update], object] | None = None,
+    ) -> JobRecord | None:
+        """Job status `when` → `to` (its by-status index key with it), with `update`'s
+        other changes; None if the job was not in one of those statuses."""
+        move = Update(_job_key(job_id)).set(status=to, GSI1PK=f"JOBSTATUS#{to}")
+        if update is not None:
+            update(move)
+        moved = self._update(
+            f"job {'/'.join(when)} -> {to}", move.when_status(*when), ReturnValues="ALL_NEW"
         )
+        return JobRecord.model_validate(moved) if moved is not None else None
 
     def _transact(self, actions: list[dict[str, Any]], operation: str) -> None:
         """All or nothing; `_Cancelled` when a condition failed (the caller decides)."""
@@ -479,18 +531,3 @@ def _failed_conditions(exc: ClientError) -> list[int]:
         listed = str(exc.response.get("Error", {}).get("Message", "")).rpartition("[")[2]
         reasons = [{"Code": code.strip(" ]")} for code in listed.split(",")]
     return [n for n, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
-
-
-def _finish_counters(
-    item: WorkItem, status: ItemStatus, images_skipped: int, continued: bool
-) -> dict[str, int]:
-    """What finishing `item` with `status` adds to its job."""
-    if item.action != "repository":
-        return {_IMAGE_COUNTER[status]: 1}
-    counters = {"total": images_skipped, "skipped": images_skipped}
-    if status is ItemStatus.FAILED:
-        counters["repositories_failed"] = 1
-    elif not continued:  # SKIPPED: none of the repository's images needed copying
-        skipped = status is ItemStatus.SKIPPED
-        counters["repositories_skipped" if skipped else "repositories_done"] = 1
-    return counters

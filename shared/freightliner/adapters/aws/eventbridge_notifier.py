@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from freightliner.ports.work import JobRecord
+from freightliner.domain.jobs import JobRecord
 
 SOURCE = "freightliner"
 DETAIL_TYPE = "Freightliner Job Finished"

@@ -5,18 +5,18 @@ Single-table design:
 | item | PK | SK | GSI1PK (by-status) | GSI1SK |
 | --- | --- | --- | --- | --- |
 | job | `JOB#<job id>` | `JOB` | `JOBSTATUS#<status>` | created time |
-| work item | `JOB#<job id>` | `ITEM#<item id>` | `ITEMSTATUS#<status>` | updated time |
+| work item | `JOB#<job id>` | `ITEM#<item id>` | | |
 | parked gate wait | `SCANWAIT#<source image>` | `TOKEN#<token hash>` | | |
 
-Job counters (`total`, `done`, `failed`, `skipped`, `blocked`, `bytes`) live on the job and
-change with atomic ADD; item transitions are conditional writes. `expires_at` is the TTL
-attribute.
+The by-status index lists jobs (`freightliner jobs list`); work items are read through their
+job's key only, so they stay out of it. Job counters (`total`, `done`, `failed`, `skipped`,
+`blocked`, `bytes`, `repositories…`) live on the job and change with atomic ADD; item
+transitions are conditional writes. `expires_at` is the TTL attribute.
 
-The scan-gate state machine (statemachine/scan_gate.asl.json) writes the same records through
-DynamoDB service integrations: on a held item `scan_findings` (JSON text), `gate_execution`,
-and `scan_verdict` when it passes; PENDING → BLOCKED or FAILED with `last_error` and
-`error_kind` when it does not (its GSI1SK keeps the time the item was recorded), then the
-job's `blocked`/`failed` counter and the job's close.
+DynamoStateStore is the only writer of jobs and items. The scan-gate state machine records
+its outcomes through it (the RecordGateOutcome function): on a held item `scan_findings`,
+`gate_execution`, and `scan_verdict` when it passes; PENDING → BLOCKED or FAILED with
+`last_error` and `error_kind` when it does not, counted on the job like any finished item.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from freightliner.domain.errors import InvalidInput
+from freightliner.domain.jobs import IMAGE_COUNTER, JobStatus, JobSummary
 from freightliner.domain.work import ItemStatus
 
 _SCHEMA = """
@@ -41,22 +42,6 @@ CREATE TABLE IF NOT EXISTS progress (
 
 def checksum(definition: str) -> str:
     return hashlib.sha256(definition.encode()).hexdigest()
-
-
-class JobSummary(BaseModel):
-    job_id: str
-    sync_name: str
-    status: str
-    created_at: float
-    updated_at: float
-    done: int = 0
-    skipped: int = 0
-    failed: int = 0
-    running: int = 0
-    bytes: int = 0
-    repositories: int = 0
-    repositories_done: int = 0
-    enumerated: bool = False
 
 
 class ItemFailure(BaseModel):
@@ -156,11 +141,11 @@ class SqliteCheckpoints:
                 (job_id, repositories, done, int(enumerated)),
             )
 
-    def close_job(self, job_id: str, status: str) -> None:
+    def close_job(self, job_id: str, status: JobStatus) -> None:
         with self._lock:
             self._db.execute(
                 "UPDATE jobs SET status = ?, updated_at = ? WHERE job_id = ?",
-                (status, time.time(), job_id),
+                (str(status), time.time(), job_id),
             )
 
     def summary(self, job_id: str) -> JobSummary:
@@ -170,26 +155,43 @@ class SqliteCheckpoints:
         ).fetchone()
         if row is None:
             raise InvalidInput(f"no job {job_id} in {self.path}")
-        summary = JobSummary(
-            job_id=row[0], sync_name=row[1], status=row[2], created_at=row[3], updated_at=row[4]
-        )
-        for status, count, total in self._db.execute(
+        status = JobStatus(row[2])
+        counts: dict[str, int] = {}
+        total_bytes = 0
+        for item_status, count, size in self._db.execute(
             "SELECT status, COUNT(*), SUM(bytes) FROM items WHERE job_id = ? GROUP BY status",
             (job_id,),
         ):
-            setattr(summary, status.lower(), count)
-            summary.bytes += total or 0
+            word = IMAGE_COUNTER.get(ItemStatus(item_status))
+            if word is not None:
+                counts[word] = count
+            total_bytes += size or 0
         found = self._db.execute(
             "SELECT repositories, repositories_done, enumerated FROM progress WHERE job_id = ?",
             (job_id,),
         ).fetchone()
-        if found is not None:
-            summary.repositories, summary.repositories_done = found[0], found[1]
-            summary.enumerated = bool(found[2])
-        return summary
+        repositories, repositories_done, enumerated = found if found is not None else (0, 0, 0)
+        return JobSummary(
+            job_id=row[0],
+            kind="tree",
+            status=status,
+            name=row[1],
+            created_at=row[3],
+            finished_at=None if status is JobStatus.RUNNING else row[4],
+            images=None,  # only finished images are recorded here
+            bytes=total_bytes,
+            repositories=repositories,
+            repositories_done=repositories_done,
+            enumerated=bool(enumerated),
+            **counts,
+        )
 
-    def jobs(self) -> list[JobSummary]:
-        ids = [r[0] for r in self._db.execute("SELECT job_id FROM jobs ORDER BY created_at")]
+    def jobs(self, status: JobStatus | None = None) -> list[JobSummary]:
+        ids = [
+            r[0]
+            for r in self._db.execute("SELECT job_id, status FROM jobs ORDER BY created_at")
+            if status is None or r[1] == status
+        ]
         return [self.summary(job_id) for job_id in ids]
 
     def failures(self, job_id: str, limit: int = 20) -> list[ItemFailure]:

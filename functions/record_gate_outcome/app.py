@@ -1,0 +1,23 @@
+"""Scan-gate task: record the gate's outcome on its item through the job store (let through,
+or held BLOCKED / FAILED and counted on its job), closing and announcing the job when the
+item was its last. Errors raise: the state machine retries the retryable kinds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from freightliner.bootstrap import pipeline
+from freightliner.engine.scan_gate import RecordGateRequest
+from freightliner.lambda_support import task_input
+from freightliner.observability import log_item, logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = task_input(RecordGateRequest, event, "record_gate_outcome input")
+    log_item(request.item)
+    result = pipeline().record_gate_outcome(request)
+    logger.info("gate outcome recorded", extra={"recorded": result.recorded})
+    return result.model_dump(mode="json")
