@@ -8,9 +8,9 @@ import pytest
 
 from freightliner.adapters.memory.registry import MemoryRegistries
 from freightliner.domain.errors import Unavailable
+from freightliner.domain.jobs import JobRecord
 from freightliner.domain.work import ItemStatus, WorkItem
 from freightliner.engine.worker import process_item
-from freightliner.ports.work import JobRecord
 from tests.support.memory_work import MemoryNotifier, MemoryStateStore
 from tests.support.oci_images import Image, layer, push_image
 
