@@ -1,15 +1,16 @@
 """Environment variable names and the settings read from them: one place for all of them.
 
-Only the composition root reads these, on first use, never at import time.
+Only the composition root reads these, on first use, never at import time. A bad value is a
+ConfigurationError: the deployment is wrong, so no event is consumed until it is fixed.
 """
 
 from __future__ import annotations
 
 import os
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
-from freightliner.domain.errors import InvalidInput
+from freightliner.domain.errors import ConfigurationError, InvalidInput
 from freightliner.domain.registries import ROLE_ARN_RE
 from freightliner.domain.secrets import SecretRef
 
@@ -65,6 +66,17 @@ class Settings(BaseModel):
 
     @classmethod
     def from_env(cls) -> Settings:
+        try:
+            return cls._read_env()
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise ConfigurationError(f"setting {field}: {first['msg']}") from None
+        except (InvalidInput, ValueError) as exc:
+            raise ConfigurationError(str(exc)) from None
+
+    @classmethod
+    def _read_env(cls) -> Settings:
         env = os.environ
         if env.get(ENV_AWS_ROLE_ARN) and env.get(ENV_AWS_CREDENTIALS):
             raise InvalidInput(f"set {ENV_AWS_ROLE_ARN} or {ENV_AWS_CREDENTIALS}, not both")
