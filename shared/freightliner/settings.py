@@ -27,6 +27,8 @@ ENV_EVENT_BUS = "FREIGHTLINER_EVENT_BUS"  # optional: job-finished events go to 
 ENV_START_TREE_ARN = "FREIGHTLINER_START_TREE_ARN"  # `tree schedule`: what schedules invoke
 ENV_SCHEDULER_ROLE_ARN = "FREIGHTLINER_SCHEDULER_ROLE_ARN"  # and the role they invoke it as
 ENV_SCAN_GATE_ARN = "FREIGHTLINER_SCAN_GATE_ARN"  # the scan-gate state machine; empty = no gate
+ENV_FAILED_EVENTS_URL = "FREIGHTLINER_FAILED_EVENTS_URL"  # `events redrive`: failed events
+ENV_DLQ_URL = "FREIGHTLINER_DLQ_URL"  # `events redrive`: dead-lettered work items
 ENV_CONTAINER_ANALYSIS_ENDPOINT = "FREIGHTLINER_CONTAINER_ANALYSIS_ENDPOINT"  # GAR scans
 ENV_REGION = "AWS_REGION"
 ENV_SECRET_TTL = "FREIGHTLINER_SECRET_TTL"  # noqa: S105 - a variable name; seconds a resolved credential reference is reused

@@ -321,6 +321,6 @@ def test_rules_load_from_ssm_and_s3_with_errors_naming_the_source(
     monkeypatch.setenv("FREIGHTLINER_RULES", "s3://config/missing.yaml")
     reset_pipeline()
     image = stack.push("team/app", "v9", seed=9)
-    with pytest.raises(ConfigurationError, match="s3://config/missing.yaml"):
+    with pytest.raises(ConfigurationError, match=r"s3://config/missing\.yaml"):
         stack.fire(stack.ecr_event(image, "team/app", "v9"))
     assert stack.work() == 0

@@ -342,9 +342,12 @@ def test_every_asynchronously_invoked_function_has_an_on_failure_destination() -
 def _alarm(metric: str, dimension_value: Any) -> dict[str, Any] | None:
     for resource in template()["Resources"].values():
         props = resource.get("Properties", {})
-        if resource["Type"] == "AWS::CloudWatch::Alarm" and props.get("MetricName") == metric:
-            if any(d["Value"] == dimension_value for d in props.get("Dimensions", [])):
-                return resource
+        if (
+            resource["Type"] == "AWS::CloudWatch::Alarm"
+            and props.get("MetricName") == metric
+            and any(d["Value"] == dimension_value for d in props.get("Dimensions", []))
+        ):
+            return resource
     return None
 
 
