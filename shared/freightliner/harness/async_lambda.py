@@ -23,32 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
-from freightliner.harness.functions import REPO
 from freightliner.harness.lambda_runtime import LocalContext
+from freightliner.harness.template import TEMPLATE, functions, load_template
 
 Handler = Callable[[dict[str, Any], Any], Any]
-TEMPLATE = REPO / "template.yaml"
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """Reads CloudFormation short-form tags (`!GetAtt X.Arn`) as their long form."""
-
-
-def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _any_tag)
 
 
 @dataclass(frozen=True)
@@ -59,15 +40,12 @@ class AsyncConfig:
 
 def async_configs(template: Path = TEMPLATE) -> dict[str, AsyncConfig]:
     """Each asynchronously invoked function's EventInvokeConfig, by its handler directory."""
-    loaded = yaml.load(template.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
     configs = {}
-    for resource in loaded["Resources"].values():
-        props = resource.get("Properties", {})
+    for name, props in functions(load_template(template)).items():
         config = props.get("EventInvokeConfig")
-        if resource["Type"] != "AWS::Serverless::Function" or config is None:
+        if config is None:
             continue
         destination = config["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"]
-        name = Path(props["CodeUri"]).name
         configs[name] = AsyncConfig(int(config["MaximumRetryAttempts"]), destination.split(".")[0])
     return configs
 
