@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+from freightliner.adapters.aws.errors import own_resource_error
 from freightliner.domain import errors
 from freightliner.domain.errors import (
     ConfigurationError,
@@ -18,6 +20,7 @@ from freightliner.domain.errors import (
     Outcome,
     RateLimited,
     Unavailable,
+    Where,
 )
 from freightliner.handler_outcomes import Trigger, handles
 from freightliner.harness.functions import cloud_function_client
@@ -187,3 +190,26 @@ def test_cloud_function_replicate_now_answers_400_for_a_bad_request() -> None:
     response = client.post("/", json={"source": "r.example/a:1"})
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_input"
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("ResourceNotFoundException", ConfigurationError),  # the table was never created
+        ("AWS.SimpleQueueService.NonExistentQueue", ConfigurationError),
+        ("AccessDeniedException", ConfigurationError),  # the role lacks the permission
+        ("ProvisionedThroughputExceededException", RateLimited),
+        ("ThrottlingException", RateLimited),
+        ("InternalServerError", Unavailable),
+    ],
+)
+def test_failures_of_the_deployments_own_resources_are_never_rejected_input(
+    code: str, expected: type[FreightlinerError]
+) -> None:
+    status = 500 if code == "InternalServerError" else 400
+    exc = ClientError(
+        {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "PutItem"
+    )
+    error = own_resource_error(exc, Where(registry="table", operation="dynamodb:PutItem"))
+    assert type(error) is expected
+    assert not error.outcome.acknowledged
