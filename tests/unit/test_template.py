@@ -233,7 +233,11 @@ def test_documents_are_readable_exactly_where_their_location_says(
     location: str, ssm: bool, s3: bool, resource: str | None
 ) -> None:
     """No RulesParameterName to keep equal by hand: the grant is derived from the location."""
-    assert "RulesParameterName" not in template()["Parameters"]
+    parameters = template()["Parameters"]
+    assert "RulesParameterName" not in parameters
+    for doc in ("Rules", "Syncs"):
+        accepted = re.match(parameters[f"{doc}Location"]["AllowedPattern"], location)
+        assert bool(accepted) is (bool(location) or doc == "Syncs"), doc
     conditions = template()["Conditions"]
     resources = template()["Resources"]
     for doc in ("Rules", "Syncs"):
