@@ -3,7 +3,9 @@ point, and the Cloud Function's answers through functions-framework."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -22,9 +24,13 @@ from freightliner.domain.errors import (
     Unavailable,
     Where,
 )
+from freightliner.domain.events import ImageEvent
+from freightliner.engine.gar_poll import poll_notifications
+from freightliner.engine.intake import IntakeResult
 from freightliner.handler_outcomes import Trigger, handles
 from freightliner.harness.functions import cloud_function_client
 from freightliner.observability import metrics
+from freightliner.ports.work import PulledMessage
 
 EXPECTED = {  # class: (outcome, HTTP status, exit code)
     "NotFound": (Outcome.REJECTED, 404, 3),
@@ -213,3 +219,51 @@ def test_failures_of_the_deployments_own_resources_are_never_rejected_input(
     error = own_resource_error(exc, Where(registry="table", operation="dynamodb:PutItem"))
     assert type(error) is expected
     assert not error.outcome.acknowledged
+
+
+@dataclass
+class _Subscription:
+    messages: list[PulledMessage]
+    acked: list[str] = field(default_factory=list)
+    nacked: list[str] = field(default_factory=list)
+
+    def pull(self, max_messages: int) -> list[PulledMessage]:
+        taken, self.messages = self.messages[:max_messages], []
+        return taken
+
+    def ack(self, ack_ids: Sequence[str]) -> None:
+        self.acked += ack_ids
+
+    def nack(self, ack_ids: Sequence[str]) -> None:
+        self.nacked += ack_ids
+
+
+def _notification(n: int) -> PulledMessage:
+    data = {"action": "INSERT", "digest": f"us-docker.pkg.dev/p/r/app@sha256:{n:064x}"}
+    return PulledMessage(ack_id=f"a{n}", message_id=f"m{n}", data=json.dumps(data).encode())
+
+
+@pytest.mark.parametrize(
+    ("failure", "raised"),
+    [(Unavailable("queue down"), None), (ConfigurationError("no rules"), True)],
+)
+def test_the_gar_poll_acks_only_what_was_enqueued_or_malformed(
+    failure: FreightlinerError, raised: bool | None
+) -> None:
+    """A retryable or configuration failure releases the message (never "rejected"); a
+    configuration failure then fails the poll, where it is seen."""
+    malformed = PulledMessage(ack_id="bad", message_id="mb", data=b"not json")
+    subscription = _Subscription([_notification(1), malformed, _notification(2)])
+
+    def accept(event: ImageEvent, message_id: str) -> IntakeResult:
+        if message_id == "m2":
+            raise failure
+        raise NotFound("accepted and counted as rejected only for permanent errors")
+
+    if raised:
+        with pytest.raises(ConfigurationError):
+            poll_notifications(subscription, accept)
+    else:
+        report = poll_notifications(subscription, accept)
+        assert (report.rejected, report.retried) == (2, 1)
+    assert subscription.acked == ["a1", "bad"] and subscription.nacked == ["a2"]
