@@ -600,6 +600,7 @@ class Pipeline:
             self._client("scheduler"),
             self._require(self.settings.start_tree_arn, ENV_START_TREE_ARN),
             self._require(self.settings.scheduler_role_arn, ENV_SCHEDULER_ROLE_ARN),
+            dead_letter_arn=self.settings.failed_events_arn,
         )
 
     def resume(self, job_id: str, retry_failed: bool = False) -> ResumeReport:

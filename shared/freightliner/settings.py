@@ -29,6 +29,8 @@ ENV_SCHEDULER_ROLE_ARN = "FREIGHTLINER_SCHEDULER_ROLE_ARN"  # and the role they 
 ENV_SCAN_GATE_ARN = "FREIGHTLINER_SCAN_GATE_ARN"  # the scan-gate state machine; empty = no gate
 ENV_FAILED_EVENTS_URL = "FREIGHTLINER_FAILED_EVENTS_URL"  # `events redrive`: failed events
 ENV_DLQ_URL = "FREIGHTLINER_DLQ_URL"  # `events redrive`: dead-lettered work items
+# `tree schedule`: where EventBridge Scheduler dead-letters an invocation it could not deliver
+ENV_FAILED_EVENTS_ARN = "FREIGHTLINER_FAILED_EVENTS_ARN"
 ENV_CONTAINER_ANALYSIS_ENDPOINT = "FREIGHTLINER_CONTAINER_ANALYSIS_ENDPOINT"  # GAR scans
 ENV_REGION = "AWS_REGION"
 ENV_SECRET_TTL = "FREIGHTLINER_SECRET_TTL"  # noqa: S105 - a variable name; seconds a resolved credential reference is reused
@@ -58,6 +60,7 @@ class Settings(BaseModel):
     event_bus: str | None = None
     start_tree_arn: str | None = None
     scheduler_role_arn: str | None = None
+    failed_events_arn: str | None = None
     scan_gate_arn: str | None = None
     container_analysis_endpoint: str | None = None
     jobs: int = Field(default=8, ge=1, le=64)
@@ -92,6 +95,7 @@ class Settings(BaseModel):
             event_bus=env.get(ENV_EVENT_BUS) or None,
             start_tree_arn=env.get(ENV_START_TREE_ARN) or None,
             scheduler_role_arn=env.get(ENV_SCHEDULER_ROLE_ARN) or None,
+            failed_events_arn=env.get(ENV_FAILED_EVENTS_ARN) or None,
             scan_gate_arn=env.get(ENV_SCAN_GATE_ARN) or None,
             container_analysis_endpoint=env.get(ENV_CONTAINER_ANALYSIS_ENDPOINT) or None,
             jobs=int(env.get(ENV_JOBS) or 8),

@@ -108,6 +108,9 @@ def test_tree_schedules_can_invoke_start_tree_and_jobs_can_announce_their_end() 
     [statement] = role["Policies"][0]["PolicyDocument"]["Statement"]
     assert statement["Action"] == ["lambda:InvokeFunction"]
     assert statement["Resource"] == {"Fn::GetAtt": "StartTreeFunction.Arn"}
+    [dead_letter] = role["Policies"][1]["PolicyDocument"]["Statement"]  # undeliverable runs
+    assert dead_letter["Action"] == ["sqs:SendMessage"]
+    assert dead_letter["Resource"] == {"Fn::GetAtt": "FailedEventsQueue.Arn"}
     for name in ("ReplicateFunction", "StartTreeFunction"):
         actions = [action for statement in statements(name) for action in statement["Action"]]
         assert "events:PutEvents" in actions, name
