@@ -8,12 +8,15 @@ from typing import Any
 
 from freightliner.bootstrap import pipeline
 from freightliner.engine.scan_gate import CheckScanRequest
+from freightliner.handler_outcomes import Trigger, handles
 from freightliner.lambda_support import task_input
-from freightliner.observability import log_item, logger, tracer
+from freightliner.observability import log_item, logger, metrics, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
+@metrics.log_metrics
+@handles("check_scan input", Trigger.TASK)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = task_input(CheckScanRequest, event, "check_scan input")
     log_item(request.item)

@@ -7,6 +7,7 @@ from typing import Any
 
 from freightliner.bootstrap import pipeline
 from freightliner.engine.scan_gate import ScanTask
+from freightliner.handler_outcomes import Trigger, handles
 from freightliner.lambda_support import task_input
 from freightliner.observability import count_verdict, log_item, logger, metrics, tracer
 
@@ -14,6 +15,7 @@ from freightliner.observability import count_verdict, log_item, logger, metrics,
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@handles("evaluate_findings input", Trigger.TASK)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = task_input(ScanTask, event, "evaluate_findings input")
     log_item(request.item)

@@ -8,6 +8,7 @@ from typing import Any
 
 from freightliner.bootstrap import pipeline
 from freightliner.engine.scan_gate import RecordGateRequest
+from freightliner.handler_outcomes import Trigger, handles
 from freightliner.lambda_support import task_input
 from freightliner.observability import log_item, logger, metrics, tracer
 
@@ -15,6 +16,7 @@ from freightliner.observability import log_item, logger, metrics, tracer
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@handles("record_gate_outcome input", Trigger.TASK)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = task_input(RecordGateRequest, event, "record_gate_outcome input")
     log_item(request.item)

@@ -7,12 +7,16 @@ from typing import Any
 
 from freightliner.bootstrap import pipeline
 from freightliner.engine.scan_gate import ParkRequest
+from freightliner.handler_outcomes import Trigger, handles
 from freightliner.lambda_support import task_input
-from freightliner.observability import logger, tracer
+from freightliner.observability import logger, metrics, tracer
+from freightliner.settings import ENV_TABLE
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
+@metrics.log_metrics
+@handles("wait_for_scan input", Trigger.TASK, requires=(ENV_TABLE,))
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = task_input(ParkRequest, event, "wait_for_scan input")
     pipeline().park_scan_wait(request)

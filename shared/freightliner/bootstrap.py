@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
@@ -52,7 +52,7 @@ from freightliner.adapters.local.static_creds import (
     DockerConfigCredentialProvider,
     StaticCredentialProvider,
 )
-from freightliner.domain.errors import InvalidInput, Unsupported, Where
+from freightliner.domain.errors import ConfigurationError, InvalidInput, Unsupported, Where
 from freightliner.domain.events import ImageEvent, ScanFinished
 from freightliner.domain.reference import ecr_host, gar_host
 from freightliner.domain.registries import AuthConfig, AuthKind, Registries, TlsMode
@@ -113,6 +113,8 @@ from freightliner.settings import (
     Settings,
     aws_region,
 )
+
+T = TypeVar("T")
 
 
 class SecretStores:
@@ -408,7 +410,8 @@ def aws_credential_source(settings: Settings) -> CredentialSource | None:
 
 def load_document_text(spec: str, s3: Any, ssm: Any) -> tuple[str, str]:
     """A document's text (rules, syncs) and a name for errors, from a path, `s3://b/k` or
-    `ssm:/name`."""
+    `ssm:/name`. A document that is missing, denied or unreadable is a ConfigurationError
+    (no event is consumed while it is); a throttled or unreachable store stays retryable."""
     try:
         if spec.startswith("s3://"):
             bucket, _, key = spec[5:].partition("/")
@@ -420,9 +423,20 @@ def load_document_text(spec: str, s3: Any, ssm: Any) -> tuple[str, str]:
             return str(value), spec
         return Path(spec).read_text(), spec
     except OSError as exc:
-        raise InvalidInput(f"cannot read rules {spec}: {exc.strerror}") from None
+        raise ConfigurationError(f"cannot read {spec}: {exc.strerror}") from None
     except (ClientError, BotoCoreError) as exc:
-        raise aws_error(exc, Where(registry=spec, operation="load rules")) from None
+        error = aws_error(exc, Where(registry=spec, operation="load document"))
+        if error.retryable:
+            raise error from None
+        raise ConfigurationError(str(error)) from None
+
+
+def parsed_document(parse: Callable[[str, str], T], text: str, origin: str) -> T:
+    """A rules or sync document parsed; an invalid one is the deployment's error."""
+    try:
+        return parse(text, origin)
+    except InvalidInput as exc:
+        raise ConfigurationError(str(exc)) from None
 
 
 class Pipeline:
@@ -437,7 +451,7 @@ class Pipeline:
 
     def _require(self, value: str | None, variable: str) -> str:
         if not value:
-            raise InvalidInput(f"{variable} is not set")
+            raise ConfigurationError(f"{variable} is not set")
         return value
 
     @cached_property
@@ -452,7 +466,7 @@ class Pipeline:
         text, origin = load_document_text(
             spec, lambda: self._client("s3"), lambda: self._client("ssm")
         )
-        return parse_rules(text, origin)
+        return parsed_document(parse_rules, text, origin)
 
     @cached_property
     def queue(self) -> WorkQueue:
@@ -493,7 +507,7 @@ class Pipeline:
     def wake_gates(self, scan: ScanFinished) -> WakeReport:
         gate = self.gate
         if gate is None:
-            raise InvalidInput(f"{ENV_SCAN_GATE_ARN} is not set: there is no gate to wake")
+            raise ConfigurationError(f"{ENV_SCAN_GATE_ARN} is not set: there is no gate to wake")
         return wake_waiting_gates(scan.image(), self.scan_waits, gate)
 
     @cached_property
@@ -602,7 +616,7 @@ class Pipeline:
         text, origin = load_document_text(
             spec, lambda: self._client("s3"), lambda: self._client("ssm")
         )
-        return parse_sync_file(text, origin)
+        return parsed_document(parse_sync_file, text, origin)
 
     def start_tree(self, spec: SyncSpec) -> str:
         job_id, _ = start_tree(
@@ -615,6 +629,7 @@ class Pipeline:
             self._client("scheduler"),
             self._require(self.settings.start_tree_arn, ENV_START_TREE_ARN),
             self._require(self.settings.scheduler_role_arn, ENV_SCHEDULER_ROLE_ARN),
+            dead_letter_arn=self.settings.failed_events_arn,
         )
 
     def resume(self, job_id: str, retry_failed: bool = False) -> ResumeReport:

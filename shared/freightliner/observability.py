@@ -36,9 +36,17 @@ def log_item(item: WorkItem) -> None:
 
 
 def count_failure(kind: str) -> None:
-    """One `Failures` total (alarmed on) and one per error kind (for the dashboard)."""
+    """Failures that need a person: permanent ones (rejected input, FAILED items) and
+    configuration errors. One `Failures` total (alarmed on) and one per error kind."""
     metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name=f"Failures_{kind}", unit=MetricUnit.Count, value=1)
+
+
+def count_retry(kind: str, count: int = 1) -> None:
+    """Failures that will be tried again (throttling, unavailable, timeouts): `Retries` and
+    one per kind, apart from `Failures` so a burst of 429s does not page anyone."""
+    metrics.add_metric(name="Retries", unit=MetricUnit.Count, value=count)
+    metrics.add_metric(name=f"Retries_{kind}", unit=MetricUnit.Count, value=count)
 
 
 def count_copy(bytes_copied: int, seconds: float) -> None:

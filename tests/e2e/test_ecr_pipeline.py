@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from freightliner.bootstrap import pipeline, reset_pipeline
-from freightliner.domain.errors import InvalidInput
+from freightliner.domain.errors import ConfigurationError
 from freightliner.domain.work import ItemStatus
 from freightliner.harness.functions import cloud_function_client, load_handler
 from freightliner.harness.images import Pusher
@@ -309,5 +309,12 @@ def test_rules_load_from_ssm_and_s3_with_errors_naming_the_source(
     assert [rule.name for rule in pipeline().rules.rules] == ["prod-to-gar", "gar-back-to-ecr"]
     monkeypatch.setenv("FREIGHTLINER_RULES", "s3://config/rules.yaml")
     reset_pipeline()
-    with pytest.raises(InvalidInput, match=r"s3://config/rules.yaml:2: rules\.0\.source"):
+    with pytest.raises(ConfigurationError, match=r"s3://config/rules.yaml:2: rules\.0\.source"):
         pipeline().rules  # noqa: B018 - loading is the point
+    # A missing document is the deployment's error too: the event is not consumed.
+    monkeypatch.setenv("FREIGHTLINER_RULES", "s3://config/missing.yaml")
+    reset_pipeline()
+    image = stack.push("team/app", "v9", seed=9)
+    with pytest.raises(ConfigurationError, match=r"s3://config/missing\.yaml"):
+        stack.fire(stack.ecr_event(image, "team/app", "v9"))
+    assert stack.work() == 0

@@ -210,11 +210,14 @@ def test_tree_schedules_follow_the_sync_file(
         "FREIGHTLINER_START_TREE_ARN", "arn:aws:lambda:us-east-1:123456789012:function:start"
     )
     monkeypatch.setenv("FREIGHTLINER_SCHEDULER_ROLE_ARN", "arn:aws:iam::123456789012:role/s")
+    failed_events = "arn:aws:sqs:us-east-1:123456789012:freightliner-failed-events"
+    monkeypatch.setenv("FREIGHTLINER_FAILED_EVENTS_ARN", failed_events)
     reset_pipeline()
     syncs = write_syncs(tmp_path / "syncs.yaml", schedule="rate(1 day)")
     assert main(["tree", "schedule", str(syncs)]) == 0
     found = scheduler.get_schedule(Name="prod-to-gar", GroupName="freightliner-trees")
     assert found["ScheduleExpression"] == "rate(1 day)"
+    assert found["Target"]["DeadLetterConfig"] == {"Arn": failed_events}
     assert json.loads(found["Target"]["Input"]) == {"sync": "prod-to-gar"}
     write_syncs(syncs, schedule="cron(0 3 * * ? *)")
     assert main(["tree", "schedule", str(syncs)]) == 0

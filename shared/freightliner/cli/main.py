@@ -13,6 +13,8 @@ from typing import Any
 
 from freightliner.adapters.local.static_creds import parse_user_pass
 from freightliner.bootstrap import Container
+from freightliner.cli.events_commands import add_parser as add_events_parser
+from freightliner.cli.events_commands import run_events_command
 from freightliner.cli.local import DEFAULT_DIR, invoke, local_down, local_up
 from freightliner.cli.progress import ConsoleProgress, human_bytes
 from freightliner.cli.secrets_commands import add_parser as add_secrets_parser
@@ -89,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     common(tags)
     add_sync_parsers(sub)
     add_secrets_parser(sub)
+    add_events_parser(sub)
 
     local = sub.add_parser("local", help="the pipeline on this machine (moto + local registries)")
     local.add_argument("action", choices=["up", "down"])
@@ -204,6 +207,7 @@ COMMANDS: dict[str, Any] = {
     "jobs": run_jobs_command,
     "tree": run_tree_command,
     "secrets": run_secrets_command,
+    "events": run_events_command,
     "local": _run_local,
     "invoke": _run_invoke,
 }

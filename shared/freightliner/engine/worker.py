@@ -1,6 +1,7 @@
 """Running one WorkItem: claim it, copy (or delete), record the outcome.
 
-Retryable failures release the item and re-raise, so the queue delivers it again later;
+Retryable and configuration failures release the item and re-raise, so the queue delivers
+it again later;
 permanent failures are recorded FAILED with their reason and not raised, so the message is
 removed instead of bouncing to the dead-letter queue. A duplicate delivery of a finished item
 does no work.
@@ -14,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from freightliner.domain.digest import Digest
-from freightliner.domain.errors import FreightlinerError, InvalidInput, RetryableError
+from freightliner.domain.errors import FreightlinerError, InvalidInput
 from freightliner.domain.jobs import JobRecord, JobSummary
 from freightliner.domain.reference import Reference
 from freightliner.domain.work import ItemStatus, WorkItem
@@ -107,10 +108,10 @@ def _run(
             report: CopyReport = copier.copy(
                 Reference.parse(item.source), Reference.parse(item.destination)
             )
-    except RetryableError as exc:
-        state.release(item, str(exc), exc.kind)
-        raise
     except FreightlinerError as exc:
+        if not exc.outcome.acknowledged:
+            state.release(item, str(exc), exc.kind)
+            raise
         closed = state.finish(item, ItemStatus.FAILED, error=str(exc), error_kind=exc.kind)
         log.warning("item %s failed: %s", item.item_id, exc)
         return ItemOutcome(outcome="failed", error=exc.to_dict(), **base), closed

@@ -120,8 +120,14 @@ def _finish_scans(gate: LocalScanGate, digests: dict[str, str], jobs: dict[str, 
         print(f"on_scan_event {repository}: woke {reply.get('woken', 0)} gate(s)")
     for repository, job_id in jobs.items():
         [item] = pipeline().state.list_items(job_id)
-        execution = gate.wait(gate_execution_name(item.source_digest, item.destination))
-        print(f"scan gate {repository}: execution {execution['status']}")
+        name = gate_execution_name(item.source_digest, item.destination)
+        execution = gate.wait(name)
+        history = boto3.client("stepfunctions").get_execution_history(
+            executionArn=gate.execution_arn(name), maxResults=1000
+        )
+        # Standard workflows bill state transitions: one per state entered
+        entered = sum(e["type"].endswith("StateEntered") for e in history["events"])
+        print(f"scan gate {repository}: execution {execution['status']}, {entered} transitions")
 
 
 def _summary(gate: LocalScanGate, jobs: dict[str, str]) -> None:
