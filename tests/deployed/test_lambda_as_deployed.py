@@ -123,7 +123,7 @@ def test_the_scan_gate_runs_its_deployed_tasks_and_a_scan_event_ends_the_wait(
         execution = gate.wait(gate_execution_name(item.source_digest, item.destination))
         assert execution["status"] == "SUCCEEDED"
         names = {call.function for call in gate.calls}
-        assert names == {"check_scan", "wait_for_scan", "evaluate_findings"}
+        assert names == {"check_scan", "wait_for_scan", "evaluate_findings", "record_gate_outcome"}
         assert all(call.error is None for call in gate.calls)
     assert shipped.work() == 1
     assert (
