@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
 
-from freightliner.bootstrap import pipeline
+from freightliner.bootstrap.lambda_root import lambda_root
 from freightliner.domain.errors import FreightlinerError, RetryableError
-from freightliner.domain.events import EcrImageAction
+from freightliner.domain.events import EcrImageAction, ImageEvent
+from freightliner.engine.intake import IntakeResult
 from freightliner.lambda_support import rejection
 from freightliner.observability import count_event, logger, metrics, short, tracer
 
@@ -17,6 +19,14 @@ from freightliner.observability import count_event, logger, metrics, short, trac
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(event, context, lambda_root().accept)
+
+
+Accept = Callable[[ImageEvent, str, Any], IntakeResult]
+"""The intake, once per event: `(event, correlation_id, lambda_context) -> IntakeResult`."""
+
+
+def handle(event: dict[str, Any], context: Any, accept: Accept) -> dict[str, Any]:
     try:
         action = EcrImageAction.model_validate(event)
         image = action.image_event()
@@ -29,7 +39,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"status": "ignored"}
     logger.append_keys(repository=image.repository, digest=short(image.digest))
     try:
-        result = pipeline().accept(image, correlation_id=action.id, lambda_context=context)
+        result = accept(image, action.id, context)
     except RetryableError:
         raise  # EventBridge / Lambda retry the event
     except FreightlinerError as exc:

@@ -10,23 +10,29 @@ FREIGHTLINER_AWS_CREDENTIALS.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import flask
 import functions_framework
 from cloudevents.http import CloudEvent
 from pydantic import ValidationError
 
-from freightliner.bootstrap import pipeline
+from freightliner.bootstrap.aws_pipeline import AwsPipeline
+from freightliner.bootstrap.cloud_function_root import cloud_function_root
 from freightliner.domain.errors import FreightlinerError, RetryableError
 from freightliner.domain.events import PubSubMessage
-from freightliner.engine.replicate_now import ReplicateNowRequest
 from freightliner.lambda_support import rejection
 from freightliner.observability import count_event, logger, short
+
+if TYPE_CHECKING:
+    import flask
 
 
 @functions_framework.cloud_event
 def on_gar_push(event: CloudEvent) -> dict[str, Any]:
+    return handle_notification(event, cloud_function_root())
+
+
+def handle_notification(event: CloudEvent, root: AwsPipeline) -> dict[str, Any]:
     data = event.get_data() or {}
     try:
         message = PubSubMessage.model_validate(data.get("message") or {})
@@ -40,7 +46,7 @@ def on_gar_push(event: CloudEvent) -> dict[str, Any]:
         correlation_id=message.message_id, repository=image.repository, digest=short(image.digest)
     )
     try:
-        result = pipeline().accept(image, correlation_id=message.message_id)
+        result = root.accept(image, message.message_id)
     except RetryableError:
         raise  # not acked: Pub/Sub delivers it again
     except FreightlinerError as exc:
@@ -52,9 +58,17 @@ def on_gar_push(event: CloudEvent) -> dict[str, Any]:
 
 @functions_framework.http
 def replicate_now(request: flask.Request) -> tuple[dict[str, Any], int]:
+    return handle_replicate_now(request, cloud_function_root())
+
+
+def handle_replicate_now(request: flask.Request, root: AwsPipeline) -> tuple[dict[str, Any], int]:
+    # The copy engine loads httpx: on the first request, not during the cold start.
+    from freightliner.engine.replicate_now import ReplicateNowRequest  # noqa: PLC0415
+    from freightliner.engine.replicate_now import replicate_now as copy_now  # noqa: PLC0415
+
     try:
         body = ReplicateNowRequest.model_validate(request.get_json(silent=True) or {})
-        report = pipeline().replicate_now(body)
+        report = copy_now(body, root.registry_clients, root.settings.jobs)
     except (ValidationError, FreightlinerError) as exc:
         return rejection(exc, "replicate-now request"), 400
     return report.model_dump(), 200

@@ -7,9 +7,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from freightliner.bootstrap import pipeline
+from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
 from freightliner.domain.errors import FreightlinerError, RetryableError
 from freightliner.domain.events import ScanFinished
+from freightliner.engine.scan_gate import wake_waiting_gates
 from freightliner.lambda_support import rejection
 from freightliner.observability import count_woken, logger, metrics, tracer
 
@@ -18,9 +19,13 @@ from freightliner.observability import count_woken, logger, metrics, tracer
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(event, lambda_root())
+
+
+def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
     try:
         scan = ScanFinished.model_validate(event)
-        report = pipeline().wake_gates(scan)
+        report = wake_waiting_gates(scan.image(), root.scan_waits, root.gate_to_wake())
     except RetryableError:
         raise  # EventBridge retries the event
     except (ValidationError, FreightlinerError) as exc:

@@ -6,9 +6,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from freightliner.bootstrap import pipeline
+from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
 from freightliner.domain.errors import FreightlinerError
-from freightliner.engine.replicate_now import ReplicateNowRequest
 from freightliner.lambda_support import rejection
 from freightliner.observability import count_copy, logger, metrics, tracer
 
@@ -17,9 +16,16 @@ from freightliner.observability import count_copy, logger, metrics, tracer
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(event, lambda_root())
+
+
+def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
+    # The copy engine loads httpx: on the first request, not during the cold start.
+    from freightliner.engine.replicate_now import ReplicateNowRequest, replicate_now  # noqa: PLC0415
+
     try:
         request = ReplicateNowRequest.model_validate(event)
-        report = pipeline().replicate_now(request)
+        report = replicate_now(request, root.registry_clients, root.settings.jobs)
     except (ValidationError, FreightlinerError) as exc:
         return rejection(exc, "replicate-now request")
     count_copy(report.bytes_copied, report.seconds)

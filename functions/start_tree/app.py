@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from freightliner.bootstrap import pipeline
-from freightliner.domain.errors import FreightlinerError, InvalidInput, RetryableError
+from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
+from freightliner.domain.errors import FreightlinerError, RetryableError
 from freightliner.lambda_support import rejection
 from freightliner.observability import logger, metrics, tracer
 
@@ -23,14 +23,21 @@ class StartTree(BaseModel):
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(event, lambda_root())
+
+
+def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
+    from freightliner.engine.tree_fanout import start_tree  # noqa: PLC0415 - loads httpx: first use
+
     try:
         request = StartTree.model_validate(event.get("detail") or event)
-        work = pipeline()
-        spec = next((s for s in work.syncs.syncs if s.name == request.sync), None)
-        if spec is None:
-            known = ", ".join(s.name for s in work.syncs.syncs)
-            raise InvalidInput(f"no sync named {request.sync!r} (known: {known})")
-        job_id = work.start_tree(spec)
+        job_id, _ = start_tree(
+            root.sync_named(request.sync),
+            root.registry_clients,
+            queue=root.queue,
+            state=root.state,
+            notifier=root.notifier,
+        )
     except RetryableError:
         raise
     except (ValidationError, FreightlinerError) as exc:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from freightliner.adapters.local.static_creds import parse_user_pass
-from freightliner.bootstrap import Container
+from freightliner.bootstrap import cli_root
 from freightliner.cli.local import DEFAULT_DIR, invoke, local_down, local_up
 from freightliner.cli.progress import ConsoleProgress, human_bytes
 from freightliner.cli.secrets_commands import add_parser as add_secrets_parser
@@ -25,8 +25,6 @@ from freightliner.cli.sync_commands import (
 )
 from freightliner.domain.errors import FreightlinerError, InvalidInput
 from freightliner.domain.reference import Reference
-from freightliner.engine.copy import Copier
-from freightliner.engine.inspect import inspect_image
 from freightliner.engine.models import CopyOptions, CopyReport
 from freightliner.ports.credentials import Credential
 
@@ -146,14 +144,16 @@ def _run_copy(args: argparse.Namespace) -> int:
         **_creds(src.registry, args.src_creds, ENV_SRC_CREDS),
         **_creds(dst.registry, args.dest_creds, ENV_DEST_CREDS),
     }
-    container = Container.from_environment(args.registries, credentials)
+    from freightliner.engine.copy import Copier  # noqa: PLC0415 - loads httpx: not for --help
+
+    clients = cli_root.registry_clients(args.registries, credentials)
     try:
         with ConsoleProgress(live=None if not args.json else False) as progress:
             sink = progress if not args.json else None
-            with Copier(container, options, sink) as copier:
+            with Copier(clients, options, sink) as copier:
                 report = copier.copy(src, dst)
     finally:
-        container.close()
+        clients.close()
     if args.json:
         print(report.model_dump_json(indent=2))
     else:
@@ -163,11 +163,13 @@ def _run_copy(args: argparse.Namespace) -> int:
 
 def _run_inspect(args: argparse.Namespace) -> int:
     ref = Reference.parse(args.reference)
-    container = Container.from_environment(args.registries, _creds(ref.registry, args.creds))
+    from freightliner.engine.inspect import inspect_image  # noqa: PLC0415 - loads httpx
+
+    clients = cli_root.registry_clients(args.registries, _creds(ref.registry, args.creds))
     try:
-        summary = inspect_image(container.client(ref.registry), ref)
+        summary = inspect_image(clients.client(ref.registry), ref)
     finally:
-        container.close()
+        clients.close()
     if args.json:
         print(summary.model_dump_json(indent=2))
         return 0
@@ -184,11 +186,11 @@ def _run_tags(args: argparse.Namespace) -> int:
     ref = Reference.parse(args.repository)
     if ref.tag or ref.digest:
         raise InvalidInput(f"give a repository without tag or digest, not {args.repository!r}")
-    container = Container.from_environment(args.registries, _creds(ref.registry, args.creds))
+    clients = cli_root.registry_clients(args.registries, _creds(ref.registry, args.creds))
     try:
-        tags = list(container.client(ref.registry).list_tags(ref.repository))
+        tags = list(clients.client(ref.registry).list_tags(ref.repository))
     finally:
-        container.close()
+        clients.close()
     if args.json:
         print(json.dumps({"repository": ref.name, "tags": tags}, indent=2))
     else:

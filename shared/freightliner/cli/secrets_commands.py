@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 
-from freightliner.bootstrap import Container
+from freightliner.bootstrap import cli_root
 from freightliner.domain.errors import InvalidInput
 from freightliner.domain.secrets import StoreKind
 from freightliner.engine.secrets import audit_log, delete_secret, put_json_secret, put_secret
@@ -67,7 +67,7 @@ def _store(args: argparse.Namespace) -> SecretStore:
             raise InvalidInput("--store gcp needs --project (or GOOGLE_CLOUD_PROJECT)")
     else:
         location = args.region
-    return Container().secret_stores.get(kind, location)
+    return cli_root.secret_store(kind, location)
 
 
 def _read_value(args: argparse.Namespace) -> str:

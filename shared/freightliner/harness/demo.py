@@ -20,10 +20,11 @@ from typing import Any
 import boto3
 import httpx
 
-from freightliner.bootstrap import pipeline, reset_pipeline
+from freightliner.bootstrap.lambda_root import lambda_root
 from freightliner.domain.work import job_id_for
 from freightliner.harness.functions import (
     ecr_push_event,
+    forget_roots,
     gar_insert_event,
     load_handler,
     post_to_on_gar_push,
@@ -56,7 +57,7 @@ def main() -> int:
         stack.apply_env()
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the summary tells the story
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-        reset_pipeline()
+        forget_roots()
         print(f"local ECR  {ECR_HOST} -> {stack.ecr.url}")
         print(f"local GAR  {GAR_HOST} -> {stack.gar.url}")
         print(f"moto       {stack.moto_url} (SQS, DynamoDB, ECR control plane)")
@@ -99,7 +100,7 @@ def main() -> int:
         response = post_to_on_gar_push(cloud_event)
         print(f"on_gar_push: HTTP {response.status_code}")
         print(f"replicate: {drain(sqs, stack.resources.queue_url, replicate)} message(s)")
-        state = pipeline().state
+        state = lambda_root().state
         jobs.append(job_id_for(cloud_event["data"]["message"]["messageId"], seeded.digest))
 
         step("summary (from DynamoDB)")
@@ -128,7 +129,7 @@ def main() -> int:
             same = digest == seeded.digest
             ok &= same
             print(f"{'OK ' if same else 'BAD'} {ref} {digest}")
-        reset_pipeline()
+        forget_roots()
         print("\nall copies kept the source digest" if ok else "\nDIGEST MISMATCH")
         return 0 if ok else 1
 

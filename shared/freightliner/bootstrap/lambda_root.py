@@ -1,0 +1,92 @@
+"""The Lambda functions' factory: the AWS pipeline's parts plus what only Lambda handlers use
+(scan-gate waits, the Pub/Sub poller's subscription, the scheduled syncs, SQS leases).
+
+One `LambdaRoot` per warm execution environment, built from the environment on the first
+invocation; a handler passes it (or the parts it needs) to the engine. Tests build their own
+`LambdaRoot(Settings(...))` and hand it to the handler's `handle` function.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from freightliner.bootstrap.aws_pipeline import AwsPipeline, required
+from freightliner.domain.errors import InvalidInput
+from freightliner.settings import (
+    ENV_GAR_SUBSCRIPTION,
+    ENV_QUEUE_URL,
+    ENV_SCAN_GATE_ARN,
+    ENV_SYNCS,
+    Settings,
+)
+
+if TYPE_CHECKING:
+    from freightliner.domain.sync import SyncFile, SyncSpec
+    from freightliner.ports.scans import ScanWaits
+    from freightliner.ports.work import NotificationSource, ScanGate
+
+
+class LambdaRoot(AwsPipeline):
+    @cached_property
+    def scan_waits(self) -> ScanWaits:
+        from freightliner.adapters.aws.dynamo_scan_waits import DynamoScanWaits  # noqa: PLC0415
+
+        return DynamoScanWaits(self.table)
+
+    def gate_to_wake(self) -> ScanGate:
+        """The scan gate a scan-finished event wakes; InvalidInput where there is none."""
+        gate = self.gate
+        if gate is None:
+            raise InvalidInput(f"{ENV_SCAN_GATE_ARN} is not set: there is no gate to wake")
+        return gate
+
+    @cached_property
+    def notifications(self) -> NotificationSource:
+        """GAR notifications pulled from Pub/Sub (AWS-only deployments)."""
+        from google.cloud import pubsub_v1  # type: ignore[attr-defined]  # noqa: PLC0415
+
+        from freightliner.adapters.gcp.pubsub_source import PubSubNotificationSource  # noqa: PLC0415
+
+        subscription = required(self.settings.gar_subscription, ENV_GAR_SUBSCRIPTION)
+        return PubSubNotificationSource(pubsub_v1.SubscriberClient(), subscription)
+
+    @cached_property
+    def syncs(self) -> SyncFile:
+        """The sync file whose tree syncs the schedules start."""
+        from freightliner.domain.sync import parse_sync_file  # noqa: PLC0415
+
+        return parse_sync_file(*self.document(required(self.settings.syncs, ENV_SYNCS)))
+
+    def sync_named(self, name: str) -> SyncSpec:
+        """The sync file's sync called `name`; InvalidInput naming the known ones otherwise."""
+        spec = next((s for s in self.syncs.syncs if s.name == name), None)
+        if spec is None:
+            known = ", ".join(s.name for s in self.syncs.syncs)
+            raise InvalidInput(f"no sync named {name!r} (known: {known})")
+        return spec
+
+    def extend_visibility(self, receipt_handle: str, seconds: int) -> None:
+        """Keep an SQS message leased (or set when it comes back) for `seconds`."""
+        url = required(self.settings.queue_url, ENV_QUEUE_URL)
+        self.client("sqs").change_message_visibility(
+            QueueUrl=url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )
+
+
+_ROOT: LambdaRoot | None = None
+
+
+def lambda_root() -> LambdaRoot:
+    """The execution environment's root, built from the environment on first use."""
+    global _ROOT  # noqa: PLW0603 - the warm-container cache is the point
+    if _ROOT is None:
+        _ROOT = LambdaRoot(Settings.from_env())
+    return _ROOT
+
+
+def forget_lambda_root() -> None:
+    """Drop the cached root so the next invocation reads the environment again: for tests and
+    `freightliner invoke`, which change the environment within one process."""
+    global _ROOT  # noqa: PLW0603
+    _ROOT = None
