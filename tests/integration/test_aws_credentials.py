@@ -29,7 +29,7 @@ from moto.sts.models import sts_backends
 from freightliner.adapters.aws.credential_sources import WebIdentityRole
 from freightliner.adapters.aws.sessions import AwsClients
 from freightliner.adapters.gcp import google_credentials
-from freightliner.bootstrap.lambda_root import lambda_root
+from freightliner.bootstrap.cloud_function_root import cloud_function_root
 from freightliner.bootstrap.registry_clients import RegistryClients
 from freightliner.domain.errors import FreightlinerError, Unauthorized
 from freightliner.domain.secrets import SecretText, StoreKind
@@ -164,7 +164,7 @@ def test_keys_from_gcp_secret_manager_sign_every_call_and_a_rotated_key_is_read_
 
     client = cloud_function_client("on_gar_push", "cloudevent")
     replies = [push(client, gar_insert("m-1", "a"))]
-    sts = lambda_root().aws.client("sts", "us-east-1")
+    sts = cloud_function_root().aws.client("sts", "us-east-1")
     assert sts.get_caller_identity()["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/gcp-bridge"
     reads = [p for m, p in google.requests if p.endswith(":access")]
     assert reads == ["/v1/projects/proj/secrets/aws-keys/versions/latest:access"]  # once
@@ -238,8 +238,8 @@ def test_a_role_assumed_with_the_metadata_servers_id_token(
     forget_roots()
     client = cloud_function_client("on_gar_push", "cloudevent")
     replies = [push(client, gar_insert(f"m-{n}", hexdigit)) for n, hexdigit in enumerate("cd")]
-    assert queued(lambda_root().aws.client("sqs", "us-east-1"), resources) == 2
-    sts = lambda_root().aws.client("sts", "us-east-1")
+    assert queued(cloud_function_root().aws.client("sqs", "us-east-1"), resources) == 2
+    sts = cloud_function_root().aws.client("sts", "us-east-1")
     assert sts.get_caller_identity()["Arn"] == (
         f"arn:aws:sts::{ACCOUNT}:assumed-role/gcp-bridge/freightliner"
     )
@@ -286,7 +286,7 @@ def test_a_custom_audience_is_asked_for_and_the_cli_signs_the_same_way(
     monkeypatch.setenv("FREIGHTLINER_AWS_WEB_IDENTITY_AUDIENCE", "https://aws.example.com")
     forget_roots()
     push(cloud_function_client("on_gar_push", "cloudevent"), gar_insert("m", "e"))
-    assert queued(lambda_root().aws.client("sqs", "us-east-1"), resources) == 1
+    assert queued(cloud_function_root().aws.client("sqs", "us-east-1"), resources) == 1
     assert [r["audience"] for r in google.identity_requests] == ["https://aws.example.com"]
     # The CLI's container (copy, sync) signs the same way.
     cli = RegistryClients.from_environment().aws.client("sts", "us-east-1")

@@ -77,7 +77,8 @@ class AwsPipeline:
     def queue(self) -> WorkQueue:
         from freightliner.adapters.aws.sqs_queue import SqsWorkQueue  # noqa: PLC0415
 
-        return SqsWorkQueue(self.client("sqs"), required(self.settings.queue_url, ENV_QUEUE_URL))
+        url = required(self.settings.queue_url, ENV_QUEUE_URL)
+        return SqsWorkQueue(self.client("sqs"), url)
 
     @cached_property
     def table(self) -> Any:

@@ -4,12 +4,15 @@ SQLite checkpoints or the pipeline's DynamoDB table."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from freightliner.adapters.local.sqlite_checkpoints import ItemFailure, JobSummary
 from freightliner.cli.progress import human_bytes
 from freightliner.ports.work import ItemRecord, JobRecord
+
+if TYPE_CHECKING:
+    from freightliner.adapters.local.sqlite_checkpoints import ItemFailure, JobSummary
 
 
 class FailureView(BaseModel):

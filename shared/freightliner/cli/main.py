@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from freightliner.adapters.local.static_creds import parse_user_pass
 from freightliner.bootstrap import cli_root
 from freightliner.cli.local import DEFAULT_DIR, invoke, local_down, local_up
 from freightliner.cli.progress import ConsoleProgress, human_bytes
@@ -111,6 +110,8 @@ def _run_invoke(args: argparse.Namespace) -> int:
 
 
 def _creds(host: str, value: str | None, env: str | None = None) -> dict[str, Credential]:
+    from freightliner.adapters.local.static_creds import parse_user_pass  # noqa: PLC0415
+
     text = value or (os.environ.get(env) if env else None)
     return {host: parse_user_pass(text)} if text else {}
 
