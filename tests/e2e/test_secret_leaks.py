@@ -103,10 +103,10 @@ def test_the_sentinel_never_appears(
         container = RegistryClients.from_environment(registries)
         for ref in ("aws-sm://mirror/wrong#password", "aws-sm://mirror/creds#user"):
             try:
-                container.secret_references.resolve(SecretRef.parse(ref))
+                container.credentials.secret_references.resolve(SecretRef.parse(ref))
             except FreightlinerError as exc:
                 exceptions += [str(exc), repr(exc), json.dumps(exc.to_dict())]
-        credential = container.credential_provider(MIRROR).get(MIRROR)
+        credential = container.credentials.provider(MIRROR).get(MIRROR)
         exceptions += [repr(credential), str(credential), credential.model_dump_json()]  # type: ignore[union-attr]
 
         # it all really happened with the sentinel

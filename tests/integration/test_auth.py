@@ -172,7 +172,7 @@ def test_ecr_destination_creates_the_repository_and_respects_immutability(
     container = RegistryClients.from_environment(config)
     with Copier(container, CopyOptions()) as copier:
         report = copier.copy(Reference.parse(seeded), Reference.parse(f"{ECR_HOST}/mirror/app:v1"))
-    assert container._ecr_provider.api_calls == 1  # one token for the whole copy
+    assert container.credentials.ecr_provider.api_calls == 1  # one token for the whole copy
     container.close()
     assert report.status == "copied"
     ecr = boto3.client("ecr", region_name="us-east-1")

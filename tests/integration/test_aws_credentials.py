@@ -155,7 +155,7 @@ def test_keys_from_gcp_secret_manager_sign_every_call_and_a_rotated_key_is_read_
     iam.create_user(UserName="gcp-bridge")
     iam.put_user_policy(UserName="gcp-bridge", PolicyName="all", PolicyDocument=_ALLOW_ALL)
     first = iam.create_access_key(UserName="gcp-bridge")["AccessKey"]
-    store = RegistryClients().secret_stores.get(StoreKind.GCP, "proj")
+    store = RegistryClients().credentials.secret_stores.get(StoreKind.GCP, "proj")
     store.put("aws-keys", SecretText.of("aws-keys", keys_json(first)))
     monkeypatch.setenv("FREIGHTLINER_AWS_CREDENTIALS", SECRET)
     forget_roots()

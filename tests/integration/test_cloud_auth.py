@@ -151,7 +151,7 @@ def test_ecr_through_an_assumed_role_reuses_the_session(
         f"    auth: {{kind: ecr, role_arn: '{role}'}}\n"
     )
     container = _copy_to(config, seeded, f"{ECR}/mirror/app:v1")
-    provider = container._ecr_provider
+    provider = container.credentials.ecr_provider
     provider.invalidate(ECR)  # a 401 would do this: a new token, through the same session
     assert provider.get(ECR) is not None
     assert provider.api_calls == 2

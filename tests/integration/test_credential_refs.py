@@ -88,7 +88,7 @@ def test_a_rotated_secret_is_picked_up_after_one_401(
     after = proxy.requests[seen:]
     assert [status for _, _, status in after].count(401) == 1
     assert after[0][2] == 401 and after[1][:2] == after[0][:2]  # the refused request, again
-    assert container.secret_references.reads == 2  # once at start, once after the 401
+    assert container.credentials.secret_references.reads == 2  # once at start, once after the 401
     assert httpx.get(
         f"{basic_registry.registry.url}/v2/b/app/manifests/v1",
         auth=("alice", rotated),
