@@ -15,15 +15,15 @@ from freightliner.lambda_support import rejection
 from freightliner.observability import count_event, logger, metrics, short, tracer
 
 
+Accept = Callable[[ImageEvent, str, Any], IntakeResult]
+"""The intake, once per event: `(event, correlation_id, lambda_context) -> IntakeResult`."""
+
+
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(event, context, lambda_root().accept)
-
-
-Accept = Callable[[ImageEvent, str, Any], IntakeResult]
-"""The intake, once per event: `(event, correlation_id, lambda_context) -> IntakeResult`."""
 
 
 def handle(event: dict[str, Any], context: Any, accept: Accept) -> dict[str, Any]:
