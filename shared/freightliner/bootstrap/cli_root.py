@@ -2,21 +2,20 @@
 credentials given on the command line, the local checkpoint file, the serverless pipeline's
 AWS parts (for `tree` and `jobs --store aws`), tree schedules and secret stores.
 
-Each command asks for what it uses when it runs: `freightliner --help` loads none of them.
+Each command asks for what it uses when it runs: `freightliner --help` loads none of them,
+nor the settings and pydantic models they are built from.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from freightliner.bootstrap.aws_pipeline import AwsPipeline, required
-from freightliner.settings import ENV_SCHEDULER_ROLE_ARN, ENV_START_TREE_ARN, Settings
-
 if TYPE_CHECKING:
     from pathlib import Path
 
     from freightliner.adapters.aws.tree_schedules import TreeSchedules
     from freightliner.adapters.local.sqlite_checkpoints import SqliteCheckpoints
+    from freightliner.bootstrap.aws_pipeline import AwsPipeline
     from freightliner.bootstrap.registry_clients import RegistryClients
     from freightliner.domain.secrets import StoreKind
     from freightliner.ports.credentials import Credential
@@ -42,12 +41,17 @@ def checkpoints(path: Path) -> SqliteCheckpoints:
 
 def aws_pipeline() -> AwsPipeline:
     """The deployed pipeline's queue, state table and event bus, as the environment names."""
+    from freightliner.bootstrap.aws_pipeline import AwsPipeline  # noqa: PLC0415
+    from freightliner.settings import Settings  # noqa: PLC0415
+
     return AwsPipeline(Settings.from_env())
 
 
 def tree_schedules(pipeline: AwsPipeline) -> TreeSchedules:
     """EventBridge Scheduler's schedules that start the pipeline's tree syncs."""
     from freightliner.adapters.aws.tree_schedules import TreeSchedules  # noqa: PLC0415
+    from freightliner.bootstrap.aws_pipeline import required  # noqa: PLC0415
+    from freightliner.settings import ENV_SCHEDULER_ROLE_ARN, ENV_START_TREE_ARN  # noqa: PLC0415
 
     settings = pipeline.settings
     return TreeSchedules(

@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from freightliner.bootstrap import cli_root
 from freightliner.cli.local import DEFAULT_DIR, invoke, local_down, local_up
@@ -23,10 +23,13 @@ from freightliner.cli.sync_commands import (
     run_tree_command,
 )
 from freightliner.domain.errors import FreightlinerError, InvalidInput
-from freightliner.domain.reference import Reference
-from freightliner.engine.models import CopyOptions, CopyReport
-from freightliner.ports.credentials import Credential
 
+if TYPE_CHECKING:
+    from freightliner.engine.models import CopyReport
+    from freightliner.ports.credentials import Credential
+
+# Commands import the models and clients they use when they run: `--help` and argument
+# errors answer before pydantic builds a model (a quarter of a second).
 ENV_SRC_CREDS = "FREIGHTLINER_SRC_CREDS"
 ENV_DEST_CREDS = "FREIGHTLINER_DEST_CREDS"
 EXIT_UNEXPECTED = 70
@@ -134,6 +137,9 @@ def _print_copy(report: CopyReport) -> None:
 
 
 def _run_copy(args: argparse.Namespace) -> int:
+    from freightliner.domain.reference import Reference  # noqa: PLC0415
+    from freightliner.engine.models import CopyOptions  # noqa: PLC0415
+
     src = Reference.parse(args.source)
     dst = Reference.parse(args.destination)
     if args.jobs < 1 or args.jobs > 64:
@@ -163,6 +169,8 @@ def _run_copy(args: argparse.Namespace) -> int:
 
 
 def _run_inspect(args: argparse.Namespace) -> int:
+    from freightliner.domain.reference import Reference  # noqa: PLC0415
+
     ref = Reference.parse(args.reference)
     from freightliner.engine.inspect import inspect_image  # noqa: PLC0415 - loads httpx
 
@@ -184,6 +192,8 @@ def _run_inspect(args: argparse.Namespace) -> int:
 
 
 def _run_tags(args: argparse.Namespace) -> int:
+    from freightliner.domain.reference import Reference  # noqa: PLC0415
+
     ref = Reference.parse(args.repository)
     if ref.tag or ref.digest:
         raise InvalidInput(f"give a repository without tag or digest, not {args.repository!r}")

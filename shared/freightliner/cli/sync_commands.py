@@ -12,19 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from freightliner.bootstrap import cli_root
-from freightliner.cli.job_views import (
-    JobView,
-    local_view,
-    render_row,
-    render_status,
-    table_view,
-)
 from freightliner.cli.progress import TreeConsoleProgress, human_bytes
 from freightliner.domain.errors import InvalidInput
-from freightliner.domain.sync import SyncSpec, parse_sync_file
 
 if TYPE_CHECKING:
     from freightliner.adapters.local.sqlite_checkpoints import SqliteCheckpoints
+    from freightliner.cli.job_views import JobView
+    from freightliner.domain.sync import SyncSpec
     from freightliner.engine.tree import TreeReport
 
 DEFAULT_STATE = Path(".freightliner/checkpoints.db")
@@ -138,6 +132,8 @@ def _print_reports(reports: list[TreeReport], as_json: bool) -> None:
 
 
 def _specs(args: argparse.Namespace) -> list[SyncSpec]:
+    from freightliner.domain.sync import parse_sync_file  # noqa: PLC0415
+
     try:
         text = args.file.read_text()
     except OSError as exc:
@@ -178,6 +174,8 @@ def run_tree_command(args: argparse.Namespace) -> int:
 
 
 def run_sync_command(args: argparse.Namespace) -> int:
+    from freightliner.domain.sync import SyncSpec  # noqa: PLC0415
+
     specs = _specs(args)
     store = cli_root.checkpoints(args.state)
     try:
@@ -206,6 +204,9 @@ def run_jobs_command(args: argparse.Namespace) -> int:
         raise InvalidInput(f"jobs {args.action} needs a job id")
     if _store_of(args) == "aws":
         return _queued_jobs(args)
+    from freightliner.cli.job_views import local_view  # noqa: PLC0415
+    from freightliner.domain.sync import SyncSpec  # noqa: PLC0415
+
     store = cli_root.checkpoints(args.state)
     try:
         if args.action == "resume":
@@ -224,6 +225,7 @@ def run_jobs_command(args: argparse.Namespace) -> int:
 
 def _queued_jobs(args: argparse.Namespace) -> int:
     """Jobs in the pipeline's DynamoDB table (FREIGHTLINER_TABLE; resume: also the queue)."""
+    from freightliner.cli.job_views import table_view  # noqa: PLC0415
     from freightliner.engine.job_resume import resume_job  # noqa: PLC0415 - loads httpx
 
     pipeline = cli_root.aws_pipeline()
@@ -259,6 +261,8 @@ def _queued_jobs(args: argparse.Namespace) -> int:
 
 
 def _print_views(views: list[JobView], as_json: bool) -> None:
+    from freightliner.cli.job_views import render_row  # noqa: PLC0415
+
     if as_json:
         print(json.dumps([v.model_dump() for v in views], indent=2))
         return
@@ -267,4 +271,6 @@ def _print_views(views: list[JobView], as_json: bool) -> None:
 
 
 def _print_status(view: JobView, as_json: bool) -> None:
+    from freightliner.cli.job_views import render_status  # noqa: PLC0415
+
     print(view.model_dump_json(indent=2) if as_json else render_status(view))
