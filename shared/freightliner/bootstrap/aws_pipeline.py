@@ -2,8 +2,9 @@
 job-end events, once-per-event intake and the registry clients), shared by the Lambda
 functions, the Cloud Function and the CLI's `tree` and `jobs --store aws` commands.
 
-Each part is built on its first use and kept while the process lives; the adapters and boto3
-load with the first part that needs them, not with this module.
+Each part is built on its first use and kept while the process lives; the adapters, boto3 and
+even the settings model load with the first part that needs them, not with this module (the
+environment variable names come from `freightliner.settings`, loaded by then).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from freightliner.domain.errors import InvalidInput
-from freightliner.settings import ENV_QUEUE_URL, ENV_RULES, ENV_TABLE, Settings
 
 if TYPE_CHECKING:
     from freightliner.adapters.aws.idempotency import OncePerEvent
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from freightliner.domain.rules import RulesDocument
     from freightliner.engine.intake import IntakeResult
     from freightliner.ports.work import JobNotifier, ScanGate, StateStore, WorkQueue
+    from freightliner.settings import Settings
 
 
 def required(value: str | None, variable: str) -> str:
@@ -70,12 +71,14 @@ class AwsPipeline:
     @cached_property
     def rules(self) -> RulesDocument:
         from freightliner.domain.rules import parse_rules  # noqa: PLC0415
+        from freightliner.settings import ENV_RULES  # noqa: PLC0415
 
         return parse_rules(*self.document(required(self.settings.rules, ENV_RULES)))
 
     @cached_property
     def queue(self) -> WorkQueue:
         from freightliner.adapters.aws.sqs_queue import SqsWorkQueue  # noqa: PLC0415
+        from freightliner.settings import ENV_QUEUE_URL  # noqa: PLC0415
 
         url = required(self.settings.queue_url, ENV_QUEUE_URL)
         return SqsWorkQueue(self.client("sqs"), url)
@@ -83,6 +86,8 @@ class AwsPipeline:
     @cached_property
     def table(self) -> Any:
         """The DynamoDB state table (jobs, items, scan waits, idempotency records)."""
+        from freightliner.settings import ENV_TABLE  # noqa: PLC0415
+
         name = required(self.settings.table, ENV_TABLE)
         return self.aws.resource("dynamodb", self.settings.region).Table(name)
 
@@ -118,6 +123,7 @@ class AwsPipeline:
         the event is delivered: `accept(event, correlation_id, lambda_context=None)`."""
         from freightliner.adapters.aws.idempotency import OncePerEvent  # noqa: PLC0415
         from freightliner.engine.intake import IntakeResult, accept_event  # noqa: PLC0415
+        from freightliner.settings import ENV_TABLE  # noqa: PLC0415
 
         def intake(event: ImageEvent, correlation_id: str) -> IntakeResult:
             return accept_event(

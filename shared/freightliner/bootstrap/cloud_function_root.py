@@ -6,7 +6,6 @@ FREIGHTLINER_AWS_CREDENTIALS name, since the function runs outside AWS."""
 from __future__ import annotations
 
 from freightliner.bootstrap.aws_pipeline import AwsPipeline
-from freightliner.settings import Settings
 
 _ROOT: AwsPipeline | None = None
 
@@ -15,6 +14,8 @@ def cloud_function_root() -> AwsPipeline:
     """The instance's root, built from the environment on first use."""
     global _ROOT  # noqa: PLW0603 - the warm-instance cache is the point
     if _ROOT is None:
+        from freightliner.settings import Settings  # noqa: PLC0415 - read on first use
+
         _ROOT = AwsPipeline(Settings.from_env())
     return _ROOT
 

@@ -13,13 +13,6 @@ from typing import TYPE_CHECKING
 
 from freightliner.bootstrap.aws_pipeline import AwsPipeline, required
 from freightliner.domain.errors import InvalidInput
-from freightliner.settings import (
-    ENV_GAR_SUBSCRIPTION,
-    ENV_QUEUE_URL,
-    ENV_SCAN_GATE_ARN,
-    ENV_SYNCS,
-    Settings,
-)
 
 if TYPE_CHECKING:
     from freightliner.domain.sync import SyncFile, SyncSpec
@@ -36,6 +29,8 @@ class LambdaRoot(AwsPipeline):
 
     def gate_to_wake(self) -> ScanGate:
         """The scan gate a scan-finished event wakes; InvalidInput where there is none."""
+        from freightliner.settings import ENV_SCAN_GATE_ARN  # noqa: PLC0415
+
         gate = self.gate
         if gate is None:
             raise InvalidInput(f"{ENV_SCAN_GATE_ARN} is not set: there is no gate to wake")
@@ -47,6 +42,7 @@ class LambdaRoot(AwsPipeline):
         from google.cloud import pubsub_v1  # type: ignore[attr-defined]  # noqa: PLC0415
 
         from freightliner.adapters.gcp.pubsub_source import PubSubNotificationSource  # noqa: PLC0415
+        from freightliner.settings import ENV_GAR_SUBSCRIPTION  # noqa: PLC0415
 
         subscription = required(self.settings.gar_subscription, ENV_GAR_SUBSCRIPTION)
         return PubSubNotificationSource(pubsub_v1.SubscriberClient(), subscription)
@@ -55,6 +51,7 @@ class LambdaRoot(AwsPipeline):
     def syncs(self) -> SyncFile:
         """The sync file whose tree syncs the schedules start."""
         from freightliner.domain.sync import parse_sync_file  # noqa: PLC0415
+        from freightliner.settings import ENV_SYNCS  # noqa: PLC0415
 
         return parse_sync_file(*self.document(required(self.settings.syncs, ENV_SYNCS)))
 
@@ -68,6 +65,8 @@ class LambdaRoot(AwsPipeline):
 
     def extend_visibility(self, receipt_handle: str, seconds: int) -> None:
         """Keep an SQS message leased (or set when it comes back) for `seconds`."""
+        from freightliner.settings import ENV_QUEUE_URL  # noqa: PLC0415
+
         url = required(self.settings.queue_url, ENV_QUEUE_URL)
         self.client("sqs").change_message_visibility(
             QueueUrl=url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
@@ -81,6 +80,8 @@ def lambda_root() -> LambdaRoot:
     """The execution environment's root, built from the environment on first use."""
     global _ROOT  # noqa: PLW0603 - the warm-container cache is the point
     if _ROOT is None:
+        from freightliner.settings import Settings  # noqa: PLC0415 - read on first use
+
         _ROOT = LambdaRoot(Settings.from_env())
     return _ROOT
 
