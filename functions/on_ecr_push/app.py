@@ -14,7 +14,6 @@ from freightliner.engine.intake import IntakeResult
 from freightliner.lambda_support import rejection
 from freightliner.observability import count_event, logger, metrics, short, tracer
 
-
 Accept = Callable[[ImageEvent, str, Any], IntakeResult]
 """The intake, once per event: `(event, correlation_id, lambda_context) -> IntakeResult`."""
 
