@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from freightliner.bootstrap import pipeline
+from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
 from freightliner.domain.events import ScanFinished
+from freightliner.engine.scan_gate import wake_waiting_gates
 from freightliner.handler_outcomes import Trigger, handles
 from freightliner.observability import count_woken, logger, metrics, tracer
 from freightliner.settings import ENV_SCAN_GATE_ARN, ENV_TABLE
@@ -17,8 +18,12 @@ from freightliner.settings import ENV_SCAN_GATE_ARN, ENV_TABLE
 @metrics.log_metrics
 @handles("scan event", Trigger.EVENT, requires=(ENV_TABLE, ENV_SCAN_GATE_ARN))
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(event, lambda_root())
+
+
+def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
     scan = ScanFinished.model_validate(event)
-    report = pipeline().wake_gates(scan)
+    report = wake_waiting_gates(scan.image(), root.scan_waits, root.gate_to_wake())
     count_woken(report.woken)
     logger.info("gates woken", extra=report.model_dump())
     return report.model_dump()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from freightliner.bootstrap import pipeline
-from freightliner.engine.replicate_now import ReplicateNowRequest
+from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
 from freightliner.handler_outcomes import Trigger, handles
 from freightliner.observability import count_copy, logger, metrics, tracer
 
@@ -15,7 +14,14 @@ from freightliner.observability import count_copy, logger, metrics, tracer
 @metrics.log_metrics
 @handles("replicate-now request", Trigger.EVENT)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(event, lambda_root())
+
+
+def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
+    # The copy engine loads httpx: on the first request, not during the cold start.
+    from freightliner.engine.replicate_now import ReplicateNowRequest, replicate_now  # noqa: PLC0415
+
     request = ReplicateNowRequest.model_validate(event)
-    report = pipeline().replicate_now(request)
+    report = replicate_now(request, root.registry_clients, root.settings.jobs)
     count_copy(report.bytes_copied, report.seconds)
     return report.model_dump()

@@ -7,8 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from freightliner.bootstrap import pipeline
-from freightliner.domain.errors import InvalidInput
+from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
 from freightliner.handler_outcomes import Trigger, handles
 from freightliner.observability import logger, metrics, tracer
 from freightliner.settings import ENV_QUEUE_URL, ENV_SYNCS, ENV_TABLE
@@ -25,12 +24,19 @@ class StartTree(BaseModel):
 @metrics.log_metrics
 @handles("start tree", Trigger.EVENT, requires=(ENV_TABLE, ENV_QUEUE_URL, ENV_SYNCS))
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(event, lambda_root())
+
+
+def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
+    from freightliner.engine.tree_fanout import start_tree  # noqa: PLC0415 - loads httpx: first use
+
     request = StartTree.model_validate(event.get("detail") or event)
-    work = pipeline()
-    spec = next((s for s in work.syncs.syncs if s.name == request.sync), None)
-    if spec is None:
-        known = ", ".join(s.name for s in work.syncs.syncs)
-        raise InvalidInput(f"no sync named {request.sync!r} (known: {known})")
-    job_id = work.start_tree(spec)
+    job_id, _ = start_tree(
+        root.sync_named(request.sync),
+        root.registry_clients,
+        queue=root.queue,
+        state=root.state,
+        notifier=root.notifier,
+    )
     logger.info("tree sync started", extra={"job_id": job_id, "sync": request.sync})
     return {"status": "started", "job_id": job_id, "sync": request.sync}

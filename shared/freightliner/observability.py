@@ -7,6 +7,11 @@ the copy; digests appear as 12-character prefixes; credentials never appear (the
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -15,10 +20,40 @@ from freightliner.domain.work import WorkItem
 
 SERVICE = "freightliner"
 NAMESPACE = "Freightliner"
+H = TypeVar("H", bound=Callable[..., Any])
+
+
+class LazyTracer:
+    """Powertools' Tracer, built when the first traced invocation starts: building it loads
+    and configures aws_xray_sdk (a quarter of a second), which a handler module's import (the
+    cold start) should not pay."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tracer: Tracer | None = None
+
+    def _get(self) -> Tracer:
+        with self._lock:
+            if self._tracer is None:
+                self._tracer = Tracer(service=SERVICE)
+            return self._tracer
+
+    def capture_lambda_handler(self, handler: H) -> H:
+        """`Tracer.capture_lambda_handler`, applied on the first call."""
+        traced: list[Callable[..., Any]] = []
+
+        @functools.wraps(handler)
+        def run(event: Any, context: Any) -> Any:
+            if not traced:
+                traced.append(self._get().capture_lambda_handler(handler))
+            return traced[0](event, context)
+
+        return run  # type: ignore[return-value]
+
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
-tracer = Tracer(service=SERVICE)
+tracer = LazyTracer()
 
 
 def short(digest: str | None) -> str:

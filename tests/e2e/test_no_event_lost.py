@@ -12,10 +12,9 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from freightliner.bootstrap import reset_pipeline
 from freightliner.cli.main import main
 from freightliner.harness.async_lambda import LambdaService, async_configs
-from freightliner.harness.functions import gar_insert_event, post_to_on_gar_push
+from freightliner.harness.functions import forget_roots, gar_insert_event, post_to_on_gar_push
 from freightliner.harness.images import Pusher
 from freightliner.harness.local_stack import ECR_CREDS, GAR_HOST
 from freightliner.harness.registry import free_port
@@ -39,12 +38,12 @@ def lambda_service(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[La
 
 def _outage(monkeypatch: pytest.MonkeyPatch, service: str) -> None:
     monkeypatch.setenv(f"AWS_ENDPOINT_URL_{service}", UNREACHABLE)
-    reset_pipeline()  # a cold start: clients are built again with the new endpoint
+    forget_roots()  # a cold start: clients are built again with the new endpoint
 
 
 def _restore(monkeypatch: pytest.MonkeyPatch, service: str) -> None:
     monkeypatch.delenv(f"AWS_ENDPOINT_URL_{service}")
-    reset_pipeline()
+    forget_roots()
 
 
 def _failed_events(stack: Stack) -> list[dict[str, object]]:
@@ -119,7 +118,7 @@ def test_rules_store_down_then_missing_then_fixed(
     assert record["responsePayload"]["errorType"] == "ConfigurationError"  # type: ignore[index]
 
     ssm.put_parameter(Name="/freightliner/rules", Value=stack.local.rules_text, Type="String")
-    reset_pipeline()
+    forget_roots()
     assert _redrive(capsys)["events_replayed"] == {"on_ecr_push": 1}
     assert stack.work() == 1
     assert skopeo_digest(f"{stack.gar.host}/my-project/apps/team/app:v2") == image.digest
@@ -153,7 +152,7 @@ def test_misconfigured_replicate_dead_letters_its_items_and_redrive_moves_them_b
     assert stack.fire(stack.ecr_event(image, "team/app", "v3"))["status"] == "enqueued"
     table = stack.resources.table
     monkeypatch.delenv("FREIGHTLINER_TABLE")
-    reset_pipeline()
+    forget_roots()
     deadline = time.monotonic() + 30
     dead: list[object] = []
     while not dead and time.monotonic() < deadline:
@@ -163,7 +162,7 @@ def test_misconfigured_replicate_dead_letters_its_items_and_redrive_moves_them_b
         dead = answer.get("Messages", [])
     assert dead, "the item never reached the DLQ"
     monkeypatch.setenv("FREIGHTLINER_TABLE", table)
-    reset_pipeline()
+    forget_roots()
     assert _redrive(capsys, "--dlq", stack.resources.dlq_url)["work_items_moved"] == 1
     assert stack.work() == 1
     assert skopeo_digest(f"{stack.gar.host}/my-project/apps/team/app:v3") == image.digest

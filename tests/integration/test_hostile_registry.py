@@ -19,7 +19,7 @@ import boto3
 import httpx
 import pytest
 
-from freightliner.bootstrap import Container
+from freightliner.bootstrap.registry_clients import RegistryClients
 from freightliner.cli.main import main
 from freightliner.domain.digest import Digest
 from freightliner.domain.errors import Timeout, Unauthorized, Unavailable, Unsupported, Where
@@ -48,15 +48,15 @@ def container(
     *configs: RegistryConfig,
     creds: dict[str, tuple[str, str]] | None = None,
     retry: RetryPolicy = FAST,
-) -> Container:
+) -> RegistryClients:
     credentials = {
         host: Credential(username=user, password=Redacted(password))
         for host, (user, password) in (creds or {}).items()
     }
-    return Container(Registries(list(configs)), credentials, retry=retry)
+    return RegistryClients(Registries(list(configs)), credentials, retry=retry)
 
 
-def copy(box: Container, src: str, dst: str) -> CopyReport:
+def copy(box: RegistryClients, src: str, dst: str) -> CopyReport:
     try:
         with Copier(box, CopyOptions()) as copier:
             return copier.copy(Reference.parse(src), Reference.parse(dst))

@@ -11,7 +11,7 @@ import pytest
 
 from freightliner.adapters.aws.credential_sources import ReferencedKeys, WebIdentityRole
 from freightliner.adapters.credential_refs import ReferenceResolver
-from freightliner.bootstrap import aws_credential_source
+from freightliner.bootstrap.aws_session import aws_credential_source
 from freightliner.domain.errors import ConfigurationError, InvalidInput
 from freightliner.domain.secrets import AwsKeys, Redacted, SecretRef
 from freightliner.ports.secrets import SecretStore

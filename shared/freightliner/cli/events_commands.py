@@ -10,10 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from freightliner.adapters.aws.sqs_messages import LambdaInvoker, SqsMessages
-from freightliner.bootstrap import pipeline
+from freightliner.bootstrap import cli_root
 from freightliner.domain.errors import InvalidInput
-from freightliner.engine.redrive import RedriveReport, move_dead_letters, replay_failed_events
 from freightliner.settings import ENV_DLQ_URL, ENV_FAILED_EVENTS_URL, ENV_QUEUE_URL
 
 DEFAULT_LIMIT = 10_000
@@ -41,6 +39,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run_events_command(args: argparse.Namespace) -> int:
+    from freightliner.adapters.aws.sqs_messages import LambdaInvoker, SqsMessages  # noqa: PLC0415
+    from freightliner.engine.redrive import (  # noqa: PLC0415
+        RedriveReport,
+        move_dead_letters,
+        replay_failed_events,
+    )
+
     failed = args.failed_events or os.environ.get(ENV_FAILED_EVENTS_URL)
     dlq = args.dlq or os.environ.get(ENV_DLQ_URL)
     work_queue = args.work_queue or os.environ.get(ENV_QUEUE_URL)
@@ -52,11 +57,11 @@ def run_events_command(args: argparse.Namespace) -> int:
         raise InvalidInput(f"--dlq needs the work queue: --work-queue or ${ENV_QUEUE_URL}")
     if args.limit < 1:
         raise InvalidInput("--limit must be at least 1")
-    work = pipeline()
-    sqs = work.aws.client("sqs", work.settings.region)
+    work = cli_root.aws_pipeline()
+    sqs = work.client("sqs")
     report = RedriveReport()
     if failed:
-        invoker = LambdaInvoker(work.aws.client("lambda", work.settings.region))
+        invoker = LambdaInvoker(work.client("lambda"))
         replay_failed_events(SqsMessages(sqs, failed), invoker, report, args.limit)
     if dlq and work_queue:
         move_dead_letters(SqsMessages(sqs, dlq), SqsMessages(sqs, work_queue), report, args.limit)

@@ -100,9 +100,9 @@ def local_down(directory: Path) -> int:
 
 
 def invoke(function: str, event_file: Path, directory: Path) -> int:
-    from freightliner.bootstrap import reset_pipeline  # noqa: PLC0415
     from freightliner.harness.functions import (  # noqa: PLC0415
         cloud_function_client,
+        forget_roots,
         load_handler,
     )
     from freightliner.harness.lambda_runtime import LocalContext  # noqa: PLC0415
@@ -112,7 +112,7 @@ def invoke(function: str, event_file: Path, directory: Path) -> int:
     except (OSError, ValueError) as exc:
         raise InvalidInput(f"cannot read event {event_file}: {exc}") from None
     os.environ.update(read_env(directory))
-    reset_pipeline()
+    forget_roots()
     if function == "on_gar_push":
         response = cloud_function_client("on_gar_push", "cloudevent").post(
             "/", json=event, headers={"Content-Type": "application/cloudevents+json"}

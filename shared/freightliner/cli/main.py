@@ -9,10 +9,9 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from freightliner.adapters.local.static_creds import parse_user_pass
-from freightliner.bootstrap import Container
+from freightliner.bootstrap import cli_root
 from freightliner.cli.events_commands import add_parser as add_events_parser
 from freightliner.cli.events_commands import run_events_command
 from freightliner.cli.local import DEFAULT_DIR, invoke, local_down, local_up
@@ -26,12 +25,13 @@ from freightliner.cli.sync_commands import (
     run_tree_command,
 )
 from freightliner.domain.errors import FreightlinerError, InvalidInput
-from freightliner.domain.reference import Reference
-from freightliner.engine.copy import Copier
-from freightliner.engine.inspect import inspect_image
-from freightliner.engine.models import CopyOptions, CopyReport
-from freightliner.ports.credentials import Credential
 
+if TYPE_CHECKING:
+    from freightliner.engine.models import CopyReport
+    from freightliner.ports.credentials import Credential
+
+# Commands import the models and clients they use when they run: `--help` and argument
+# errors answer before pydantic builds a model (a quarter of a second).
 ENV_SRC_CREDS = "FREIGHTLINER_SRC_CREDS"
 ENV_DEST_CREDS = "FREIGHTLINER_DEST_CREDS"
 EXIT_UNEXPECTED = 70
@@ -116,6 +116,8 @@ def _run_invoke(args: argparse.Namespace) -> int:
 
 
 def _creds(host: str, value: str | None, env: str | None = None) -> dict[str, Credential]:
+    from freightliner.adapters.local.static_creds import parse_user_pass  # noqa: PLC0415
+
     text = value or (os.environ.get(env) if env else None)
     return {host: parse_user_pass(text)} if text else {}
 
@@ -138,6 +140,9 @@ def _print_copy(report: CopyReport) -> None:
 
 
 def _run_copy(args: argparse.Namespace) -> int:
+    from freightliner.domain.reference import Reference  # noqa: PLC0415
+    from freightliner.engine.models import CopyOptions  # noqa: PLC0415
+
     src = Reference.parse(args.source)
     dst = Reference.parse(args.destination)
     if args.jobs < 1 or args.jobs > 64:
@@ -149,14 +154,16 @@ def _run_copy(args: argparse.Namespace) -> int:
         **_creds(src.registry, args.src_creds, ENV_SRC_CREDS),
         **_creds(dst.registry, args.dest_creds, ENV_DEST_CREDS),
     }
-    container = Container.from_environment(args.registries, credentials)
+    from freightliner.engine.copy import Copier  # noqa: PLC0415 - loads httpx: not for --help
+
+    clients = cli_root.registry_clients(args.registries, credentials)
     try:
         with ConsoleProgress(live=None if not args.json else False) as progress:
             sink = progress if not args.json else None
-            with Copier(container, options, sink) as copier:
+            with Copier(clients, options, sink) as copier:
                 report = copier.copy(src, dst)
     finally:
-        container.close()
+        clients.close()
     if args.json:
         print(report.model_dump_json(indent=2))
     else:
@@ -165,12 +172,16 @@ def _run_copy(args: argparse.Namespace) -> int:
 
 
 def _run_inspect(args: argparse.Namespace) -> int:
+    from freightliner.domain.reference import Reference  # noqa: PLC0415
+
     ref = Reference.parse(args.reference)
-    container = Container.from_environment(args.registries, _creds(ref.registry, args.creds))
+    from freightliner.engine.inspect import inspect_image  # noqa: PLC0415 - loads httpx
+
+    clients = cli_root.registry_clients(args.registries, _creds(ref.registry, args.creds))
     try:
-        summary = inspect_image(container.client(ref.registry), ref)
+        summary = inspect_image(clients.client(ref.registry), ref)
     finally:
-        container.close()
+        clients.close()
     if args.json:
         print(summary.model_dump_json(indent=2))
         return 0
@@ -184,14 +195,16 @@ def _run_inspect(args: argparse.Namespace) -> int:
 
 
 def _run_tags(args: argparse.Namespace) -> int:
+    from freightliner.domain.reference import Reference  # noqa: PLC0415
+
     ref = Reference.parse(args.repository)
     if ref.tag or ref.digest:
         raise InvalidInput(f"give a repository without tag or digest, not {args.repository!r}")
-    container = Container.from_environment(args.registries, _creds(ref.registry, args.creds))
+    clients = cli_root.registry_clients(args.registries, _creds(ref.registry, args.creds))
     try:
-        tags = list(container.client(ref.registry).list_tags(ref.repository))
+        tags = list(clients.client(ref.registry).list_tags(ref.repository))
     finally:
-        container.close()
+        clients.close()
     if args.json:
         print(json.dumps({"repository": ref.name, "tags": tags}, indent=2))
     else:

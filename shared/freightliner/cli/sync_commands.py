@@ -9,21 +9,18 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from freightliner.adapters.local.sqlite_checkpoints import SqliteCheckpoints
-from freightliner.bootstrap import Container, pipeline
-from freightliner.cli.job_views import (
-    JobView,
-    local_view,
-    render_row,
-    render_status,
-    table_view,
-)
+from freightliner.bootstrap import cli_root
 from freightliner.cli.progress import TreeConsoleProgress, human_bytes
 from freightliner.domain.errors import InvalidInput
 from freightliner.domain.jobs import JobStatus, ended
-from freightliner.domain.sync import SyncSpec, parse_sync_file
-from freightliner.engine.tree import Checkpoint, TreeReport, run_sync
+
+if TYPE_CHECKING:
+    from freightliner.adapters.local.sqlite_checkpoints import SqliteCheckpoints
+    from freightliner.cli.job_views import JobView
+    from freightliner.domain.sync import SyncSpec
+    from freightliner.engine.tree import TreeReport
 
 DEFAULT_STATE = Path(".freightliner/checkpoints.db")
 
@@ -92,7 +89,9 @@ def _run(
     store: SqliteCheckpoints,
     resume: str | None,
 ) -> int:
-    container = Container.from_environment(args.registries)
+    from freightliner.engine.tree import Checkpoint, run_sync  # noqa: PLC0415 - loads httpx
+
+    clients = cli_root.registry_clients(args.registries)
     reports: list[TreeReport] = []
     try:
         for spec in specs:
@@ -103,13 +102,13 @@ def _run(
                 checkpoint = Checkpoint(job_id, store, frozenset(finished))
             with TreeConsoleProgress() as progress:
                 report = run_sync(
-                    spec, container, dry_run=args.dry_run, progress=progress, checkpoint=checkpoint
+                    spec, clients, dry_run=args.dry_run, progress=progress, checkpoint=checkpoint
                 )
             if checkpoint is not None:
                 store.close_job(checkpoint.job_id, ended(with_errors=report.failed > 0))
             reports.append(report)
     finally:
-        container.close()
+        clients.close()
     _print_reports(reports, args.json)
     return 0 if all(r.failed == 0 for r in reports) else 1
 
@@ -135,6 +134,8 @@ def _print_reports(reports: list[TreeReport], as_json: bool) -> None:
 
 
 def _specs(args: argparse.Namespace) -> list[SyncSpec]:
+    from freightliner.domain.sync import parse_sync_file  # noqa: PLC0415
+
     try:
         text = args.file.read_text()
     except OSError as exc:
@@ -149,24 +150,36 @@ def _specs(args: argparse.Namespace) -> list[SyncSpec]:
 def run_tree_command(args: argparse.Namespace) -> int:
     """Start each sync on the queue and state store the environment names, or make the
     schedules group hold exactly the file's scheduled syncs."""
-    work = pipeline()
+    from freightliner.engine.tree_fanout import start_tree  # noqa: PLC0415 - loads httpx
+
+    pipeline = cli_root.aws_pipeline()
     specs = _specs(args)
     if args.action == "schedule":
         if args.only:
             raise InvalidInput("tree schedule applies the whole file: drop --only")
-        changes = work.tree_schedules().apply({s.name: s.schedule for s in specs if s.schedule})
+        schedules = cli_root.tree_schedules(pipeline)
+        changes = schedules.apply({s.name: s.schedule for s in specs if s.schedule})
         for verb, names in changes.model_dump().items():
             for name in names:
                 print(f"{name}: schedule {verb}")
         return 0
     for spec in specs:
-        print(f"{spec.name}: started job {work.start_tree(spec)}")
+        job_id, _ = start_tree(
+            spec,
+            pipeline.registry_clients,
+            queue=pipeline.queue,
+            state=pipeline.state,
+            notifier=pipeline.notifier,
+        )
+        print(f"{spec.name}: started job {job_id}")
     return 0
 
 
 def run_sync_command(args: argparse.Namespace) -> int:
+    from freightliner.domain.sync import SyncSpec  # noqa: PLC0415
+
     specs = _specs(args)
-    store = SqliteCheckpoints(args.state)
+    store = cli_root.checkpoints(args.state)
     try:
         if args.resume:
             stored = SyncSpec.model_validate_json(store.definition(args.resume))
@@ -193,7 +206,10 @@ def run_jobs_command(args: argparse.Namespace) -> int:
         raise InvalidInput(f"jobs {args.action} needs a job id")
     if _store_of(args) == "aws":
         return _queued_jobs(args)
-    store = SqliteCheckpoints(args.state)
+    from freightliner.cli.job_views import local_view  # noqa: PLC0415
+    from freightliner.domain.sync import SyncSpec  # noqa: PLC0415
+
+    store = cli_root.checkpoints(args.state)
     try:
         if args.action == "resume":
             specs = [SyncSpec.model_validate_json(store.definition(args.job))]
@@ -211,18 +227,29 @@ def run_jobs_command(args: argparse.Namespace) -> int:
 
 def _queued_jobs(args: argparse.Namespace) -> int:
     """Jobs in the pipeline's DynamoDB table (FREIGHTLINER_TABLE; resume: also the queue)."""
-    work = pipeline()
+    from freightliner.cli.job_views import table_view  # noqa: PLC0415
+    from freightliner.engine.job_resume import resume_job  # noqa: PLC0415 - loads httpx
+
+    pipeline = cli_root.aws_pipeline()
+    state = pipeline.state
     if args.action == "list":
-        listed = work.state.list_jobs(status=args.status)
+        listed = state.list_jobs(status=args.status)
         _print_views([table_view(job, []) for job in listed], args.json)
         return 0
     if args.action == "status":
-        job = work.state.get_job(args.job)
+        job = state.get_job(args.job)
         if job is None:
             raise InvalidInput(f"no job {args.job} in the state table")
-        _print_status(table_view(job, work.state.failures(args.job)), args.json)
+        _print_status(table_view(job, state.failures(args.job)), args.json)
         return 0
-    report = work.resume(args.job, retry_failed=args.retry_failed)
+    report = resume_job(
+        args.job,
+        pipeline.registry_clients,
+        queue=pipeline.queue,
+        state=state,
+        retry_failed=args.retry_failed,
+        notifier=pipeline.notifier,
+    )
     if args.json:
         print(report.model_dump_json(indent=2))
     else:
@@ -237,6 +264,8 @@ def _queued_jobs(args: argparse.Namespace) -> int:
 
 
 def _print_views(views: list[JobView], as_json: bool) -> None:
+    from freightliner.cli.job_views import render_row  # noqa: PLC0415
+
     if as_json:
         print(json.dumps([v.model_dump() for v in views], indent=2))
         return
@@ -245,4 +274,6 @@ def _print_views(views: list[JobView], as_json: bool) -> None:
 
 
 def _print_status(view: JobView, as_json: bool) -> None:
+    from freightliner.cli.job_views import render_status  # noqa: PLC0415
+
     print(view.model_dump_json(indent=2) if as_json else render_status(view))

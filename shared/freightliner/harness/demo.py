@@ -22,10 +22,11 @@ from typing import Any
 import boto3
 import httpx
 
-from freightliner.bootstrap import pipeline, reset_pipeline
+from freightliner.bootstrap.lambda_root import lambda_root
 from freightliner.domain.work import job_id_for
 from freightliner.harness.functions import (
     ecr_push_event,
+    forget_roots,
     gar_insert_event,
     load_handler,
     post_to_on_gar_push,
@@ -82,7 +83,7 @@ def main() -> int:
         stack.apply_env()
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the summary tells the story
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-        reset_pipeline()
+        forget_roots()
         print(f"local ECR  {ECR_HOST} -> {stack.ecr.url}")
         print(f"local GAR  {GAR_HOST} -> {stack.gar.url}")
         print(f"moto       {stack.moto_url} (SQS, DynamoDB, ECR control plane)")
@@ -110,7 +111,7 @@ def main() -> int:
         usage = Usage()
         with usage.counting():  # the pipeline's requests, not the CLI copy's or the summary's
             jobs = pipeline_steps(stack, seeded.digest, usage)
-        state = pipeline().state
+        state = lambda_root().state
         copied = 0
 
         step("summary (from DynamoDB)")
@@ -142,7 +143,7 @@ def main() -> int:
             print(f"{'OK ' if same else 'BAD'} {ref} {digest}")
         step("usage: the pipeline's requests (steps 2 and 3: 2 images, one each way)")
         print("\n".join(usage.report(images=2, bytes_between_clouds=copied)))
-        reset_pipeline()
+        forget_roots()
         print("\nall copies kept the source digest" if ok else "\nDIGEST MISMATCH")
         return 0 if ok else 1
 
