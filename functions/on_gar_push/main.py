@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from freightliner.bootstrap import pipeline
 from freightliner.domain.errors import FreightlinerError, RetryableError
-from freightliner.domain.events import PubSubMessage
+from freightliner.domain.events import PubSubPush
 from freightliner.engine.replicate_now import ReplicateNowRequest
 from freightliner.lambda_support import rejection
 from freightliner.observability import count_event, logger, short
@@ -27,9 +27,8 @@ from freightliner.observability import count_event, logger, short
 
 @functions_framework.cloud_event
 def on_gar_push(event: CloudEvent) -> dict[str, Any]:
-    data = event.get_data() or {}
     try:
-        message = PubSubMessage.model_validate(data.get("message") or {})
+        message = PubSubPush.model_validate(event.get_data()).message
         image = message.notification().image_event(message.message_id)
     except (ValidationError, FreightlinerError) as exc:
         return rejection(exc, "GAR notification")  # acked: redelivery cannot fix bad input

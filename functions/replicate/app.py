@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from freightliner.bootstrap import pipeline
+from freightliner.domain.envelopes import SqsBatch
 from freightliner.domain.errors import RetryableError
 from freightliner.domain.work import WorkItem
 from freightliner.lambda_support import VisibilityHeartbeat, retry_delay
@@ -19,6 +20,7 @@ from freightliner.observability import (
     count_copy,
     count_failure,
     count_job_end,
+    count_rejected,
     log_item,
     logger,
     metrics,
@@ -46,6 +48,8 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         raise
     if outcome.outcome == "failed":
         count_failure(str((outcome.error or {}).get("error", "error")))
+    elif outcome.outcome == "rejected":
+        count_rejected("WorkItems")
     elif outcome.outcome == "done":
         count_copy(outcome.bytes, outcome.seconds)
     logger.info(outcome.outcome, extra={"destination": item.destination, "bytes": outcome.bytes})
@@ -58,8 +62,12 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    batch = SqsBatch.from_event(event)
+    if batch.malformed:  # dropped, not retried: SQS never sends such records
+        logger.error("malformed SQS records dropped", extra={"count": batch.malformed})
+        count_rejected("SqsRecords", batch.malformed)
     return process_partial_response(
-        event=event,
+        event=batch.as_event(),
         record_handler=record_handler,
         processor=processor,
         context=context,

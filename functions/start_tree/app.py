@@ -5,18 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from freightliner.bootstrap import pipeline
 from freightliner.domain.errors import FreightlinerError, InvalidInput, RetryableError
+from freightliner.domain.events import StartTreeRequest
 from freightliner.lambda_support import rejection
 from freightliner.observability import logger, metrics, tracer
-
-
-class StartTree(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    sync: str
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -24,7 +19,7 @@ class StartTree(BaseModel):
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
-        request = StartTree.model_validate(event.get("detail") or event)
+        request = StartTreeRequest.model_validate(event)
         work = pipeline()
         spec = next((s for s in work.syncs.syncs if s.name == request.sync), None)
         if spec is None:

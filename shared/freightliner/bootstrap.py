@@ -17,6 +17,7 @@ import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
 from freightliner.adapters.aws.credential_sources import ReferencedKeys, WebIdentityRole
+from freightliner.adapters.aws.dynamo_rejections import DynamoRejectionLog
 from freightliner.adapters.aws.dynamo_scan_waits import DynamoScanWaits
 from freightliner.adapters.aws.dynamo_state import DynamoStateStore
 from freightliner.adapters.aws.ecr_auth import EcrCredentialProvider, EcrTarget, ecr_target
@@ -48,6 +49,7 @@ from freightliner.adapters.local.static_creds import (
     DockerConfigCredentialProvider,
     StaticCredentialProvider,
 )
+from freightliner.domain.documents import MAX_DOCUMENT_BYTES, decode_document, read_document
 from freightliner.domain.errors import InvalidInput, Unsupported, Where
 from freightliner.domain.events import ImageEvent, ScanFinished
 from freightliner.domain.reference import ecr_host, gar_host
@@ -403,15 +405,13 @@ def load_document_text(spec: str, s3: Any, ssm: Any) -> tuple[str, str]:
     try:
         if spec.startswith("s3://"):
             bucket, _, key = spec[5:].partition("/")
-            body = s3().get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-            return body, spec
+            body = s3().get_object(Bucket=bucket, Key=key)["Body"].read(MAX_DOCUMENT_BYTES + 1)
+            return decode_document(body, spec), spec
         if spec.startswith("ssm:"):
             name = spec[4:]
             value = ssm().get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
             return str(value), spec
-        return Path(spec).read_text(), spec
-    except OSError as exc:
-        raise InvalidInput(f"cannot read rules {spec}: {exc.strerror}") from None
+        return read_document(Path(spec), spec), spec
     except (ClientError, BotoCoreError) as exc:
         raise aws_error(exc, Where(registry=spec, operation="load rules")) from None
 
@@ -553,6 +553,8 @@ class Pipeline:
             self.container,
             self.state,
             self.settings.jobs,
+            rules=lambda: self.rules,
+            rejections=DynamoRejectionLog(self._table),
             queue=self.queue,
             notifier=self.notifier,
         )

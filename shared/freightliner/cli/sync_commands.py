@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
+from freightliner.adapters.local.checkpoint_key import default_key_path, load_or_create_key
 from freightliner.adapters.local.sqlite_checkpoints import SqliteCheckpoints
 from freightliner.bootstrap import Container, pipeline
 from freightliner.cli.job_views import (
@@ -20,9 +22,11 @@ from freightliner.cli.job_views import (
     table_view,
 )
 from freightliner.cli.progress import TreeConsoleProgress, human_bytes
+from freightliner.domain.documents import read_document
 from freightliner.domain.errors import InvalidInput
 from freightliner.domain.sync import SyncSpec, parse_sync_file
 from freightliner.engine.tree import Checkpoint, TreeReport, run_sync
+from freightliner.settings import ENV_CHECKPOINT_KEY
 
 DEFAULT_STATE = Path(".freightliner/checkpoints.db")
 
@@ -133,10 +137,7 @@ def _print_reports(reports: list[TreeReport], as_json: bool) -> None:
 
 
 def _specs(args: argparse.Namespace) -> list[SyncSpec]:
-    try:
-        text = args.file.read_text()
-    except OSError as exc:
-        raise InvalidInput(f"cannot read sync file {args.file}: {exc.strerror}") from None
+    text = read_document(args.file, f"sync file {args.file}")
     syncs = parse_sync_file(text, str(args.file)).syncs
     unknown = set(args.only) - {s.name for s in syncs}
     if unknown:
@@ -162,9 +163,17 @@ def run_tree_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checkpoints(path: Path) -> SqliteCheckpoints:
+    """The checkpoint file, authenticated with FREIGHTLINER_CHECKPOINT_KEY's key file or the
+    user's own (created on first use)."""
+    named = os.environ.get(ENV_CHECKPOINT_KEY)
+    key_path = Path(named) if named else default_key_path(os.environ.get("XDG_CONFIG_HOME"))
+    return SqliteCheckpoints(path, load_or_create_key(key_path), str(key_path))
+
+
 def run_sync_command(args: argparse.Namespace) -> int:
     specs = _specs(args)
-    store = SqliteCheckpoints(args.state)
+    store = _checkpoints(args.state)
     try:
         if args.resume:
             stored = SyncSpec.model_validate_json(store.definition(args.resume))
@@ -191,7 +200,7 @@ def run_jobs_command(args: argparse.Namespace) -> int:
         raise InvalidInput(f"jobs {args.action} needs a job id")
     if _store_of(args) == "aws":
         return _queued_jobs(args)
-    store = SqliteCheckpoints(args.state)
+    store = _checkpoints(args.state)
     try:
         if args.action == "resume":
             specs = [SyncSpec.model_validate_json(store.definition(args.job))]
