@@ -66,6 +66,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if batch.malformed:  # dropped, not retried: SQS never sends such records
         logger.error("malformed SQS records dropped", extra={"count": batch.malformed})
         count_rejected("SqsRecords", batch.malformed)
+    if not batch.records:  # the batch processor refuses an empty batch
+        return {"batchItemFailures": []}
     return process_partial_response(
         event=batch.as_event(),
         record_handler=record_handler,
