@@ -56,7 +56,7 @@ def test_an_item_of_a_job_that_was_never_created_is_refused() -> None:
 @pytest.mark.parametrize(
     ("change", "why"),
     [
-        ({"destination": f"evil.example.com/team/app:v1"}, "no current rule"),
+        ({"destination": "evil.example.com/team/app:v1"}, "no current rule"),
         ({"destination": f"{GAR}/p/other/team/app:v1"}, "no current rule"),
         ({"destination": f"{GAR}/p/mirror/team/app:latest"}, "not the tag the event named"),
         ({"source": f"{ECR}/team/secret@{DIGEST}"}, "is not the image of event job"),

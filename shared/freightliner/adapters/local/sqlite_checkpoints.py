@@ -148,7 +148,7 @@ class SqliteCheckpoints:
             raise InvalidInput(f"no job {job_id} in {self.path}")
         sync_name, definition, stored = (str(value) for value in row)
         expected = definition_mac(self._key, job_id, sync_name, definition)
-        if not hmac.compare_digest(expected, stored):
+        if not hmac.compare_digest(expected.encode(), stored.encode("utf-8", "surrogatepass")):
             raise InvalidInput(
                 f"checkpoint {self.path}: job {job_id} fails its integrity check (HMAC, key "
                 f"{self._key_origin}): it was altered, or written with another key or an older "
