@@ -63,6 +63,10 @@ def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.chdir(tmp_path)  # the default checkpoint file lands here
     for name in ("REGISTRIES", "QUEUE_URL", "TABLE", "SRC_CREDS", "DEST_CREDS"):
         monkeypatch.delenv(f"FREIGHTLINER_{name}", raising=False)
+    # Credentials from the environment: boto3 never probes the instance metadata endpoint.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     yield
 
 
@@ -232,3 +236,17 @@ def test_argument_soup_never_crashes(argv: list[str]) -> None:
     code, err = run(argv)
     assert code in (0, 2), err
     assert "Traceback" not in err and "unexpected error" not in err
+
+
+@FUZZ
+@given(document=DOCUMENTS)
+def test_secrets_put_refuses_documents_that_are_not_json(document: bytes, tmp_path: Path) -> None:
+    try:
+        json.loads(decode_document(document, "value"))
+    except (InvalidInput, ValueError, RecursionError):
+        pass
+    else:
+        assume(False)  # valid JSON would be sent to Secrets Manager
+    path = tmp_path / "value.json"
+    path.write_bytes(document)
+    assert_refused(*run(["secrets", "put", "team/registry", "--json-file", str(path)]))

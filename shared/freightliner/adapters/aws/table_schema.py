@@ -7,6 +7,7 @@ Single-table design:
 | job | `JOB#<job id>` | `JOB` | `JOBSTATUS#<status>` | created time |
 | work item | `JOB#<job id>` | `ITEM#<item id>` | `ITEMSTATUS#<status>` | updated time |
 | parked gate wait | `SCANWAIT#<source image>` | `TOKEN#<token hash>` | | |
+| rejected work item | `REJECTED#<job id>` | `ITEM#<item id>` | `REJECTED` | rejected time |
 
 Job counters (`total`, `done`, `failed`, `skipped`, `blocked`, `bytes`) live on the job and
 change with atomic ADD; item transitions are conditional writes. `expires_at` is the TTL
