@@ -64,6 +64,8 @@ def test_an_item_of_a_job_that_was_never_created_is_refused() -> None:
         ({"rule": "another"}, "no current rule named 'another'"),
         ({"action": "delete"}, "does not lead to a delete item"),
         ({"destination": "not a reference"}, "malformed reference"),
+        ({"platforms": ["linux/amd64"]}, "copy options are not those of rule 'to-gar'"),
+        ({"force": True}, "copy options are not those of rule 'to-gar'"),
     ],
 )
 def test_an_item_its_event_job_does_not_imply_is_refused(change: dict[str, str], why: str) -> None:
@@ -161,6 +163,20 @@ def test_tree_items_outside_the_jobs_definition_are_refused(
 ) -> None:
     reason = rejection_reason(tree_item(source, destination), tree_job(), rules)
     assert reason is not None and why in reason
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"platforms": ["linux/arm64"]}, {"referrers": True}, {"force": True}, {"verify": True}],
+)
+def test_tree_copies_with_options_their_sync_does_not_set_are_refused(
+    change: dict[str, object],
+) -> None:
+    copy = tree_item(
+        f"src.example.com/prod/team/app@{DIGEST}", "dst.example.com/mirror/prod/team/app:v1"
+    )
+    reason = rejection_reason(copy.model_copy(update=change), tree_job(), rules)
+    assert reason == "the item's copy options are not those of sync 'tree'"
 
 
 def test_a_tree_job_without_its_definition_runs_nothing() -> None:

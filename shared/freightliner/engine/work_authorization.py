@@ -4,8 +4,9 @@ rules are.
 Anyone allowed to send to the work queue could otherwise choose where images go. So the
 worker runs an item only when its job exists in the state table and the item is work that
 job implies: for an event job, the job's own source image going to a destination the current
-rules give that image (under the rule the item names); for a tree job, a repository of the
-sync definition stored on the job at its creation, going where that definition maps it.
+rules give that image (under the rule the item names, with its copy options); for a tree
+job, a repository of the sync definition stored on the job at its creation, going where
+that definition maps it, with its options.
 Everything else is refused with the reason, and never claimed, counted or copied.
 
 Items are not signed: this check reads only what a queue sender cannot write, so a signature
@@ -70,7 +71,15 @@ def _tree_reason(
         return f"sync {spec.name!r} copies {source.name} to {expected}, not {destination.name}"
     if item.action == "copy" and str(source.digest or "") != item.source_digest:
         return "the source is not pinned by the item's source digest"
+    options = (spec.platforms, spec.referrers, spec.force, not spec.skip_existing)
+    if item.action == "copy" and _options(item) != options:
+        return f"the item's copy options are not those of sync {spec.name!r}"
     return None
+
+
+def _options(item: WorkItem) -> tuple[list[str], bool, bool, bool]:
+    """What changes what a copy writes: a filtered index has another digest."""
+    return item.platforms, item.referrers, item.force, item.verify
 
 
 def _event_reason(
@@ -90,8 +99,11 @@ def _event_reason(
     for rule in rules.matching(source.registry, source.repository, destination.tag):
         if rule.name != item.rule or (item.action == "delete" and not rule.mirror_deletes):
             continue
-        if any(_sends_to(allowed, source, destination) for allowed in rule.destinations):
-            return None
+        if not any(_sends_to(allowed, source, destination) for allowed in rule.destinations):
+            continue
+        if _options(item) != (rule.platforms, rule.referrers, False, False):
+            return f"the item's copy options are not those of rule {rule.name!r}"
+        return None
     return f"no current rule named {item.rule!r} sends {source.name} to {destination.name}"
 
 
