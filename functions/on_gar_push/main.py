@@ -17,7 +17,7 @@ from cloudevents.http import CloudEvent
 
 from freightliner.bootstrap.aws_pipeline import AwsPipeline
 from freightliner.bootstrap.cloud_function_root import cloud_function_root
-from freightliner.domain.events import PubSubMessage
+from freightliner.domain.events import PubSubPush
 from freightliner.handler_outcomes import Trigger, handles
 from freightliner.invocation import InvocationDeadline
 from freightliner.observability import count_event, logger, short
@@ -39,7 +39,7 @@ def on_gar_push(event: CloudEvent) -> dict[str, Any]:
 
 def handle_notification(event: CloudEvent, root: AwsPipeline) -> dict[str, Any]:
     data = event.get_data() or {}
-    message = PubSubMessage.model_validate(data.get("message") or {})
+    message = PubSubPush.model_validate(data.get("message") or {})
     image = message.notification().image_event(message.message_id)
     if image is None:
         logger.info("ignored GAR notification", extra={"message_id": message.message_id})

@@ -6,6 +6,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
+from freightliner.domain.envelopes import SqsBatch
 from freightliner.domain.errors import FreightlinerError
 from freightliner.domain.work import WorkItem
 from freightliner.handler_outcomes import Trigger, handles
@@ -13,6 +14,7 @@ from freightliner.lambda_support import VisibilityHeartbeat, retry_delay
 from freightliner.observability import (
     count_copy,
     count_failure,
+    count_rejected,
     log_item,
     logger,
     metrics,
@@ -45,7 +47,8 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
 def handle_record(record: SQSRecord, root: LambdaRoot) -> dict[str, Any]:
     """Every failure raises: the message comes back (retryable and configuration errors after
     a growing visibility timeout; an unreadable body until maxReceiveCount sends it to the
-    DLQ). Permanent copy failures do not raise: the worker records them FAILED."""
+    DLQ). Permanent copy failures do not raise: the worker records them FAILED; an item its
+    job does not imply is recorded as rejected and never run."""
     from freightliner.engine.worker import process_item  # noqa: PLC0415 - loads httpx: first use
 
     item = WorkItem.model_validate_json(record.body)
@@ -57,6 +60,8 @@ def handle_record(record: SQSRecord, root: LambdaRoot) -> dict[str, Any]:
                 root.registry_clients,
                 root.state,
                 root.settings.jobs,
+                rules=lambda: root.rules,
+                rejections=root.rejections,
                 queue=root.queue,
                 notifier=root.notifier,
             )
@@ -70,6 +75,8 @@ def handle_record(record: SQSRecord, root: LambdaRoot) -> dict[str, Any]:
         raise
     if outcome.outcome == "failed":
         count_failure(str((outcome.error or {}).get("error", "error")))
+    elif outcome.outcome == "rejected":
+        count_rejected("WorkItems")
     elif outcome.outcome == "done":
         count_copy(outcome.bytes, outcome.seconds)
     logger.info(outcome.outcome, extra={"destination": item.destination, "bytes": outcome.bytes})
@@ -82,8 +89,14 @@ def handle_record(record: SQSRecord, root: LambdaRoot) -> dict[str, Any]:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import process_partial_response  # noqa: PLC0415
 
+    batch = SqsBatch.from_event(event)
+    if batch.malformed:  # dropped, not retried: SQS never sends such records
+        logger.error("malformed SQS records dropped", extra={"count": batch.malformed})
+        count_rejected("SqsRecords", batch.malformed)
+    if not batch.records:  # the batch processor refuses an empty batch
+        return {"batchItemFailures": []}
     return process_partial_response(
-        event=event,
+        event=batch.as_event(),
         record_handler=record_handler,
         processor=batch_processor(),
         context=context,

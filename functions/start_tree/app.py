@@ -5,18 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
+from freightliner.domain.events import StartTreeRequest
 from freightliner.handler_outcomes import Trigger, handles
 from freightliner.observability import logger, metrics, tracer
 from freightliner.settings import ENV_QUEUE_URL, ENV_SYNCS, ENV_TABLE
-
-
-class StartTree(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    sync: str
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -30,7 +23,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
     from freightliner.engine.tree_fanout import start_tree  # noqa: PLC0415 - loads httpx: first use
 
-    request = StartTree.model_validate(event.get("detail") or event)
+    request = StartTreeRequest.model_validate(event)
     job_id, _ = start_tree(
         root.sync_named(request.sync),
         root.registry_clients,

@@ -114,3 +114,8 @@ def count_verdict(allowed: bool) -> None:
 def count_woken(gates: int) -> None:
     """Scan-gate waits a scan-finished event ended early."""
     metrics.add_metric(name="ScanGatesWoken", unit=MetricUnit.Count, value=gates)
+
+
+def count_rejected(what: str, count: int = 1) -> None:
+    """Input refused before any work: forged or unauthorized work items, malformed records."""
+    metrics.add_metric(name=f"Rejected_{what}", unit=MetricUnit.Count, value=count)

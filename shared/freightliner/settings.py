@@ -32,6 +32,7 @@ ENV_DLQ_URL = "FREIGHTLINER_DLQ_URL"  # `events redrive`: dead-lettered work ite
 # `tree schedule`: where EventBridge Scheduler dead-letters an invocation it could not deliver
 ENV_FAILED_EVENTS_ARN = "FREIGHTLINER_FAILED_EVENTS_ARN"
 ENV_CONTAINER_ANALYSIS_ENDPOINT = "FREIGHTLINER_CONTAINER_ANALYSIS_ENDPOINT"  # GAR scans
+ENV_CHECKPOINT_KEY = "FREIGHTLINER_CHECKPOINT_KEY"  # a key file for local checkpoints
 ENV_REGION = "AWS_REGION"
 ENV_SECRET_TTL = "FREIGHTLINER_SECRET_TTL"  # noqa: S105 - a variable name; seconds a resolved credential reference is reused
 # Where GCP Secret Manager's REST API is (default: Google's); like AWS_ENDPOINT_URL for boto3.

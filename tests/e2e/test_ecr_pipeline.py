@@ -147,13 +147,13 @@ def test_replicate_now_copies_synchronously_and_explains_bad_input(stack: Stack)
 
 
 def test_sample_sqs_event_runs_through_the_worker(stack: Stack) -> None:
-    """The sample names an image that is not there: a permanent failure, reported FAILED and
-    not returned to the queue (no batch item failure)."""
+    """The sample names a job this table never recorded: the item is rejected (acked, not
+    returned to the queue), nothing is recorded under that job and nothing is copied."""
     event = json.loads((EVENTS / "sqs-replicate.json").read_text())
     reply = stack.replicate.handler(event, LocalContext())
     assert reply == {"batchItemFailures": []}
-    [item] = lambda_root().state.list_items("evt-demo")
-    assert item.status is ItemStatus.FAILED and item.error_kind == "not_found"
+    assert lambda_root().state.list_items("evt-demo") == []
+    assert stack.gar_proxy.requests == []
 
 
 def test_gar_insert_lands_in_ecr_through_the_cloud_function(stack: Stack) -> None:

@@ -33,10 +33,21 @@ def registry_clients(
 
 
 def checkpoints(path: Path) -> SqliteCheckpoints:
-    """The local tree-sync checkpoint file; close it when the command ends."""
-    from freightliner.adapters.local.sqlite_checkpoints import SqliteCheckpoints  # noqa: PLC0415
+    """The local tree-sync checkpoint file, authenticated with FREIGHTLINER_CHECKPOINT_KEY's
+    key file or the user's own (created on first use); close it when the command ends."""
+    import os  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
 
-    return SqliteCheckpoints(path)
+    from freightliner.adapters.local.checkpoint_key import (  # noqa: PLC0415
+        default_key_path,
+        load_or_create_key,
+    )
+    from freightliner.adapters.local.sqlite_checkpoints import SqliteCheckpoints  # noqa: PLC0415
+    from freightliner.settings import ENV_CHECKPOINT_KEY  # noqa: PLC0415
+
+    named = os.environ.get(ENV_CHECKPOINT_KEY)
+    key_path = Path(named) if named else default_key_path(os.environ.get("XDG_CONFIG_HOME"))
+    return SqliteCheckpoints(path, load_or_create_key(key_path), str(key_path))
 
 
 def aws_pipeline() -> AwsPipeline:

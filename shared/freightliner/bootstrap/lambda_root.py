@@ -16,6 +16,7 @@ from freightliner.domain.errors import ConfigurationError, InvalidInput
 
 if TYPE_CHECKING:
     from freightliner.domain.sync import SyncFile, SyncSpec
+    from freightliner.ports.rejections import RejectionLog
     from freightliner.ports.scans import ScanWaits
     from freightliner.ports.work import NotificationSource, ScanGate
 
@@ -26,6 +27,13 @@ class LambdaRoot(AwsPipeline):
         from freightliner.adapters.aws.dynamo_scan_waits import DynamoScanWaits  # noqa: PLC0415
 
         return DynamoScanWaits(self.table)
+
+    @cached_property
+    def rejections(self) -> RejectionLog:
+        """Where work items no job implies are recorded (the state table)."""
+        from freightliner.adapters.aws.dynamo_rejections import DynamoRejectionLog  # noqa: PLC0415
+
+        return DynamoRejectionLog(self.table)
 
     def gate_to_wake(self) -> ScanGate:
         """The scan gate a scan-finished event wakes; a ConfigurationError where there is none."""

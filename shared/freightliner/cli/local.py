@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from freightliner.domain.documents import read_document
 from freightliner.domain.errors import InvalidInput
 
 DEFAULT_DIR = Path(".freightliner/local")
@@ -108,9 +109,10 @@ def invoke(function: str, event_file: Path, directory: Path) -> int:
     from freightliner.harness.lambda_runtime import LocalContext  # noqa: PLC0415
 
     try:
-        event: Any = json.loads(event_file.read_text())
-    except (OSError, ValueError) as exc:
-        raise InvalidInput(f"cannot read event {event_file}: {exc}") from None
+        event: Any = json.loads(read_document(event_file, f"event {event_file}"))
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise InvalidInput(f"event {event_file} is not JSON: {reason}") from None
     os.environ.update(read_env(directory))
     forget_roots()
     if function == "on_gar_push":

@@ -212,6 +212,19 @@ def _run_tags(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line(text: str) -> str:
+    """Control characters a document or argument carried into a message, escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _no_nul(args: argparse.Namespace) -> None:
+    """A NUL cannot reach a real command line; called in-process, it is bad input too."""
+    for name, value in vars(args).items():
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str | Path) and "\x00" in str(v) for v in values):
+            raise InvalidInput(f"--{name.replace('_', '-')}: NUL characters are not allowed")
+
+
 COMMANDS: dict[str, Any] = {
     "copy": _run_copy,
     "inspect": _run_inspect,
@@ -233,18 +246,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        _no_nul(args)
         return int(COMMANDS[args.command](args))
     except FreightlinerError as exc:
         if getattr(args, "json", False):
             print(json.dumps(exc.to_dict(), indent=2))
-        print(f"freightliner: {exc.kind}: {exc}", file=sys.stderr)
+        print(f"freightliner: {exc.kind}: {_one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("freightliner: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # the one-line reason; a traceback only with --verbose
         logging.getLogger(__name__).debug("unexpected failure", exc_info=True)
-        print(f"freightliner: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        reason = _one_line(f"{type(exc).__name__}: {exc}")
+        print(f"freightliner: unexpected error: {reason}", file=sys.stderr)
         return EXIT_UNEXPECTED
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from freightliner.bootstrap import cli_root
 from freightliner.cli.progress import TreeConsoleProgress, human_bytes
+from freightliner.domain.documents import read_document
 from freightliner.domain.errors import InvalidInput
 from freightliner.domain.jobs import JobStatus, ended
 
@@ -136,10 +137,7 @@ def _print_reports(reports: list[TreeReport], as_json: bool) -> None:
 def _specs(args: argparse.Namespace) -> list[SyncSpec]:
     from freightliner.domain.sync import parse_sync_file  # noqa: PLC0415
 
-    try:
-        text = args.file.read_text()
-    except OSError as exc:
-        raise InvalidInput(f"cannot read sync file {args.file}: {exc.strerror}") from None
+    text = read_document(args.file, f"sync file {args.file}")
     syncs = parse_sync_file(text, str(args.file)).syncs
     unknown = set(args.only) - {s.name for s in syncs}
     if unknown:

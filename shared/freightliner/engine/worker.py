@@ -4,12 +4,14 @@ Retryable and configuration failures release the item and re-raise, so the queue
 it again later;
 permanent failures are recorded FAILED with their reason and not raised, so the message is
 removed instead of bouncing to the dead-letter queue. A duplicate delivery of a finished item
-does no work.
+does no work. An item its job does not imply (see work_authorization) is recorded as rejected
+and never claimed, counted or run.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -18,12 +20,15 @@ from freightliner.domain.digest import Digest
 from freightliner.domain.errors import FreightlinerError, InvalidInput
 from freightliner.domain.jobs import JobRecord, JobSummary
 from freightliner.domain.reference import Reference
+from freightliner.domain.rules import RulesDocument
 from freightliner.domain.work import ItemStatus, WorkItem
 from freightliner.engine.copy import Copier
 from freightliner.engine.job_end import announce
 from freightliner.engine.models import CopyOptions, CopyReport
 from freightliner.engine.tree_fanout import expand_repository
+from freightliner.engine.work_authorization import rejection_reason
 from freightliner.ports.registry import ClientSource
+from freightliner.ports.rejections import RejectionLog
 from freightliner.ports.work import JobNotifier, StateStore, WorkQueue
 
 log = logging.getLogger(__name__)
@@ -32,7 +37,7 @@ log = logging.getLogger(__name__)
 class ItemOutcome(BaseModel):
     item_id: str
     job_id: str
-    outcome: Literal["done", "skipped", "failed", "duplicate"]
+    outcome: Literal["done", "skipped", "failed", "duplicate", "rejected"]
     source: str
     destination: str
     digest: str | None = None
@@ -60,10 +65,25 @@ def process_item(
     state: StateStore,
     jobs: int = 8,
     *,
+    rules: Callable[[], RulesDocument],
+    rejections: RejectionLog,
     queue: WorkQueue | None = None,
     notifier: JobNotifier | None = None,
 ) -> ItemOutcome:
-    """Run one item; when it was the job's last, announce the job's end."""
+    """Run one item its job implies; when it was the job's last, announce the job's end.
+    `rules` loads the current replication rules (event jobs are checked against them)."""
+    reason = rejection_reason(item, state.get_job(item.job_id), rules)
+    if reason is not None:
+        rejections.record(item, reason)
+        log.warning("item %s of job %s rejected: %s", item.item_id, item.job_id, reason)
+        return ItemOutcome(
+            item_id=item.item_id,
+            job_id=item.job_id,
+            outcome="rejected",
+            source=item.source,
+            destination=item.destination,
+            error=InvalidInput(f"work item rejected: {reason}").to_dict(),
+        )
     outcome, closed = _run(item, clients, state, jobs, queue)
     if closed is not None:
         outcome.job_closed = announce(closed, notifier)

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from freightliner.adapters.aws.errors import aws_error
+from freightliner.domain.documents import MAX_DOCUMENT_BYTES, decode_document, read_document
 from freightliner.domain.errors import ConfigurationError, InvalidInput, Where
 
 T = TypeVar("T")
@@ -23,15 +24,15 @@ def load_document_text(spec: str, s3: Callable[[], Any], ssm: Callable[[], Any])
     try:
         if spec.startswith("s3://"):
             bucket, _, key = spec[5:].partition("/")
-            body = s3().get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-            return body, spec
+            body = s3().get_object(Bucket=bucket, Key=key)["Body"].read(MAX_DOCUMENT_BYTES + 1)
+            return decode_document(body, spec), spec
         if spec.startswith("ssm:"):
             name = spec[4:]
             value = ssm().get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
             return str(value), spec
-        return Path(spec).read_text(), spec
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read {spec}: {exc.strerror}") from None
+        return read_document(Path(spec), spec), spec
+    except InvalidInput as exc:  # unreadable, too large or not text: the deployment's error
+        raise ConfigurationError(str(exc)) from None
     except (ClientError, BotoCoreError) as exc:
         error = aws_error(exc, Where(registry=spec, operation="load document"))
         if error.retryable:

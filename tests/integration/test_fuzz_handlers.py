@@ -1,0 +1,236 @@
+"""Every handler fed generated events (any JSON, and the samples in events/ with parts
+replaced): a clean rejection every time, never an exception, an HTTP 500 or a failed batch
+(issue 11, points 10 and 11). No deployment is configured here, so events that pass
+validation end at the first setting they need, as a rejection too."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel, ValidationError
+
+from freightliner.bootstrap import reset_pipeline
+from freightliner.domain.envelopes import SqsBatch
+from freightliner.domain.errors import InvalidInput
+from freightliner.engine.replicate_now import ReplicateNowRequest
+from freightliner.engine.scan_gate import CheckScanRequest, ParkRequest, ScanTask
+from freightliner.harness.functions import cloud_function_client, load_handler
+from freightliner.harness.lambda_runtime import LocalContext
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def sample(name: str) -> Any:
+    return json.loads((EVENTS / name).read_text())
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    yield prefix
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _paths(child, (*prefix, index))
+
+
+def _replaced(value: Any, path: tuple[Any, ...], new: Any) -> Any:
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        return {**value, head: _replaced(value[head], rest, new)}
+    copy = list(value)
+    copy[head] = _replaced(copy[head], rest, new)
+    return copy
+
+
+@st.composite
+def mutated(draw: st.DrawFn, name: str) -> Any:
+    """A sample event with one part (possibly the whole) replaced by generated JSON."""
+    event = sample(name)
+    path = draw(st.sampled_from(list(_paths(event))))
+    return _replaced(event, path, draw(JSON))
+
+
+def events(*names: str) -> st.SearchStrategy[Any]:
+    return st.one_of(JSON, *(mutated(name) for name in names))
+
+
+@pytest.fixture(autouse=True)
+def _no_deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in ("QUEUE_URL", "TABLE", "RULES", "SYNCS", "SCAN_GATE_ARN", "GAR_SUBSCRIPTION"):
+        monkeypatch.delenv(f"FREIGHTLINER_{name}", raising=False)
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    reset_pipeline()
+    yield
+    reset_pipeline()
+
+
+def _refused(reply: Any) -> None:
+    assert isinstance(reply, dict) and reply.get("status") in ("rejected", "ignored"), reply
+
+
+@pytest.mark.parametrize(
+    ("function", "samples"),
+    [
+        ("on_ecr_push", ("ecr-push.json", "ecr-delete.json", "ecr-push-digest-only.json")),
+        ("on_scan_event", ("ecr-scan-complete.json", "inspector2-scan.json")),
+        ("start_tree", ("start-tree.json",)),
+        ("gar_poller", ("schedule.json",)),
+    ],
+)
+def test_event_handlers_reject_what_they_cannot_use(
+    function: str, samples: tuple[str, ...]
+) -> None:
+    handler = load_handler(function).handler
+
+    @FUZZ
+    @given(event=events(*samples))
+    def run(event: Any) -> None:
+        _refused(handler(event, LocalContext()))
+
+    run()
+
+
+def _valid(model: type[BaseModel], event: Any) -> bool:
+    try:
+        model.model_validate(event)
+    except ValidationError:
+        return False
+    return True
+
+
+def test_replicate_now_rejects_what_it_cannot_use() -> None:
+    handler = load_handler("replicate_now").handler
+
+    @FUZZ
+    @given(event=events("replicate-now.json"))
+    def run(event: Any) -> None:
+        assume(not _valid(ReplicateNowRequest, event))  # a valid one would copy
+        _refused(handler(event, LocalContext()))
+
+    run()
+
+
+@pytest.mark.parametrize(
+    ("function", "model"),
+    [
+        ("check_scan", CheckScanRequest),
+        ("evaluate_findings", ScanTask),
+        ("wait_for_scan", ParkRequest),
+    ],
+)
+def test_state_machine_tasks_raise_invalid_input_only(
+    function: str, model: type[BaseModel]
+) -> None:
+    """Their contract with the state machine: InvalidInput, which its Catch routes."""
+    handler = load_handler(function).handler
+
+    @FUZZ
+    @given(event=JSON)
+    def run(event: Any) -> None:
+        assume(not _valid(model, event))
+        with pytest.raises(InvalidInput):
+            handler(event, LocalContext())
+
+    run()
+
+
+RECORD = sample("sqs-replicate.json")["Records"][0]
+
+
+@st.composite
+def envelopes(draw: st.DrawFn) -> Any:
+    """Any JSON, or an SQS batch mixing well-formed records (any body) and mangled ones."""
+    if draw(st.booleans()):
+        return draw(events("sqs-replicate.json"))
+    records = []
+    for n in range(draw(st.integers(0, 5))):
+        record = {
+            **RECORD,
+            "messageId": f"m-{n}",
+            "body": draw(st.text(max_size=40) | JSON.map(json.dumps)),
+        }
+        records.append(
+            draw(st.sampled_from([record, *[_replaced(record, (k,), draw(JSON)) for k in record]]))
+        )
+    return {"Records": records}
+
+
+def test_replicate_never_fails_a_batch_for_a_malformed_envelope() -> None:
+    handler = load_handler("replicate").handler
+
+    @FUZZ
+    @given(event=envelopes())
+    def run(event: Any) -> None:
+        reply = handler(event, LocalContext())
+        ids = {r["messageId"] for r in SqsBatch.from_event(event).records}
+        failed = {f["itemIdentifier"] for f in reply["batchItemFailures"]}
+        assert failed <= ids  # only well-formed records are ever reported (and retried)
+
+    run()
+
+
+def _cloud_event(data: Any) -> dict[str, Any]:
+    event: dict[str, Any] = sample("gar-insert.cloudevent.json")
+    event["data"] = data
+    return event
+
+
+@st.composite
+def pubsub_data(draw: st.DrawFn) -> Any:
+    """The CloudEvent's data: any JSON, or a message whose payload is generated."""
+    if draw(st.booleans()):
+        return draw(JSON)
+    payload = draw(JSON | mutated("gar-insert.cloudevent.json").map(lambda e: e))
+    raw = draw(st.binary(max_size=40)) if draw(st.booleans()) else json.dumps(payload).encode()
+    return {
+        "message": {"data": base64.b64encode(raw).decode(), "messageId": draw(st.text(max_size=8))}
+    }
+
+
+def test_on_gar_push_acknowledges_every_malformed_notification() -> None:
+    client = cloud_function_client("on_gar_push", "cloudevent")
+
+    @FUZZ
+    @given(data=pubsub_data())
+    def run(data: Any) -> None:
+        response = client.post(
+            "/", json=_cloud_event(data), headers={"Content-Type": "application/cloudevents+json"}
+        )
+        assert response.status_code == 200, response.text
+
+    run()
+
+
+def test_the_console_function_answers_400_to_bad_requests() -> None:
+    client = cloud_function_client("replicate_now", "http")
+
+    @FUZZ
+    @given(body=events("replicate-now.json"))
+    def run(body: Any) -> None:
+        assume(not _valid(ReplicateNowRequest, body))
+        assert client.post("/", json=body).status_code == 400
+
+    run()
