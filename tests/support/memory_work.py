@@ -1,5 +1,5 @@
-"""In-memory fakes of the work ports (queue, state store, notifier, scan gate) for in-process
-engine tests. The state store applies the job rules of `freightliner.domain.jobs` as
+"""In-memory fakes of the work ports (queue, state store, notifier, scan gate, rejection log)
+for in-process engine tests. The state store applies the job rules of `freightliner.domain.jobs` as
 `DynamoStateStore` does with conditional writes, so an engine test sees the behaviour a
 deployment sees."""
 
@@ -42,6 +42,16 @@ class MemoryNotifier:
 
     def job_finished(self, job: JobRecord) -> None:
         self.finished.append(job)
+
+
+class MemoryRejectionLog:
+    """The `RejectionLog` port in memory: every refused item with its reason, in order."""
+
+    def __init__(self) -> None:
+        self.rejected: list[tuple[WorkItem, str]] = []
+
+    def record(self, item: WorkItem, reason: str) -> None:
+        self.rejected.append((item, reason))
 
 
 class MemoryScanGate:

@@ -22,6 +22,7 @@ from freightliner.engine.worker import ItemOutcome, process_item
 from tests.support.memory_work import (
     MemoryNotifier,
     MemoryQueue,
+    MemoryRejectionLog,
     MemoryScanGate,
     MemoryStateStore,
 )
@@ -50,8 +51,8 @@ def rules(gate: bool) -> str:
 
 
 class Deployment:
-    """Registries, queue, job store, notifier and scan gate as a deployment has them, in
-    memory, with one rule (`gated` or not) replicating team/* from ECR to ghcr.io."""
+    """Registries, queue, job store, notifier, scan gate and rejection log as a deployment has
+    them, in memory, with one rule (`gated` or not) replicating team/* from ECR to ghcr.io."""
 
     def __init__(self, gated: bool = True) -> None:
         self.registries = MemoryRegistries()
@@ -59,6 +60,7 @@ class Deployment:
         self.state = MemoryStateStore()
         self.notifier = MemoryNotifier()
         self.gate = MemoryScanGate()
+        self.rejections = MemoryRejectionLog()
         self.rules = parse_rules(rules(gated))
 
     def push(self, seed: int = 1) -> Image:
@@ -107,9 +109,16 @@ class Deployment:
         while (item := self.queue.take()) is not None:
             outcomes.append(
                 process_item(
-                    item, self.registries, self.state, queue=self.queue, notifier=self.notifier
+                    item,
+                    self.registries,
+                    self.state,
+                    rules=lambda: self.rules,
+                    rejections=self.rejections,
+                    queue=self.queue,
+                    notifier=self.notifier,
                 )
             )
+        assert self.rejections.rejected == []  # the gate's items are work their job implies
         return outcomes
 
     def job(self, job_id: str) -> JobRecord:

@@ -10,10 +10,12 @@ from collections.abc import Callable
 
 import pytest
 
+from freightliner.ports.rejections import RejectionLog
 from freightliner.ports.work import JobNotifier, ScanGate, StateStore, WorkQueue
 from tests.support.memory_work import (
     MemoryNotifier,
     MemoryQueue,
+    MemoryRejectionLog,
     MemoryScanGate,
     MemoryStateStore,
 )
@@ -22,6 +24,7 @@ _state: StateStore = MemoryStateStore()
 _queue: WorkQueue = MemoryQueue()
 _notifier: JobNotifier = MemoryNotifier()
 _gate: ScanGate = MemoryScanGate()
+_rejections: RejectionLog = MemoryRejectionLog()
 
 
 def _parameters(method: Callable[..., object]) -> list[tuple[str, object, object]]:
@@ -35,6 +38,7 @@ def _parameters(method: Callable[..., object]) -> list[tuple[str, object, object
         (WorkQueue, MemoryQueue),
         (JobNotifier, MemoryNotifier),
         (ScanGate, MemoryScanGate),
+        (RejectionLog, MemoryRejectionLog),
     ],
 )
 def test_each_fake_has_every_method_of_its_port_with_the_same_parameters(
