@@ -10,7 +10,7 @@ import boto3
 from boto3.dynamodb.conditions import Key
 
 from freightliner.adapters.aws.table_schema import STATUS_INDEX
-from freightliner.bootstrap import pipeline
+from freightliner.bootstrap.lambda_root import lambda_root
 from freightliner.domain.work import WorkItem
 from freightliner.harness.local_stack import ECR_HOST, GAR_HOST
 from tests.e2e.conftest import Stack
@@ -52,7 +52,7 @@ def test_an_item_of_a_job_never_created_is_rejected_and_nothing_copied(
     [record] = rejections(stack)
     assert record["job_id"] == "evt-forged" and record["destination"] == forged.destination
     assert "does not exist in the state table" in record["reason"]
-    assert pipeline().state.get_job("evt-forged") is None  # no job appears for it
+    assert lambda_root().state.get_job("evt-forged") is None  # no job appears for it
     assert '"Rejected_WorkItems"' in capsys.readouterr().out  # the EMF metric
 
 
@@ -60,9 +60,9 @@ def test_an_item_of_a_real_job_sent_outside_every_rule_is_rejected(stack: Stack)
     image = stack.push("team/app", "v2", seed=12)
     reply = stack.fire(stack.ecr_event(image, "team/app", "v2"))
     assert stack.work() == 1
-    [legit] = pipeline().state.list_items(reply["job_id"])
+    [legit] = lambda_root().state.list_items(reply["job_id"])
     before = len(stack.gar_proxy.requests)
-    job_before = pipeline().state.get_job(reply["job_id"])
+    job_before = lambda_root().state.get_job(reply["job_id"])
     forged = WorkItem.model_validate_json(legit.work or "").model_copy(
         update={"destination": f"{GAR}/my-project/stolen/team/app:v2"}
     )
@@ -73,5 +73,5 @@ def test_an_item_of_a_real_job_sent_outside_every_rule_is_rejected(stack: Stack)
     assert record["job_id"] == reply["job_id"]
     assert "no current rule" in record["reason"] and "stolen" in record["reason"]
     # The job is untouched: no item added, no counter moved.
-    assert pipeline().state.get_job(reply["job_id"]) == job_before
-    assert len(pipeline().state.list_items(reply["job_id"])) == 1
+    assert lambda_root().state.get_job(reply["job_id"]) == job_before
+    assert len(lambda_root().state.list_items(reply["job_id"])) == 1

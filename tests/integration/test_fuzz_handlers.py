@@ -16,12 +16,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from freightliner.bootstrap import reset_pipeline
 from freightliner.domain.envelopes import SqsBatch
 from freightliner.domain.errors import InvalidInput
 from freightliner.engine.replicate_now import ReplicateNowRequest
 from freightliner.engine.scan_gate import CheckScanRequest, ParkRequest, ScanTask
-from freightliner.harness.functions import cloud_function_client, load_handler
+from freightliner.harness.functions import cloud_function_client, forget_roots, load_handler
 from freightliner.harness.lambda_runtime import LocalContext
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -82,9 +81,9 @@ def _no_deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("QUEUE_URL", "TABLE", "RULES", "SYNCS", "SCAN_GATE_ARN", "GAR_SUBSCRIPTION"):
         monkeypatch.delenv(f"FREIGHTLINER_{name}", raising=False)
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    reset_pipeline()
+    forget_roots()
     yield
-    reset_pipeline()
+    forget_roots()
 
 
 def _refused(reply: Any) -> None:
