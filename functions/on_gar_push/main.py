@@ -38,8 +38,7 @@ def on_gar_push(event: CloudEvent) -> dict[str, Any]:
 
 
 def handle_notification(event: CloudEvent, root: AwsPipeline) -> dict[str, Any]:
-    data = event.get_data() or {}
-    message = PubSubPush.model_validate(data.get("message") or {})
+    message = PubSubPush.model_validate(event.get_data()).message
     image = message.notification().image_event(message.message_id)
     if image is None:
         logger.info("ignored GAR notification", extra={"message_id": message.message_id})

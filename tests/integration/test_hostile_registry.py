@@ -415,7 +415,7 @@ def test_ecr_token_failures_are_retried(
     finally:
         stop()
     assert report.digest == image.digest
-    assert fake.faults[0].hits == 2 and box._ecr_provider.api_calls == 3
+    assert fake.faults[0].hits == 2 and box.credentials.ecr_provider.api_calls == 3
     repositories = boto3.client("ecr", endpoint_url=moto_endpoint).describe_repositories()
     assert [r["repositoryName"] for r in repositories["repositories"]] == ["mirror/app"]
 
