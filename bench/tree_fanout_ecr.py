@@ -24,8 +24,8 @@ from pathlib import Path
 import boto3
 
 from freightliner.bootstrap.lambda_root import lambda_root
-from freightliner.engine.job_resume import resume_job
-from freightliner.engine.tree_fanout import start_tree
+from freightliner.engine.jobs.resume import resume_job
+from freightliner.engine.tree.fanout import start_tree
 from freightliner.harness.functions import forget_roots
 from freightliner.harness.local_stack import ECR_HOST, GAR_HOST, LocalStack
 

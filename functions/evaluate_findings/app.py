@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
-from freightliner.engine.scan_gate import ScanTask, evaluate_scan
+from freightliner.engine.gate.scan_gate import ScanTask, evaluate_scan
 from freightliner.handler_outcomes import Trigger, handles
 from freightliner.lambda_support import task_input
 from freightliner.observability import count_verdict, log_item, logger, metrics, tracer

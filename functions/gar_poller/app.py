@@ -36,8 +36,8 @@ def handle(event: dict[str, Any], context: Any, root: LambdaRoot) -> dict[str, A
     """`context` (the Lambda context) lets an intake record left in progress by an invocation
     that died expire when that invocation would have ended."""
     from freightliner.domain.events import ImageEvent  # noqa: PLC0415
-    from freightliner.engine.gar_poll import poll_notifications  # noqa: PLC0415
-    from freightliner.engine.intake import IntakeResult  # noqa: PLC0415
+    from freightliner.engine.events.gar_poll import poll_notifications  # noqa: PLC0415
+    from freightliner.engine.events.intake import IntakeResult  # noqa: PLC0415
 
     ScheduledEvent.model_validate(event)
 

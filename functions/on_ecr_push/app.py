@@ -7,7 +7,7 @@ from typing import Any
 
 from freightliner.bootstrap.lambda_root import lambda_root
 from freightliner.domain.events import EcrImageAction, ImageEvent
-from freightliner.engine.intake import IntakeResult
+from freightliner.engine.events.intake import IntakeResult
 from freightliner.handler_outcomes import Trigger, handles
 from freightliner.observability import count_event, logger, metrics, short, tracer
 from freightliner.settings import ENV_QUEUE_URL, ENV_RULES, ENV_TABLE

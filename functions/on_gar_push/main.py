@@ -63,8 +63,8 @@ def replicate_now(request: flask.Request) -> dict[str, Any]:
 
 def handle_replicate_now(request: flask.Request, root: AwsPipeline) -> dict[str, Any]:
     # The copy engine loads httpx: on the first request, not during the cold start.
-    from freightliner.engine.replicate_now import ReplicateNowRequest  # noqa: PLC0415
-    from freightliner.engine.replicate_now import replicate_now as copy_now  # noqa: PLC0415
+    from freightliner.engine.copying.replicate_now import ReplicateNowRequest  # noqa: PLC0415
+    from freightliner.engine.copying.replicate_now import replicate_now as copy_now  # noqa: PLC0415
 
     body = ReplicateNowRequest.model_validate(request.get_json(silent=True) or {})
     return copy_now(body, root.registry_clients, root.settings.jobs).model_dump()

@@ -49,7 +49,7 @@ def handle_record(record: SQSRecord, root: LambdaRoot) -> dict[str, Any]:
     a growing visibility timeout; an unreadable body until maxReceiveCount sends it to the
     DLQ). Permanent copy failures do not raise: the worker records them FAILED; an item its
     job does not imply is recorded as rejected and never run."""
-    from freightliner.engine.worker import process_item  # noqa: PLC0415 - loads httpx: first use
+    from freightliner.engine.jobs.worker import process_item  # noqa: PLC0415 - loads httpx: first use
 
     item = WorkItem.model_validate_json(record.body)
     log_item(item)

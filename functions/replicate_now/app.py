@@ -19,7 +19,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
     # The copy engine loads httpx: on the first request, not during the cold start.
-    from freightliner.engine.replicate_now import ReplicateNowRequest, replicate_now  # noqa: PLC0415
+    from freightliner.engine.copying.replicate_now import ReplicateNowRequest, replicate_now  # noqa: PLC0415
 
     request = ReplicateNowRequest.model_validate(event)
     report = replicate_now(request, root.registry_clients, root.settings.jobs)

@@ -21,7 +21,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
-    from freightliner.engine.tree_fanout import start_tree  # noqa: PLC0415 - loads httpx: first use
+    from freightliner.engine.tree.fanout import start_tree  # noqa: PLC0415 - loads httpx: first use
 
     request = StartTreeRequest.model_validate(event)
     job_id, _ = start_tree(

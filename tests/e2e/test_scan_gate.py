@@ -19,7 +19,7 @@ from freightliner.bootstrap.lambda_root import lambda_root
 from freightliner.domain.errors import Unavailable
 from freightliner.domain.jobs import JobRecord, JobSummary
 from freightliner.domain.work import GateRequest, ItemStatus, gate_execution_name, job_id_for
-from freightliner.engine.job_resume import ResumeReport, resume_job
+from freightliner.engine.jobs.resume import ResumeReport, resume_job
 from freightliner.harness import demo_gate
 from freightliner.harness.functions import (
     EVENTS,
@@ -433,7 +433,7 @@ def _job_metrics(out: str) -> dict[str, dict[str, Any]]:
 def test_a_job_the_gate_closes_ends_as_one_the_worker_closes(
     gate: Gate, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="freightliner.engine.job_end")
+    caplog.set_level(logging.INFO, logger="freightliner.engine.jobs.end")
     held = gate.push("secure/held", "v1", seed=11)
     clean = gate.push("secure/clean", "v1", seed=12)
     gate.gate.script_ecr_scan(
@@ -452,7 +452,7 @@ def test_a_job_the_gate_closes_ends_as_one_the_worker_closes(
     lines = {
         r.job_summary["job_id"]: r.getMessage()
         for r in caplog.records
-        if r.name == "freightliner.engine.job_end"
+        if r.name == "freightliner.engine.jobs.end"
     }
     for job in (closed_by_gate, closed_by_worker):
         # finished_at

@@ -16,8 +16,8 @@ import pytest
 from freightliner.bootstrap.lambda_root import lambda_root
 from freightliner.cli.main import main
 from freightliner.domain.work import WorkItem
-from freightliner.engine import tree_fanout
-from freightliner.engine.job_resume import ResumeReport, resume_job
+from freightliner.engine.jobs.resume import ResumeReport, resume_job
+from freightliner.engine.tree import fanout as tree_fanout
 from freightliner.harness.functions import forget_roots, load_handler
 from freightliner.harness.images import RandomBlob
 from freightliner.harness.lambda_runtime import LocalContext

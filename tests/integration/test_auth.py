@@ -15,8 +15,8 @@ from freightliner.cli.main import main
 from freightliner.domain.errors import Unauthorized
 from freightliner.domain.reference import Reference
 from freightliner.domain.secrets import Redacted
-from freightliner.engine.copy import Copier
-from freightliner.engine.models import CopyOptions
+from freightliner.engine.copying.copy import Copier
+from freightliner.engine.copying.models import CopyOptions
 from freightliner.harness.images import Pusher
 from freightliner.harness.registry import LocalRegistry
 from freightliner.ports.credentials import Credential

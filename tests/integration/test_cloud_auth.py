@@ -20,8 +20,8 @@ from freightliner.adapters.gcp import google_credentials
 from freightliner.bootstrap.registry_clients import RegistryClients
 from freightliner.domain.errors import Unauthorized
 from freightliner.domain.reference import Reference
-from freightliner.engine.copy import Copier
-from freightliner.engine.models import CopyOptions
+from freightliner.engine.copying.copy import Copier
+from freightliner.engine.copying.models import CopyOptions
 from freightliner.harness.images import Pusher
 from freightliner.harness.registry import LocalRegistry
 from tests.support.google_fake import GoogleFake, serve_google_fake

@@ -13,8 +13,8 @@ import pytest
 from freightliner.bootstrap.registry_clients import RegistryClients
 from freightliner.cli.main import main
 from freightliner.domain.reference import Reference
-from freightliner.engine.copy import Copier
-from freightliner.engine.models import CopyOptions, CopyReport
+from freightliner.engine.copying.copy import Copier
+from freightliner.engine.copying.models import CopyOptions, CopyReport
 from freightliner.harness.images import OCI_INDEX, Pusher, RandomBlob
 from freightliner.harness.registry import LocalRegistry
 from tests.support.faulty_proxy import FaultyProxy, start_proxy

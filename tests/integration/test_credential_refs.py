@@ -16,8 +16,8 @@ from freightliner.adapters.credential_refs import ReferenceCredentialProvider, R
 from freightliner.bootstrap.registry_clients import RegistryClients
 from freightliner.domain.reference import Reference
 from freightliner.domain.secrets import SecretRef
-from freightliner.engine.copy import Copier
-from freightliner.engine.models import CopyOptions
+from freightliner.engine.copying.copy import Copier
+from freightliner.engine.copying.models import CopyOptions
 from freightliner.harness.images import Pusher
 from freightliner.harness.registry import LocalRegistry
 from freightliner.registry.auth import RegistryAuth

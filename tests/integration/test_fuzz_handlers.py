@@ -20,8 +20,8 @@ from pydantic import BaseModel, ValidationError
 from freightliner.domain.envelopes import SqsBatch
 from freightliner.domain.errors import InvalidInput
 from freightliner.domain.events import EcrImageAction, ScanFinished, StartTreeRequest
-from freightliner.engine.replicate_now import ReplicateNowRequest
-from freightliner.engine.scan_gate import CheckScanRequest, ParkRequest, ScanTask
+from freightliner.engine.copying.replicate_now import ReplicateNowRequest
+from freightliner.engine.gate.scan_gate import CheckScanRequest, ParkRequest, ScanTask
 from freightliner.harness.functions import cloud_function_client, forget_roots, load_handler
 from freightliner.harness.lambda_runtime import LocalContext
 

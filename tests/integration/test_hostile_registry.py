@@ -26,8 +26,8 @@ from freightliner.domain.errors import Timeout, Unauthorized, Unavailable, Unsup
 from freightliner.domain.reference import Reference
 from freightliner.domain.registries import Registries, RegistryConfig, TransferLimits
 from freightliner.domain.secrets import Redacted
-from freightliner.engine.copy import Copier
-from freightliner.engine.models import CopyOptions, CopyReport
+from freightliner.engine.copying.copy import Copier
+from freightliner.engine.copying.models import CopyOptions, CopyReport
 from freightliner.harness.images import OCI_MANIFEST, Pusher, RandomBlob
 from freightliner.harness.registry import LocalRegistry, TokenAuthSettings
 from freightliner.ports.credentials import Credential

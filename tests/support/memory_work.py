@@ -58,7 +58,7 @@ class MemoryScanGate:
     """The `ScanGate` port in memory: one execution per (source digest, destination), as
     Step Functions names them; starting a name another job holds reports the item covered.
     The state machine's own work (checks, waits, recording the outcome) is the test's to
-    drive through `freightliner.engine.scan_gate`."""
+    drive through `freightliner.engine.gate.scan_gate`."""
 
     def __init__(self) -> None:
         self.executions: dict[str, GateRequest] = {}

@@ -16,7 +16,7 @@ from freightliner.bootstrap.lambda_root import LambdaRoot
 from freightliner.domain.errors import ConfigurationError
 from freightliner.domain.events import ImageEvent
 from freightliner.domain.rules import parse_rules
-from freightliner.engine.intake import IntakeResult, accept_event
+from freightliner.engine.events.intake import IntakeResult, accept_event
 from freightliner.harness.functions import EVENTS, FUNCTIONS, load_handler
 from freightliner.harness.lambda_runtime import LocalContext
 from freightliner.settings import Settings

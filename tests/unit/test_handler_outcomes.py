@@ -25,8 +25,8 @@ from freightliner.domain.errors import (
     Where,
 )
 from freightliner.domain.events import ImageEvent
-from freightliner.engine.gar_poll import poll_notifications
-from freightliner.engine.intake import IntakeResult
+from freightliner.engine.events.gar_poll import poll_notifications
+from freightliner.engine.events.intake import IntakeResult
 from freightliner.handler_outcomes import Trigger, handles
 from freightliner.harness.functions import cloud_function_client
 from freightliner.observability import metrics

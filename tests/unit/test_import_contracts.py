@@ -33,7 +33,7 @@ VIOLATIONS = {
     "Layers": ("domain/_violates_layers.py", "import freightliner.ports.work"),
     "Adapters implement ports": (
         "adapters/_violates_ports.py",
-        "import freightliner.engine.planning",
+        "import freightliner.engine.events.planning",
     ),
     "Nothing deployed imports the local harness": (
         "bootstrap/_violates_harness.py",

@@ -13,7 +13,7 @@ from freightliner.domain.jobs import JobRecord
 from freightliner.domain.rules import parse_rules
 from freightliner.domain.scans import ScanPolicy, Severity
 from freightliner.domain.work import GateRequest, ItemStatus, WorkItem
-from freightliner.engine.intake import accept_event
+from freightliner.engine.events.intake import accept_event
 from freightliner.lambda_support import VisibilityHeartbeat, retry_delay
 from freightliner.ports.work import GateCovered, ItemRecord
 

@@ -12,7 +12,11 @@ import pytest
 
 from freightliner.domain.errors import InvalidInput
 from freightliner.domain.failed_events import failed_event
-from freightliner.engine.redrive import RedriveReport, move_dead_letters, replay_failed_events
+from freightliner.engine.events.redrive import (
+    RedriveReport,
+    move_dead_letters,
+    replay_failed_events,
+)
 from freightliner.ports.redrive import QueuedMessage
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

@@ -10,7 +10,7 @@ from freightliner.domain.errors import InvalidInput
 from freightliner.domain.events import EcrImageAction, ImageEvent, PubSubMessage
 from freightliner.domain.globs import glob_match
 from freightliner.domain.rules import parse_rules
-from freightliner.engine.planning import plan_event
+from freightliner.engine.events.planning import plan_event
 
 ROOT = Path(__file__).resolve().parents[2]
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"

@@ -24,7 +24,7 @@ from freightliner.domain.scans import (
     evaluate_findings,
 )
 from freightliner.domain.work import GateRequest, WorkItem, gate_execution_name
-from freightliner.engine.scan_gate import CheckScanRequest, ScanTask, check_scan, evaluate_scan
+from freightliner.engine.gate.scan_gate import CheckScanRequest, ScanTask, check_scan, evaluate_scan
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"

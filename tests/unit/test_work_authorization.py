@@ -11,8 +11,8 @@ from freightliner.domain.jobs import JobRecord
 from freightliner.domain.rules import RulesDocument, parse_rules
 from freightliner.domain.sync import SyncSpec
 from freightliner.domain.work import WorkItem
-from freightliner.engine.planning import plan_event
-from freightliner.engine.work_authorization import rejection_reason
+from freightliner.engine.events.planning import plan_event
+from freightliner.engine.jobs.authorization import rejection_reason
 
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 GAR = "europe-docker.pkg.dev"
@@ -30,7 +30,7 @@ EVENT = ImageEvent(
 
 
 def event_job(event: ImageEvent = EVENT) -> JobRecord:
-    """The job intake records for the event (engine/intake.py)."""
+    """The job intake records for the event (engine/events/intake.py)."""
     detail = {"action": event.action, "source": str(event.source), "tag": event.tag or ""}
     return JobRecord(job_id=plan_event(event, RULES).job_id, created_at=0.0, detail=detail)
 

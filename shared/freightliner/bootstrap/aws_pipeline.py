@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from freightliner.bootstrap.registry_clients import RegistryClients
     from freightliner.domain.events import ImageEvent
     from freightliner.domain.rules import RulesDocument
-    from freightliner.engine.intake import IntakeResult
+    from freightliner.engine.events.intake import IntakeResult
     from freightliner.ports.work import JobNotifier, ScanGate, StateStore, WorkQueue
     from freightliner.settings import Settings
 
@@ -123,7 +123,7 @@ class AwsPipeline:
         from freightliner.adapters.aws.eventbridge_notifier import (  # noqa: PLC0415
             EventBridgeJobNotifier,
         )
-        from freightliner.engine.job_end import JobNotifiers  # noqa: PLC0415
+        from freightliner.engine.jobs.end import JobNotifiers  # noqa: PLC0415
         from freightliner.observability import JobEndMetrics  # noqa: PLC0415 - Powertools
 
         bus = self.settings.event_bus
@@ -136,7 +136,7 @@ class AwsPipeline:
         """The engine's intake (plan, record, enqueue or gate) once per event, however often
         the event is delivered: `accept(event, correlation_id, lambda_context=None)`."""
         from freightliner.adapters.aws.idempotency import OncePerEvent  # noqa: PLC0415
-        from freightliner.engine.intake import IntakeResult, accept_event  # noqa: PLC0415
+        from freightliner.engine.events.intake import IntakeResult, accept_event  # noqa: PLC0415
         from freightliner.settings import ENV_TABLE  # noqa: PLC0415
 
         def intake(event: ImageEvent, correlation_id: str) -> IntakeResult:

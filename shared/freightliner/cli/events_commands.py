@@ -40,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run_events_command(args: argparse.Namespace) -> int:
     from freightliner.adapters.aws.sqs_messages import LambdaInvoker, SqsMessages  # noqa: PLC0415
-    from freightliner.engine.redrive import (  # noqa: PLC0415
+    from freightliner.engine.events.redrive import (  # noqa: PLC0415
         RedriveReport,
         move_dead_letters,
         replay_failed_events,

@@ -27,7 +27,7 @@ from freightliner.cli.sync_commands import (
 from freightliner.domain.errors import FreightlinerError, InvalidInput
 
 if TYPE_CHECKING:
-    from freightliner.engine.models import CopyReport
+    from freightliner.engine.copying.models import CopyReport
     from freightliner.ports.credentials import Credential
 
 # Commands import the models and clients they use when they run: `--help` and argument
@@ -141,7 +141,7 @@ def _print_copy(report: CopyReport) -> None:
 
 def _run_copy(args: argparse.Namespace) -> int:
     from freightliner.domain.reference import Reference  # noqa: PLC0415
-    from freightliner.engine.models import CopyOptions  # noqa: PLC0415
+    from freightliner.engine.copying.models import CopyOptions  # noqa: PLC0415
 
     src = Reference.parse(args.source)
     dst = Reference.parse(args.destination)
@@ -154,7 +154,7 @@ def _run_copy(args: argparse.Namespace) -> int:
         **_creds(src.registry, args.src_creds, ENV_SRC_CREDS),
         **_creds(dst.registry, args.dest_creds, ENV_DEST_CREDS),
     }
-    from freightliner.engine.copy import Copier  # noqa: PLC0415 - loads httpx: not for --help
+    from freightliner.engine.copying.copy import Copier  # noqa: PLC0415 - loads httpx: not for --help
 
     clients = cli_root.registry_clients(args.registries, credentials)
     try:
@@ -175,7 +175,7 @@ def _run_inspect(args: argparse.Namespace) -> int:
     from freightliner.domain.reference import Reference  # noqa: PLC0415
 
     ref = Reference.parse(args.reference)
-    from freightliner.engine.inspect import inspect_image  # noqa: PLC0415 - loads httpx
+    from freightliner.engine.copying.inspect import inspect_image  # noqa: PLC0415 - loads httpx
 
     clients = cli_root.registry_clients(args.registries, _creds(ref.registry, args.creds))
     try:

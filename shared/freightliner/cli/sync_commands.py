@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from freightliner.adapters.local.sqlite_checkpoints import SqliteCheckpoints
     from freightliner.cli.job_views import JobView
     from freightliner.domain.sync import SyncSpec
-    from freightliner.engine.tree import TreeReport
+    from freightliner.engine.tree.local_sync import TreeReport
 
 DEFAULT_STATE = Path(".freightliner/checkpoints.db")
 
@@ -90,7 +90,7 @@ def _run(
     store: SqliteCheckpoints,
     resume: str | None,
 ) -> int:
-    from freightliner.engine.tree import Checkpoint, run_sync  # noqa: PLC0415 - loads httpx
+    from freightliner.engine.tree.local_sync import Checkpoint, run_sync  # noqa: PLC0415 - loads httpx
 
     clients = cli_root.registry_clients(args.registries)
     reports: list[TreeReport] = []
@@ -148,7 +148,7 @@ def _specs(args: argparse.Namespace) -> list[SyncSpec]:
 def run_tree_command(args: argparse.Namespace) -> int:
     """Start each sync on the queue and state store the environment names, or make the
     schedules group hold exactly the file's scheduled syncs."""
-    from freightliner.engine.tree_fanout import start_tree  # noqa: PLC0415 - loads httpx
+    from freightliner.engine.tree.fanout import start_tree  # noqa: PLC0415 - loads httpx
 
     pipeline = cli_root.aws_pipeline()
     specs = _specs(args)
@@ -226,7 +226,7 @@ def run_jobs_command(args: argparse.Namespace) -> int:
 def _queued_jobs(args: argparse.Namespace) -> int:
     """Jobs in the pipeline's DynamoDB table (FREIGHTLINER_TABLE; resume: also the queue)."""
     from freightliner.cli.job_views import table_view  # noqa: PLC0415
-    from freightliner.engine.job_resume import resume_job  # noqa: PLC0415 - loads httpx
+    from freightliner.engine.jobs.resume import resume_job  # noqa: PLC0415 - loads httpx
 
     pipeline = cli_root.aws_pipeline()
     state = pipeline.state

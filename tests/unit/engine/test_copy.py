@@ -14,8 +14,8 @@ from freightliner.domain.errors import (
     Unavailable,
 )
 from freightliner.domain.reference import Reference
-from freightliner.engine.copy import Copier
-from freightliner.engine.models import CopyOptions, CopyReport
+from freightliner.engine.copying.copy import Copier
+from freightliner.engine.copying.models import CopyOptions, CopyReport
 from freightliner.ports.registry import fallback_tag
 from tests.support.oci_images import (
     Image,

@@ -15,10 +15,10 @@ from freightliner.domain.events import ImageEvent
 from freightliner.domain.jobs import JobRecord, JobStatus, JobSummary
 from freightliner.domain.rules import parse_rules
 from freightliner.domain.work import GateOutcome, GateRequest, ItemStatus
-from freightliner.engine.intake import IntakeResult, accept_event
-from freightliner.engine.job_resume import resume_job
-from freightliner.engine.scan_gate import GateRecord, RecordGateRequest, record_gate_outcome
-from freightliner.engine.worker import ItemOutcome, process_item
+from freightliner.engine.events.intake import IntakeResult, accept_event
+from freightliner.engine.gate.scan_gate import GateRecord, RecordGateRequest, record_gate_outcome
+from freightliner.engine.jobs.resume import resume_job
+from freightliner.engine.jobs.worker import ItemOutcome, process_item
 from tests.support.memory_work import (
     MemoryNotifier,
     MemoryQueue,
@@ -179,7 +179,7 @@ def test_a_passed_item_is_enqueued_copied_and_keeps_why_it_passed() -> None:
 def test_a_blocked_item_closes_its_job_as_the_worker_closes_one(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="freightliner.engine.job_end")
+    caplog.set_level(logging.INFO, logger="freightliner.engine.jobs.end")
     gated = Deployment()
     gated_job = gated.accept(gated.push()).plan.job_id
     request = gated.held()

@@ -7,8 +7,8 @@ import pytest
 from freightliner.adapters.memory.registry import MemoryRegistries
 from freightliner.domain.errors import NotFound
 from freightliner.domain.reference import Reference
-from freightliner.engine.inspect import inspect_image
-from freightliner.engine.replicate_now import ReplicateNowRequest, replicate_now
+from freightliner.engine.copying.inspect import inspect_image
+from freightliner.engine.copying.replicate_now import ReplicateNowRequest, replicate_now
 from tests.support.oci_images import layer, push_image, push_multi_platform
 
 SRC, DST = "src.test", "dst.test"

@@ -12,7 +12,7 @@ from freightliner.adapters.local.checkpoint_key import load_or_create_key
 from freightliner.adapters.local.sqlite_checkpoints import SqliteCheckpoints
 from freightliner.adapters.memory.registry import MemoryRegistries
 from freightliner.domain.sync import SyncSpec
-from freightliner.engine.tree import Checkpoint, run_sync
+from freightliner.engine.tree.local_sync import Checkpoint, run_sync
 from tests.support.oci_images import layer, push_image
 
 SRC, DST = "src.test", "dst.test"

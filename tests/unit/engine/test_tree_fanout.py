@@ -13,10 +13,10 @@ from freightliner.domain.errors import NotFound, Unavailable
 from freightliner.domain.rules import RulesDocument
 from freightliner.domain.sync import SyncSpec
 from freightliner.domain.work import TERMINAL
-from freightliner.engine import tree_fanout
-from freightliner.engine.job_resume import resume_job
-from freightliner.engine.tree_fanout import start_tree
-from freightliner.engine.worker import ItemOutcome, process_item
+from freightliner.engine.jobs.resume import resume_job
+from freightliner.engine.jobs.worker import ItemOutcome, process_item
+from freightliner.engine.tree import fanout as tree_fanout
+from freightliner.engine.tree.fanout import start_tree
 from tests.support.memory_work import (
     MemoryNotifier,
     MemoryQueue,

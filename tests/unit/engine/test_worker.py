@@ -13,8 +13,8 @@ from freightliner.domain.errors import Unavailable
 from freightliner.domain.events import ImageEvent
 from freightliner.domain.rules import RulesDocument, parse_rules
 from freightliner.domain.work import ItemStatus, WorkItem
-from freightliner.engine.intake import accept_event
-from freightliner.engine.worker import ItemOutcome, process_item
+from freightliner.engine.events.intake import accept_event
+from freightliner.engine.jobs.worker import ItemOutcome, process_item
 from tests.support.memory_work import (
     MemoryNotifier,
     MemoryQueue,

@@ -20,9 +20,9 @@ from freightliner.domain.errors import FreightlinerError
 from freightliner.domain.reference import Reference
 from freightliner.domain.sync import SyncSpec, TaggedImage
 from freightliner.domain.work import ItemStatus, WorkItem
-from freightliner.engine.copy import Copier
-from freightliner.engine.models import CopyOptions
-from freightliner.engine.tree_listing import decide, selected_images, selected_repositories
+from freightliner.engine.copying.copy import Copier
+from freightliner.engine.copying.models import CopyOptions
+from freightliner.engine.tree.listing import decide, selected_images, selected_repositories
 from freightliner.ports.checkpoints import CheckpointSink
 from freightliner.ports.registry import ClientSource
 

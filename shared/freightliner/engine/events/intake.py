@@ -20,9 +20,9 @@ from freightliner.domain.events import ImageEvent
 from freightliner.domain.jobs import JobRecord
 from freightliner.domain.rules import RulesDocument
 from freightliner.domain.work import ItemStatus
-from freightliner.engine.job_end import announce_if_closed
-from freightliner.engine.planning import EventPlan, plan_event
-from freightliner.engine.work_authorization import EVENT_ACTION, EVENT_SOURCE, EVENT_TAG
+from freightliner.engine.events.planning import EventPlan, plan_event
+from freightliner.engine.jobs.authorization import EVENT_ACTION, EVENT_SOURCE, EVENT_TAG
+from freightliner.engine.jobs.end import announce_if_closed
 from freightliner.ports.work import GateCovered, JobNotifier, ScanGate, StateStore, WorkQueue
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from pydantic import BaseModel
 from freightliner.domain.errors import NotFound, Where
 from freightliner.domain.jobs import JobStatus, JobSummary
 from freightliner.domain.work import WorkItem
-from freightliner.engine.job_end import announce_if_closed
-from freightliner.engine.tree_fanout import start_tree, tree_spec
+from freightliner.engine.jobs.end import announce_if_closed
+from freightliner.engine.tree.fanout import start_tree, tree_spec
 from freightliner.ports.registry import ClientSource
 from freightliner.ports.work import JobNotifier, StateStore, WorkQueue
 

@@ -22,11 +22,11 @@ from freightliner.domain.jobs import JobRecord, JobSummary
 from freightliner.domain.reference import Reference
 from freightliner.domain.rules import RulesDocument
 from freightliner.domain.work import ItemStatus, WorkItem
-from freightliner.engine.copy import Copier
-from freightliner.engine.job_end import announce
-from freightliner.engine.models import CopyOptions, CopyReport
-from freightliner.engine.tree_fanout import expand_repository
-from freightliner.engine.work_authorization import rejection_reason
+from freightliner.engine.copying.copy import Copier
+from freightliner.engine.copying.models import CopyOptions, CopyReport
+from freightliner.engine.jobs.authorization import rejection_reason
+from freightliner.engine.jobs.end import announce
+from freightliner.engine.tree.fanout import expand_repository
 from freightliner.ports.registry import ClientSource
 from freightliner.ports.rejections import RejectionLog
 from freightliner.ports.work import JobNotifier, StateStore, WorkQueue

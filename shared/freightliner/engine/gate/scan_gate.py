@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from freightliner.domain.jobs import JobSummary
 from freightliner.domain.scans import ScanPhase, Verdict, evaluate_findings
 from freightliner.domain.work import GateOutcome, GateRequest
-from freightliner.engine.job_end import announce_if_closed
+from freightliner.engine.jobs.end import announce_if_closed
 from freightliner.ports.scans import ScannerSource, ScanWaits
 from freightliner.ports.work import JobNotifier, ScanGate, StateStore
 

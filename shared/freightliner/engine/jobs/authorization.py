@@ -27,8 +27,8 @@ from freightliner.domain.rules import Destination, RulesDocument
 from freightliner.domain.sync import SyncSpec
 from freightliner.domain.work import WorkItem
 
-# What each kind of job records on its job record for this check (engine/intake.py and
-# engine/tree_fanout.py write them).
+# What each kind of job records on its job record for this check (engine/events/intake.py and
+# engine/tree/fanout.py write them).
 EVENT_SOURCE = "source"  # `<registry>/<repository>@<digest>` of the event's image
 EVENT_ACTION = "action"  # push | delete
 EVENT_TAG = "tag"  # the event's tag, "" for a digest-only event

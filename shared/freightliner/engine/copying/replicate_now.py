@@ -5,8 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from freightliner.domain.reference import Reference
-from freightliner.engine.copy import Copier
-from freightliner.engine.models import CopyOptions, CopyReport
+from freightliner.engine.copying.copy import Copier
+from freightliner.engine.copying.models import CopyOptions, CopyReport
 from freightliner.ports.registry import ClientSource
 
 

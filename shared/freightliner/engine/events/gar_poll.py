@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from freightliner.domain.errors import ConfigurationError, FreightlinerError
 from freightliner.domain.events import ImageEvent, PubSubMessage
-from freightliner.engine.intake import IntakeResult
+from freightliner.engine.events.intake import IntakeResult
 from freightliner.ports.work import NotificationSource
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from freightliner.domain.errors import DigestMismatch, NotFound, TagConflict, Wh
 from freightliner.domain.manifest import Descriptor, parse_manifest
 from freightliner.domain.platform import Platform
 from freightliner.domain.reference import Reference
-from freightliner.engine.models import CopyOptions, CopyReport
+from freightliner.engine.copying.models import CopyOptions, CopyReport
 from freightliner.ports.progress import NullProgress, ProgressSink
 from freightliner.ports.registry import ClientSource, FetchedManifest, Registry, fallback_tag
 

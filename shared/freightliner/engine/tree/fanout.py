@@ -18,9 +18,9 @@ from freightliner.domain.jobs import JobRecord, JobStatus, JobSummary
 from freightliner.domain.reference import Reference
 from freightliner.domain.sync import SyncSpec
 from freightliner.domain.work import ItemStatus, RepositoryPage, WorkItem
-from freightliner.engine.job_end import announce_if_closed
-from freightliner.engine.tree_listing import decide, selected_images, selected_repositories
-from freightliner.engine.work_authorization import TREE_DEFINITION
+from freightliner.engine.jobs.authorization import TREE_DEFINITION
+from freightliner.engine.jobs.end import announce_if_closed
+from freightliner.engine.tree.listing import decide, selected_images, selected_repositories
 from freightliner.ports.registry import ClientSource
 from freightliner.ports.work import JobNotifier, StateStore, WorkQueue
 

@@ -1,0 +1,1 @@
+"""Copying one image between registries, and looking at one: the one copy path."""

@@ -1,0 +1,1 @@
+"""Image events in: planning, once-per-event intake, the GAR poll, redriving failures."""

@@ -1,0 +1,1 @@
+"""The scan gate's decisions outside the state machine."""

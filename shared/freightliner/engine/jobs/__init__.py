@@ -1,0 +1,1 @@
+"""Work items and jobs: running an authorized item, resuming a job, announcing its end."""

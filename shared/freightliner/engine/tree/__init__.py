@@ -1,0 +1,1 @@
+"""Tree syncs: listings, the local run with checkpoints, the fan-out through the queue."""
