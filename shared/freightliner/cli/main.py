@@ -11,8 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from freightliner.about import package_version
 from freightliner.adapters.local.static_creds import parse_user_pass
 from freightliner.bootstrap import Container
+from freightliner.cli.completion import add_parser as add_completion_parser
+from freightliner.cli.completion import run_completion_command
 from freightliner.cli.local import DEFAULT_DIR, invoke, local_down, local_up
 from freightliner.cli.progress import ConsoleProgress, human_bytes
 from freightliner.cli.secrets_commands import add_parser as add_secrets_parser
@@ -23,6 +26,8 @@ from freightliner.cli.sync_commands import (
     run_sync_command,
     run_tree_command,
 )
+from freightliner.cli.version import add_parser as add_version_parser
+from freightliner.cli.version import run_version_command
 from freightliner.domain.errors import FreightlinerError, InvalidInput
 from freightliner.domain.reference import Reference
 from freightliner.engine.copy import Copier
@@ -35,13 +40,19 @@ ENV_DEST_CREDS = "FREIGHTLINER_DEST_CREDS"
 EXIT_UNEXPECTED = 70
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="freightliner",
         description="Replicate container images between ECR, Artifact Registry and any OCI "
         "registry.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s {package_version()}",
+        help="print the version",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
@@ -89,6 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     common(tags)
     add_sync_parsers(sub)
     add_secrets_parser(sub)
+    add_version_parser(sub)
+    add_completion_parser(sub)
 
     local = sub.add_parser("local", help="the pipeline on this machine (moto + local registries)")
     local.add_argument("action", choices=["up", "down"])
@@ -206,11 +219,13 @@ COMMANDS: dict[str, Any] = {
     "secrets": run_secrets_command,
     "local": _run_local,
     "invoke": _run_invoke,
+    "version": run_version_command,
+    "completion": run_completion_command,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
