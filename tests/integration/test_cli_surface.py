@@ -3,15 +3,18 @@ point: version, completion, help on every option, exit codes."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
-from freightliner.cli.main import main
+from freightliner.cli.local import invoke_exit_code
+from freightliner.cli.main import build_parser, main
 from tests.support.capture_server import Route, capture_server
 
 FREIGHTLINER = Path(sys.executable).with_name("freightliner")
@@ -88,3 +91,74 @@ def test_unknown_shell_is_refused_with_exit_2(capsys: pytest.CaptureFixture[str]
     with pytest.raises(SystemExit) as exited:
         main(["completion", "tcsh"])
     assert exited.value.code == 2
+
+
+def _options_without_help(parser: argparse.ArgumentParser, path: str) -> Iterator[tuple[str, str]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from _options_without_help(child, f"{path} {name}")
+        elif not isinstance(action, argparse._HelpAction) and not action.help:
+            yield path, "/".join(action.option_strings) or action.dest
+
+
+def _commands(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> Iterator[tuple[str, ...]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield (*path, name)
+                yield from _commands(child, (*path, name))
+
+
+def test_every_option_and_argument_of_every_command_has_help() -> None:
+    assert list(_options_without_help(build_parser(), "freightliner")) == []
+
+
+def test_every_command_prints_its_own_help(capsys: pytest.CaptureFixture[str]) -> None:
+    commands = list(_commands(build_parser()))
+    assert ("jobs", "status") in commands and ("tree", "schedule") in commands
+    for command in commands:
+        with pytest.raises(SystemExit) as exited:
+            main([*command, "--help"])
+        assert exited.value.code == 0
+        assert capsys.readouterr().out.startswith(f"usage: freightliner {' '.join(command)}")
+
+
+def test_jobs_status_help_is_the_status_help() -> None:
+    shown = subprocess.run(
+        [str(FREIGHTLINER), "jobs", "status", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert shown.startswith("usage: freightliner jobs status")
+    assert "--retry-failed" not in shown  # resume's option, not status's
+    assert "job id" in shown
+
+
+def test_options_of_another_subcommand_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["jobs", "status", "sync-1", "--retry-failed"])
+    assert exited.value.code == 2
+    assert "unrecognized arguments: --retry-failed" in capsys.readouterr().err
+
+
+def test_invoke_exits_non_zero_when_the_handler_rejects_the_event(tmp_path: Path) -> None:
+    event = tmp_path / "bad.json"
+    event.write_text(json.dumps({"source": "aws.ecr", "detail": {"action-type": "PUSH"}}))
+    invoked = subprocess.run(
+        [str(FREIGHTLINER), "invoke", "on_ecr_push", str(event), "--dir", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    reply = json.loads(invoked.stdout[invoked.stdout.rindex("{\n") :])
+    assert reply["status"] == "rejected"
+    assert invoked.returncode == 2
+
+
+def test_invoke_exit_code_follows_the_rejection_and_http_status() -> None:
+    assert invoke_exit_code({"status": "enqueued"}) == 0
+    assert invoke_exit_code({"status": "rejected", "error": "not_found"}) == 3
+    assert invoke_exit_code({"http_status": 400, "body": None}) == 1
+    assert invoke_exit_code({"http_status": 200, "body": {"status": "rejected"}}) == 2
+    assert invoke_exit_code({"http_status": 204, "body": None}) == 0

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from freightliner.domain.errors import InvalidInput
+from freightliner.domain.errors import FreightlinerError, InvalidInput
 
 DEFAULT_DIR = Path(".freightliner/local")
 
@@ -125,4 +125,23 @@ def invoke(function: str, event_file: Path, directory: Path) -> int:
             raise InvalidInput(str(exc)) from None
         result = handler(event, LocalContext())
     print(json.dumps(result, indent=2, default=str))
-    return 0
+    return invoke_exit_code(result)
+
+
+def _kinds(cls: type[FreightlinerError]) -> dict[str, int]:
+    found = {cls.kind: cls.exit_code}
+    for sub in cls.__subclasses__():
+        found.update(_kinds(sub))
+    return found
+
+
+def invoke_exit_code(result: Any) -> int:
+    """Non-zero when the handler refused the event (`"status": "rejected"`, the rejecting
+    error's exit code, 2 for bad input) or the function answered an HTTP error (1)."""
+    if not isinstance(result, dict):
+        return 0
+    body = result.get("body") if "http_status" in result else result
+    if isinstance(body, dict) and body.get("status") == "rejected":
+        return _kinds(FreightlinerError).get(str(body.get("error")), InvalidInput.exit_code)
+    status = result.get("http_status")
+    return 1 if isinstance(status, int) and status >= 400 else 0

@@ -90,13 +90,21 @@ def build_parser() -> argparse.ArgumentParser:
     common(copy)
 
     inspect = sub.add_parser("inspect", help="media type, digest, platforms and size")
-    inspect.add_argument("reference")
-    inspect.add_argument("--creds", metavar="USER:PASS")
+    inspect.add_argument("reference", help="host/repository[:tag][@digest]")
+    inspect.add_argument(
+        "--creds",
+        metavar="USER:PASS",
+        help="credentials for this registry (else the registries config or auth files)",
+    )
     common(inspect)
 
     tags = sub.add_parser("tags", help="list a repository's tags")
     tags.add_argument("repository", help="host/repository")
-    tags.add_argument("--creds", metavar="USER:PASS")
+    tags.add_argument(
+        "--creds",
+        metavar="USER:PASS",
+        help="credentials for this registry (else the registries config or auth files)",
+    )
     common(tags)
     add_sync_parsers(sub)
     add_secrets_parser(sub)
@@ -104,9 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_completion_parser(sub)
 
     local = sub.add_parser("local", help="the pipeline on this machine (moto + local registries)")
-    local.add_argument("action", choices=["up", "down"])
-    local.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="state directory")
-    local.add_argument("--detach", action="store_true", help="run in the background")
+    local_actions = local.add_subparsers(dest="action", required=True, metavar="ACTION")
+    up = local_actions.add_parser("up", help="start moto and the local registries")
+    up.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="state directory")
+    up.add_argument("--detach", action="store_true", help="run in the background")
+    down = local_actions.add_parser("down", help="stop what `local up --detach` started")
+    down.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="state directory")
 
     invoke = sub.add_parser("invoke", help="run a function's handler once with an event file")
     invoke.add_argument("function", help="on_ecr_push, on_gar_push, replicate, replicate_now, ...")

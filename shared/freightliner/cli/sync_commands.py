@@ -55,7 +55,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     sync.add_argument(
         "--retry-failed", action="store_true", help="with --resume: run failed images again too"
     )
-    sync.add_argument("--registries", type=Path, metavar="FILE")
+    registries(sync)
     sync.add_argument("--json", action="store_true", help="print one JSON document")
     state(sync)
 
@@ -64,26 +64,69 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="tree syncs on the serverless pipeline: start them now, or apply the sync "
         "file's schedules (EventBridge Scheduler)",
     )
-    tree.add_argument("action", choices=["start", "schedule"])
-    tree.add_argument("file", type=Path, help="sync definition (YAML)")
-    tree.add_argument("--only", action="append", default=[], metavar="NAME")
+    tree_actions = tree.add_subparsers(dest="action", required=True, metavar="ACTION")
+    start = tree_actions.add_parser(
+        "start", help="start the file's syncs as jobs on the pipeline's queue now"
+    )
+    start.add_argument("file", type=Path, help="sync definition (YAML)")
+    start.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="start only these syncs of the file",
+    )
+    schedule = tree_actions.add_parser(
+        "schedule",
+        help="make the EventBridge Scheduler group hold exactly the file's scheduled syncs",
+    )
+    schedule.add_argument("file", type=Path, help="sync definition (YAML)")
+    schedule.set_defaults(only=[])
 
     jobs = sub.add_parser("jobs", help="tree-sync jobs: list, status, resume")
-    jobs.add_argument("action", choices=["list", "status", "resume"])
-    jobs.add_argument("job", nargs="?", help="job id (status, resume)")
-    jobs.add_argument("--retry-failed", action="store_true", help="resume: failed images too")
-    jobs.add_argument(
-        "--status", type=JobStatus, choices=list(JobStatus), help="list: only jobs in this status"
+    job_actions = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def store(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--store",
+            choices=["local", "aws"],
+            help="local: the checkpoint file (sync-… jobs); aws: the pipeline's DynamoDB table "
+            "and queue (FREIGHTLINER_TABLE, FREIGHTLINER_QUEUE_URL). Default: by the job id",
+        )
+        p.add_argument("--json", action="store_true", help="print one JSON document")
+        state(p)
+
+    listing = job_actions.add_parser("list", help="list jobs, newest first")
+    listing.add_argument(
+        "--status", type=JobStatus, choices=list(JobStatus), help="only jobs in this status"
     )
-    jobs.add_argument(
-        "--store",
-        choices=["local", "aws"],
-        help="local: the checkpoint file (sync-… jobs); aws: the pipeline's DynamoDB table "
-        "and queue (FREIGHTLINER_TABLE, FREIGHTLINER_QUEUE_URL). Default: by the job id",
+    store(listing)
+    listing.set_defaults(job=None, retry_failed=False, registries=None)
+
+    status = job_actions.add_parser("status", help="one job's counts and failures")
+    status.add_argument("job", help="job id")
+    store(status)
+    status.set_defaults(status=None, retry_failed=False, registries=None)
+
+    resume = job_actions.add_parser(
+        "resume", help="run a job's own definition again, skipping what it finished"
     )
-    jobs.add_argument("--registries", type=Path, metavar="FILE")
-    jobs.add_argument("--json", action="store_true")
-    state(jobs)
+    resume.add_argument("job", help="job id")
+    resume.add_argument(
+        "--retry-failed", action="store_true", help="run the failed images again too"
+    )
+    registries(resume)
+    store(resume)
+    resume.set_defaults(status=None)
+
+
+def registries(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--registries",
+        type=Path,
+        metavar="FILE",
+        help="registries config (YAML): endpoints, TLS and auth per host",
+    )
 
 
 def _run(
@@ -152,8 +195,6 @@ def run_tree_command(args: argparse.Namespace) -> int:
     work = pipeline()
     specs = _specs(args)
     if args.action == "schedule":
-        if args.only:
-            raise InvalidInput("tree schedule applies the whole file: drop --only")
         changes = work.tree_schedules().apply({s.name: s.schedule for s in specs if s.schedule})
         for verb, names in changes.model_dump().items():
             for name in names:
@@ -189,8 +230,6 @@ def _store_of(args: argparse.Namespace) -> str:
 
 
 def run_jobs_command(args: argparse.Namespace) -> int:
-    if not args.job and args.action != "list":
-        raise InvalidInput(f"jobs {args.action} needs a job id")
     if _store_of(args) == "aws":
         return _queued_jobs(args)
     store = SqliteCheckpoints(args.state)
