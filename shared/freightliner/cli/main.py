@@ -17,6 +17,12 @@ from freightliner.bootstrap import Container
 from freightliner.cli.completion import add_parser as add_completion_parser
 from freightliner.cli.completion import run_completion_command
 from freightliner.cli.local import DEFAULT_DIR, invoke, local_down, local_up
+from freightliner.cli.manifest_commands import (
+    add_digest_parser,
+    add_inspect_options,
+    run_digest_command,
+    run_manifest_view,
+)
 from freightliner.cli.progress import ConsoleProgress, human_bytes
 from freightliner.cli.secrets_commands import add_parser as add_secrets_parser
 from freightliner.cli.secrets_commands import run_secrets_command
@@ -89,7 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     copy.add_argument("--dry-run", action="store_true", help="show what would be copied")
     common(copy)
 
-    inspect = sub.add_parser("inspect", help="media type, digest, platforms and size")
+    inspect = sub.add_parser(
+        "inspect",
+        help="media type, digest, platforms and size (--raw: the manifest, "
+        "--config: the config blob)",
+    )
     inspect.add_argument("reference", help="host/repository[:tag][@digest]")
     inspect.add_argument(
         "--creds",
@@ -97,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="credentials for this registry (else the registries config or auth files)",
     )
     common(inspect)
+    add_inspect_options(inspect)
+    add_digest_parser(sub)
 
     tags = sub.add_parser("tags", help="list a repository's tags")
     tags.add_argument("repository", help="host/repository")
@@ -186,6 +198,8 @@ def _run_copy(args: argparse.Namespace) -> int:
 
 
 def _run_inspect(args: argparse.Namespace) -> int:
+    if args.raw or args.config or args.platform:
+        return run_manifest_view(args)
     ref = Reference.parse(args.reference)
     container = Container.from_environment(args.registries, _creds(ref.registry, args.creds))
     try:
@@ -230,6 +244,7 @@ COMMANDS: dict[str, Any] = {
     "secrets": run_secrets_command,
     "local": _run_local,
     "invoke": _run_invoke,
+    "digest": run_digest_command,
     "version": run_version_command,
     "completion": run_completion_command,
 }
