@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -177,8 +177,11 @@ class Container:
         retry: RetryPolicy | None = None,
         aws: AwsClients | None = None,
         scan_endpoint: str = DEFAULT_ENDPOINT,
+        *,
+        auth_file: Path | None = None,
     ) -> None:
         self._registries = registries
+        self._auth_file = auth_file
         self._overrides = dict(credentials or {})
         self._retry = retry or RetryPolicy()
         self._scan_endpoint = scan_endpoint
@@ -192,16 +195,21 @@ class Container:
 
     @classmethod
     def from_environment(
-        cls, registries_file: Path | None = None, credentials: dict[str, Credential] | None = None
+        cls,
+        registries_file: Path | None = None,
+        credentials: dict[str, Credential] | None = None,
+        tls: Mapping[str, TlsMode] | None = None,
+        auth_file: Path | None = None,
     ) -> Container:
-        """The CLI's container: the registries config and the AWS credentials (the default
-        chain, or FREIGHTLINER_AWS_ROLE_ARN / FREIGHTLINER_AWS_CREDENTIALS) the environment
-        names."""
+        """The CLI's container: the registries config (with the command line's TLS modes
+        over it), the auth file it names, and the AWS credentials (the default chain, or
+        FREIGHTLINER_AWS_ROLE_ARN / FREIGHTLINER_AWS_CREDENTIALS) the environment names."""
         path = registries_file or (
             Path(os.environ[ENV_REGISTRIES]) if os.environ.get(ENV_REGISTRIES) else None
         )
         aws = AwsClients(aws_credential_source(Settings.from_env()))
-        return cls(Registries.load(path), credentials, aws=aws)
+        registries = Registries.load(path).with_tls(tls or {})
+        return cls(registries, credentials, aws=aws, auth_file=auth_file)
 
     @property
     def registries(self) -> Registries:
@@ -323,7 +331,9 @@ class Container:
             return self._ecr_provider
         if kind is AuthKind.GAR:
             return self._gar_provider(auth)
-        return ChainCredentialProvider([DockerConfigCredentialProvider(), AnonymousProvider()])
+        return ChainCredentialProvider(
+            [DockerConfigCredentialProvider(self._auth_file), AnonymousProvider()]
+        )
 
     def _basic_provider(self, host: str, auth: AuthConfig) -> CredentialProvider:
         if auth.username is None:

@@ -13,7 +13,6 @@ from typing import Any
 
 from freightliner.about import package_version
 from freightliner.adapters.local.static_creds import parse_user_pass
-from freightliner.bootstrap import Container
 from freightliner.cli.completion import add_parser as add_completion_parser
 from freightliner.cli.completion import run_completion_command
 from freightliner.cli.local import DEFAULT_DIR, invoke, local_down, local_up
@@ -24,6 +23,12 @@ from freightliner.cli.manifest_commands import (
     run_manifest_view,
 )
 from freightliner.cli.progress import ConsoleProgress, human_bytes
+from freightliner.cli.registry_access import (
+    add_authfile_option,
+    add_tls_options,
+    credential_hint,
+    open_container,
+)
 from freightliner.cli.secrets_commands import add_parser as add_secrets_parser
 from freightliner.cli.secrets_commands import run_secrets_command
 from freightliner.cli.sync_commands import add_parsers as add_sync_parsers
@@ -93,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--dest-creds", metavar="USER:PASS", help=f"destination credentials (or ${ENV_DEST_CREDS})"
     )
     copy.add_argument("--dry-run", action="store_true", help="show what would be copied")
+    add_tls_options(copy, "src")
+    add_tls_options(copy, "dest")
+    add_authfile_option(copy)
     common(copy)
 
     inspect = sub.add_parser(
@@ -107,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="credentials for this registry (else the registries config or auth files)",
     )
     common(inspect)
+    add_tls_options(inspect)
+    add_authfile_option(inspect)
     add_inspect_options(inspect)
     add_digest_parser(sub)
 
@@ -118,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="credentials for this registry (else the registries config or auth files)",
     )
     common(tags)
+    add_tls_options(tags)
+    add_authfile_option(tags)
     add_sync_parsers(sub)
     add_secrets_parser(sub)
     add_version_parser(sub)
@@ -182,7 +194,7 @@ def _run_copy(args: argparse.Namespace) -> int:
         **_creds(src.registry, args.src_creds, ENV_SRC_CREDS),
         **_creds(dst.registry, args.dest_creds, ENV_DEST_CREDS),
     }
-    container = Container.from_environment(args.registries, credentials)
+    container = open_container(args, {src.registry: "src", dst.registry: "dest"}, credentials)
     try:
         with ConsoleProgress(live=None if not args.json else False) as progress:
             sink = progress if not args.json else None
@@ -201,7 +213,7 @@ def _run_inspect(args: argparse.Namespace) -> int:
     if args.raw or args.config or args.platform:
         return run_manifest_view(args)
     ref = Reference.parse(args.reference)
-    container = Container.from_environment(args.registries, _creds(ref.registry, args.creds))
+    container = open_container(args, {ref.registry: ""}, _creds(ref.registry, args.creds))
     try:
         summary = inspect_image(container.client(ref.registry), ref)
     finally:
@@ -222,7 +234,7 @@ def _run_tags(args: argparse.Namespace) -> int:
     ref = Reference.parse(args.repository)
     if ref.tag or ref.digest:
         raise InvalidInput(f"give a repository without tag or digest, not {args.repository!r}")
-    container = Container.from_environment(args.registries, _creds(ref.registry, args.creds))
+    container = open_container(args, {ref.registry: ""}, _creds(ref.registry, args.creds))
     try:
         tags = list(container.client(ref.registry).list_tags(ref.repository))
     finally:
@@ -262,6 +274,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "json", False):
             print(json.dumps(exc.to_dict(), indent=2))
         print(f"freightliner: {exc.kind}: {exc}", file=sys.stderr)
+        hint = credential_hint(args, exc)
+        if hint:
+            print(f"freightliner: {hint}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("freightliner: interrupted", file=sys.stderr)

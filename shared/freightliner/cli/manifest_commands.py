@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from freightliner.cli.registry_access import add_authfile_option, add_tls_options, open_container
 from freightliner.domain.errors import InvalidInput
 from freightliner.ports.credentials import Credential
 
@@ -59,6 +60,8 @@ def add_digest_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="registries config (YAML): endpoints, TLS and auth per host",
     )
     digest.add_argument("--json", action="store_true", help="print one JSON document")
+    add_tls_options(digest)
+    add_authfile_option(digest)
 
 
 def print_bytes(data: bytes) -> None:
@@ -70,7 +73,6 @@ def print_bytes(data: bytes) -> None:
 
 def run_manifest_view(args: argparse.Namespace) -> int:
     """`inspect --raw` / `inspect --config`."""
-    from freightliner.bootstrap import Container  # noqa: PLC0415 - keeps --help fast
     from freightliner.domain.platform import Platform  # noqa: PLC0415
     from freightliner.domain.reference import Reference  # noqa: PLC0415
     from freightliner.engine.inspect import config_blob, resolve_platform  # noqa: PLC0415
@@ -81,7 +83,7 @@ def run_manifest_view(args: argparse.Namespace) -> int:
         raise InvalidInput("--raw and --config print the registry's JSON as is: drop --json")
     ref = Reference.parse(args.reference)
     platform = Platform.parse(args.platform or DEFAULT_PLATFORM)
-    container = Container.from_environment(args.registries, _credentials(ref.registry, args.creds))
+    container = open_container(args, {ref.registry: ""}, _credentials(ref.registry, args.creds))
     try:
         client = container.client(ref.registry)
         if args.config:
@@ -97,11 +99,10 @@ def run_manifest_view(args: argparse.Namespace) -> int:
 
 
 def run_digest_command(args: argparse.Namespace) -> int:
-    from freightliner.bootstrap import Container  # noqa: PLC0415 - keeps --help fast
     from freightliner.domain.reference import Reference  # noqa: PLC0415
 
     ref = Reference.parse(args.reference)
-    container = Container.from_environment(args.registries, _credentials(ref.registry, args.creds))
+    container = open_container(args, {ref.registry: ""}, _credentials(ref.registry, args.creds))
     try:
         fetched = container.client(ref.registry).get_manifest(ref.repository, ref.identifier)
     finally:

@@ -20,6 +20,7 @@ from freightliner.cli.job_views import (
     table_view,
 )
 from freightliner.cli.progress import TreeConsoleProgress, human_bytes
+from freightliner.cli.registry_access import add_authfile_option
 from freightliner.domain.errors import InvalidInput
 from freightliner.domain.jobs import JobStatus, ended
 from freightliner.domain.sync import SyncSpec, parse_sync_file
@@ -101,12 +102,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--status", type=JobStatus, choices=list(JobStatus), help="only jobs in this status"
     )
     store(listing)
-    listing.set_defaults(job=None, retry_failed=False, registries=None)
+    listing.set_defaults(job=None, retry_failed=False, registries=None, authfile=None)
 
     status = job_actions.add_parser("status", help="one job's counts and failures")
     status.add_argument("job", help="job id")
     store(status)
-    status.set_defaults(status=None, retry_failed=False, registries=None)
+    status.set_defaults(status=None, retry_failed=False, registries=None, authfile=None)
 
     resume = job_actions.add_parser(
         "resume", help="run a job's own definition again, skipping what it finished"
@@ -127,6 +128,7 @@ def registries(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="registries config (YAML): endpoints, TLS and auth per host",
     )
+    add_authfile_option(p)
 
 
 def _run(
@@ -135,7 +137,7 @@ def _run(
     store: SqliteCheckpoints,
     resume: str | None,
 ) -> int:
-    container = Container.from_environment(args.registries)
+    container = Container.from_environment(args.registries, auth_file=args.authfile)
     reports: list[TreeReport] = []
     try:
         for spec in specs:

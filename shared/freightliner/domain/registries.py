@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 
@@ -198,6 +199,14 @@ class Registries:
             loc = ".".join(str(p) for p in first["loc"])
             raise InvalidInput(f"registries config {path}: {loc}: {first['msg']}") from None
         return cls(parsed.registries)
+
+    def with_tls(self, modes: Mapping[str, TlsMode]) -> Registries:
+        """These settings with `modes` (host -> TLS mode) replacing the file's: what the
+        command line's `--tls-verify`/`--plain-http` flags say wins."""
+        entries = dict(self._by_host)
+        for host, mode in modes.items():
+            entries[host] = self.get(host).model_copy(update={"tls": mode})
+        return Registries(list(entries.values()))
 
     def hosts(self) -> list[str]:
         return list(self._by_host)
