@@ -184,3 +184,35 @@ def test_auth_file_locations_follow_podman_and_skopeo(
     monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "env.json"))
     assert auth_file_locations() == [tmp_path / "env.json"]
     assert auth_file_locations(tmp_path / "flag.json") == [tmp_path / "flag.json"]
+
+
+def test_identitytoken_entries_are_exchanged_as_refresh_tokens(
+    home: Path,
+    tmp_path: Path,
+    token_registry: AuthRegistry,
+    registry: LocalRegistry,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert token_registry.tokens is not None
+    with Pusher(registry.url) as pusher:
+        pusher.image("team/app", "v1", [b"layer"])
+    host = token_registry.registry.host
+    seed = ["copy", f"{registry.host}/team/app:v1", f"{host}/team/app:v1"]
+    assert main([*seed, "--dest-creds", token_registry.user_pass]) == 0
+    capsys.readouterr()
+    entry = {
+        "auth": base64.b64encode(b"00000000-0000-0000-0000-000000000000:").decode(),
+        "identitytoken": token_registry.tokens.refresh_token,
+    }
+    authfile = tmp_path / "auth.json"
+    authfile.write_text(json.dumps({"auths": {host: entry}}))
+    assert main(["tags", "--authfile", str(authfile), f"{host}/team/app"]) == 0
+    assert capsys.readouterr().out.strip() == "v1"
+    assert token_registry.tokens.refresh_posts >= 1
+
+    entry["identitytoken"] = "refresh-revoked"
+    authfile.write_text(json.dumps({"auths": {host: entry}}))
+    assert main(["tags", "--authfile", str(authfile), f"{host}/team/app"]) == 4
+    err = capsys.readouterr().err
+    assert f"the credentials for it in {authfile} were refused" in err
+    assert "refresh-revoked" not in err

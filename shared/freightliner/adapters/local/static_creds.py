@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import logging
 import os
@@ -130,6 +131,15 @@ class DockerConfigCredentialProvider:
 
 
 def _from_auth_entry(entry: dict[str, object], registry: str) -> Credential | None:
+    token = entry.get("identitytoken")
+    if isinstance(token, str) and token:
+        # `docker login` with a refresh token: `auth` holds the user name with no password.
+        name = "<token>"
+        named = entry.get("auth")
+        if isinstance(named, str) and named:
+            with contextlib.suppress(binascii.Error, UnicodeDecodeError):
+                name = base64.b64decode(named).decode().partition(":")[0] or name
+        return Credential(username=name, password=Redacted(""), identity_token=Redacted(token))
     encoded = entry.get("auth")
     if isinstance(encoded, str) and encoded:
         try:
