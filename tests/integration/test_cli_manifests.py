@@ -100,3 +100,14 @@ def test_platform_without_raw_or_config_and_raw_with_json_are_refused(
     with pytest.raises(SystemExit) as exited:
         main(["inspect", "--raw", "--config", ref])
     assert exited.value.code == 2
+
+
+def test_one_character_repository_on_a_local_registry_is_accepted(
+    registry: LocalRegistry, dest_registry: LocalRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Pusher(registry.url) as pusher:
+        image = pusher.image("x", "v1", [b"layer"])
+    assert main(["copy", f"{registry.host}/x:v1", f"{dest_registry.host}/y:v1"]) == 0
+    capsys.readouterr()
+    assert main(["digest", f"{dest_registry.host}/y:v1"]) == 0
+    assert capsys.readouterr().out.strip() == image.digest == skopeo_digest(f"{registry.host}/x:v1")

@@ -65,7 +65,7 @@ class EcrImageAction(BaseModel):
         if self.detail.result != "SUCCESS" or self.detail.action_type not in ("PUSH", "DELETE"):
             return None
         Digest.parse(self.detail.image_digest)
-        validate_repository(self.detail.repository_name)
+        validate_repository(self.detail.repository_name, ecr=True)
         if self.detail.image_tag:
             validate_tag(self.detail.image_tag)
         return ImageEvent(
@@ -108,7 +108,7 @@ class ScanFinished(BaseModel):
                 raise InvalidInput(f"scan event: {name!r} is not an ECR repository ARN")
             region, account, name = parts[3], parts[4], parts[5].removeprefix("repository/")
         digest = Digest.parse(self.detail.image_digest)
-        validate_repository(name)
+        validate_repository(name, ecr=True)
         return f"{ecr_registry(account, region)}/{name}@{digest}"
 
 
