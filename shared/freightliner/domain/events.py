@@ -27,14 +27,16 @@ class ImageEvent(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     event_id: str
-    action: Literal["push", "delete"]
+    action: Literal["push", "delete", "untag"]
     registry: str
     repository: str
-    digest: str
+    digest: str = Field(default="", description="empty for an untag: only the tag is gone")
     tag: str | None = None
 
     @property
     def source(self) -> Reference:
+        if self.action == "untag":
+            return Reference(self.registry, self.repository, self.tag)
         return Reference(self.registry, self.repository, None, Digest.parse(self.digest))
 
 
@@ -118,12 +120,26 @@ class GarNotification(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     action: str
-    digest: str
+    digest: str | None = None
     tag: str | None = None
 
     def image_event(self, message_id: str) -> ImageEvent | None:
+        """A push, a delete, or (a DELETE naming only a tag) an untag."""
         if self.action not in ("INSERT", "DELETE"):
             return None
+        if self.digest is None and self.action == "DELETE" and self.tag:
+            tagged = Reference.parse(self.tag)
+            if tagged.tag is None:
+                raise InvalidInput(f"GAR notification tag {self.tag!r} names no tag")
+            return ImageEvent(
+                event_id=message_id,
+                action="untag",
+                registry=tagged.registry,
+                repository=tagged.repository,
+                tag=tagged.tag,
+            )
+        if self.digest is None:
+            raise InvalidInput(f"GAR {self.action} notification without a digest")
         pinned = Reference.parse(self.digest)
         if pinned.digest is None:
             raise InvalidInput(f"GAR notification digest {self.digest!r} has no @sha256:…")
