@@ -59,7 +59,7 @@ def accept_event(
         detail={
             "event_id": event.event_id,
             "action": event.action,
-            "source": f"{event.registry}/{event.repository}@{event.digest}",
+            "source": str(event.source),
         },
     )
     if not state.create_job(job, plan.items, gated=[g.item for g in plan.gated]):
