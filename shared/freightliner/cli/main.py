@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -177,7 +178,10 @@ def _print_copy(report: CopyReport) -> None:
         f"  blobs       {report.blobs_copied} copied, {report.blobs_mounted} mounted, "
         f"{report.blobs_skipped} present"
     )
-    print(f"  bytes       {human_bytes(report.bytes_copied)} in {report.seconds:.2f}s")
+    if report.status == "planned":
+        print(f"  bytes       {human_bytes(report.bytes_copied)} to copy (dry run: none moved)")
+    else:
+        print(f"  bytes       {human_bytes(report.bytes_copied)} in {report.seconds:.2f}s")
     if report.referrers_copied:
         print(f"  referrers   {report.referrers_copied} copied")
 
@@ -196,10 +200,12 @@ def _run_copy(args: argparse.Namespace) -> int:
     }
     container = open_container(args, {src.registry: "src", dst.registry: "dest"}, credentials)
     try:
-        with ConsoleProgress(live=None if not args.json else False) as progress:
-            sink = progress if not args.json else None
-            with Copier(container, options, sink) as copier:
-                report = copier.copy(src, dst)
+        quiet = args.json or args.dry_run  # a dry run moves nothing: no bar to show
+        with (
+            contextlib.nullcontext(None) if quiet else ConsoleProgress() as progress,
+            Copier(container, options, progress) as copier,
+        ):
+            report = copier.copy(src, dst)
     finally:
         container.close()
     if args.json:

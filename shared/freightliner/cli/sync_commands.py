@@ -146,7 +146,7 @@ def _run(
                 job_id = resume or store.create_job(spec.name, spec.model_dump_json())
                 finished = store.finished(job_id, args.retry_failed) if resume else set()
                 checkpoint = Checkpoint(job_id, store, frozenset(finished))
-            with TreeConsoleProgress() as progress:
+            with TreeConsoleProgress(dry_run=args.dry_run) as progress:
                 report = run_sync(
                     spec, container, dry_run=args.dry_run, progress=progress, checkpoint=checkpoint
                 )
