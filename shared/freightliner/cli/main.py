@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from freightliner.about import package_version
 from freightliner.adapters.local.static_creds import parse_user_pass
 from freightliner.cli.completion import add_parser as add_completion_parser
 from freightliner.cli.completion import run_completion_command
@@ -38,8 +37,8 @@ from freightliner.cli.sync_commands import (
     run_sync_command,
     run_tree_command,
 )
+from freightliner.cli.version import VersionFlag, run_version_command
 from freightliner.cli.version import add_parser as add_version_parser
-from freightliner.cli.version import run_version_command
 from freightliner.domain.errors import FreightlinerError, InvalidInput
 from freightliner.domain.reference import Reference
 from freightliner.engine.copy import Copier
@@ -59,12 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         "registry.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
-    parser.add_argument(
-        "--version",
-        action="version",
-        version=f"%(prog)s {package_version()}",
-        help="print the version",
-    )
+    parser.add_argument("--version", action=VersionFlag, help="print the version")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from freightliner.cli.registry_access import add_authfile_option, add_tls_options, open_container
 from freightliner.domain.errors import InvalidInput
-from freightliner.ports.credentials import Credential
+
+if TYPE_CHECKING:
+    from freightliner.ports.credentials import Credential
 
 DEFAULT_PLATFORM = "linux/amd64"
 

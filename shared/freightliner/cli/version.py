@@ -7,7 +7,19 @@ import json
 import platform
 import sys
 
-from freightliner.about import package_version, user_agent
+
+class VersionFlag(argparse.Action):
+    """`--version`: prints `freightliner <version>` and exits; the metadata is read only
+    when asked (`--help` stays fast)."""
+
+    def __init__(self, option_strings: list[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from freightliner.about import package_version  # noqa: PLC0415 - only when asked
+
+        print(f"{parser.prog} {package_version()}")  # on stdout, as argparse's own does
+        parser.exit()
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,6 +32,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run_version_command(args: argparse.Namespace) -> int:
+    from freightliner.about import package_version, user_agent  # noqa: PLC0415
+
     facts = {
         "version": package_version(),
         "python": platform.python_version(),
