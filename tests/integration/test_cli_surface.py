@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+import freightliner
+from freightliner import about
 from freightliner.cli.local import invoke_exit_code
 from freightliner.cli.main import build_parser, main
 from tests.support.capture_server import Route, capture_server
@@ -162,3 +164,24 @@ def test_invoke_exit_code_follows_the_rejection_and_http_status() -> None:
     assert invoke_exit_code({"http_status": 400, "body": None}) == 1
     assert invoke_exit_code({"http_status": 200, "body": {"status": "rejected"}}) == 2
     assert invoke_exit_code({"http_status": 204, "body": None}) == 0
+
+
+def test_a_copy_without_package_metadata_reports_the_package_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Lambda layer copies the package tree without its dist-info: the User-Agent still
+    names the real version (the attribute pyproject.toml reads), not a made-up one."""
+
+    def missing(name: str) -> str:
+        raise about.PackageNotFoundError(name)
+
+    monkeypatch.setattr(about, "version", missing)
+    about.package_version.cache_clear()
+    try:
+        assert (
+            about.user_agent()
+            == f"freightliner/{freightliner.__version__}"
+            == f"freightliner/{VERSION}"
+        )
+    finally:
+        about.package_version.cache_clear()
