@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import pty
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,3 +79,42 @@ def test_sync_progress_counts_the_bytes_it_moved(
     assert main(["sync", str(sync_file), "--state", state, "--dry-run"]) == 0
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last == "repositories 1/1 | images 0 to copy, 1 present, 0 failed"
+
+
+def test_on_a_terminal_copy_draws_a_rich_bar_with_binary_sizes(
+    registry: LocalRegistry, dest_registry: LocalRegistry
+) -> None:
+    with Pusher(registry.url) as pusher:
+        pusher.image("team/app", "v1", [RandomBlob(10, 4 * 1024 * 1024)])
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("freightliner")),
+                "copy",
+                f"{registry.host}/team/app:v1",
+                f"{dest_registry.host}/team/app:v1",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            env={**os.environ, "COLUMNS": "160", "TERM": "xterm"},
+        )
+        os.close(follower)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        out, _ = process.communicate(timeout=60)
+    finally:
+        os.close(leader)
+    assert process.returncode == 0
+    assert b"copied:" in out
+    screen = drawn.decode(errors="replace")
+    assert "MiB" in screen and "%" in screen, screen[-500:]
+    assert " MB" not in screen

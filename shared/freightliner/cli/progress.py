@@ -92,16 +92,16 @@ def _rich_bar(stream: TextIO) -> Any | None:
             TaskProgressColumn,
             TextColumn,
             TimeRemainingColumn,
-            TransferSpeedColumn,
         )
     except ImportError:
         return None
+    speed = TextColumn("{task.fields[speed]}", style="progress.data.speed")
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         TaskProgressColumn(),
         DownloadColumn(binary_units=True),
-        TransferSpeedColumn(),
+        speed,  # rich's TransferSpeedColumn speaks decimal MB/s next to binary MiB
         TimeRemainingColumn(),
         console=Console(file=stream),
         transient=True,
@@ -129,7 +129,7 @@ class ConsoleProgress:
     def __enter__(self) -> ConsoleProgress:
         if self._bar is not None:
             self._bar.start()
-            self._task = self._bar.add_task("copy", total=None)
+            self._task = self._bar.add_task("copy", total=None, speed="")
         else:
             self._ticker.start()
         return self
@@ -161,7 +161,9 @@ class ConsoleProgress:
         with self.counter.lock:
             self.counter.moved += count
         if self._bar is not None:
-            self._bar.advance(self._task, count)
+            self._bar.update(
+                self._task, advance=count, speed=f"{human_bytes(self.counter.rate())}/s"
+            )
 
     def blob_done(self, digest: str, size: int, how: str) -> None:
         with self.counter.lock:
