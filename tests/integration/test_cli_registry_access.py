@@ -17,6 +17,7 @@ from freightliner.harness.images import Pusher
 from freightliner.harness.registry import LocalRegistry
 from tests.conftest import AuthRegistry
 from tests.support.skopeo import skopeo_digest
+from tests.support.tls_registry import TlsRegistry
 
 
 def auth_json(path: Path, host: str, user_pass: str) -> Path:
@@ -216,3 +217,21 @@ def test_identitytoken_entries_are_exchanged_as_refresh_tokens(
     err = capsys.readouterr().err
     assert f"the credentials for it in {authfile} were refused" in err
     assert "refresh-revoked" not in err
+
+
+def test_tls_verify_false_reaches_a_self_signed_registry_that_verification_refuses(
+    home: Path, registry: LocalRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Pusher(registry.url) as pusher:
+        image = pusher.image("team/app", "v1", [b"layer"])
+    with TlsRegistry() as secure:
+        src, dst = f"{registry.host}/team/app:v1", f"{secure.host}/team/app:v1"
+        # loopback defaults to plain HTTP: asking for verified TLS meets a self-signed cert
+        assert main(["copy", src, dst, "--dest-tls-verify=true"]) == 75
+        assert "CERTIFICATE_VERIFY_FAILED" in capsys.readouterr().err
+        assert main(["copy", src, dst, "--dest-tls-verify=false"]) == 0
+        capsys.readouterr()
+        assert main(["digest", "--insecure", dst]) == 0
+        assert capsys.readouterr().out.strip() == image.digest
+        assert main(["inspect", "--tls-verify=false", "--raw", dst]) == 0
+        assert capsys.readouterr().out.encode() == image.data
