@@ -235,3 +235,11 @@ def test_tls_verify_false_reaches_a_self_signed_registry_that_verification_refus
         assert capsys.readouterr().out.strip() == image.digest
         assert main(["inspect", "--tls-verify=false", "--raw", dst]) == 0
         assert capsys.readouterr().out.encode() == image.data
+
+
+def test_one_host_on_both_sides_with_different_tls_flags_is_refused(
+    registry: LocalRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src, dst = f"{registry.host}/team/app:v1", f"{registry.host}/team/copy:v1"
+    assert main(["copy", src, dst, "--src-plain-http", "--dest-tls-verify=false"]) == 2
+    assert "both source and destination with different TLS flags" in capsys.readouterr().err

@@ -192,7 +192,7 @@ def _run_copy(args: argparse.Namespace) -> int:
         **_creds(src.registry, args.src_creds, ENV_SRC_CREDS),
         **_creds(dst.registry, args.dest_creds, ENV_DEST_CREDS),
     }
-    container = open_container(args, {src.registry: "src", dst.registry: "dest"}, credentials)
+    container = open_container(args, [(src.registry, "src"), (dst.registry, "dest")], credentials)
     try:
         quiet = args.json or args.dry_run  # a dry run moves nothing: no bar to show
         with (
@@ -213,7 +213,7 @@ def _run_inspect(args: argparse.Namespace) -> int:
     if args.raw or args.config or args.platform:
         return run_manifest_view(args)
     ref = Reference.parse(args.reference)
-    container = open_container(args, {ref.registry: ""}, _creds(ref.registry, args.creds))
+    container = open_container(args, [(ref.registry, "")], _creds(ref.registry, args.creds))
     try:
         summary = inspect_image(container.client(ref.registry), ref)
     finally:
@@ -234,7 +234,7 @@ def _run_tags(args: argparse.Namespace) -> int:
     ref = Reference.parse(args.repository)
     if ref.tag or ref.digest:
         raise InvalidInput(f"give a repository without tag or digest, not {args.repository!r}")
-    container = open_container(args, {ref.registry: ""}, _creds(ref.registry, args.creds))
+    container = open_container(args, [(ref.registry, "")], _creds(ref.registry, args.creds))
     try:
         tags = list(container.client(ref.registry).list_tags(ref.repository))
     finally:

@@ -86,7 +86,7 @@ def run_manifest_view(args: argparse.Namespace) -> int:
         raise InvalidInput("--raw and --config print the registry's JSON as is: drop --json")
     ref = Reference.parse(args.reference)
     platform = Platform.parse(args.platform or DEFAULT_PLATFORM)
-    container = open_container(args, {ref.registry: ""}, _credentials(ref.registry, args.creds))
+    container = open_container(args, [(ref.registry, "")], _credentials(ref.registry, args.creds))
     try:
         client = container.client(ref.registry)
         if args.config:
@@ -105,7 +105,7 @@ def run_digest_command(args: argparse.Namespace) -> int:
     from freightliner.domain.reference import Reference  # noqa: PLC0415
 
     ref = Reference.parse(args.reference)
-    container = open_container(args, {ref.registry: ""}, _credentials(ref.registry, args.creds))
+    container = open_container(args, [(ref.registry, "")], _credentials(ref.registry, args.creds))
     try:
         fetched = container.client(ref.registry).get_manifest(ref.repository, ref.identifier)
     finally:

@@ -90,11 +90,11 @@ def tls_mode(args: argparse.Namespace, side: str = "") -> TlsMode | None:
     return TlsMode.VERIFY if verify else TlsMode.INSECURE
 
 
-def tls_modes(args: argparse.Namespace, hosts: dict[str, str]) -> dict[str, TlsMode]:
-    """host -> mode for the sides named (`{"ghcr.io": "src", "127.0.0.1:5000": "dest"}`);
+def tls_modes(args: argparse.Namespace, sides: list[tuple[str, str]]) -> dict[str, TlsMode]:
+    """host -> mode for the sides named (`[("ghcr.io", "src"), ("127.0.0.1:5000", "dest")]`);
     one host named on both sides with different modes is refused."""
     modes: dict[str, TlsMode] = {}
-    for host, side in hosts.items():
+    for host, side in sides:
         mode = tls_mode(args, side)
         if mode is None:
             continue
@@ -106,7 +106,7 @@ def tls_modes(args: argparse.Namespace, hosts: dict[str, str]) -> dict[str, TlsM
 
 def open_container(
     args: argparse.Namespace,
-    hosts: dict[str, str],
+    sides: list[tuple[str, str]],
     credentials: dict[str, Credential] | None = None,
 ) -> Container:
     """The container a command uses: registries config, its TLS flags, auth file, creds."""
@@ -115,7 +115,7 @@ def open_container(
     return Container.from_environment(
         getattr(args, "registries", None),
         credentials,
-        tls=tls_modes(args, hosts),
+        tls=tls_modes(args, sides),
         auth_file=getattr(args, "authfile", None),
     )
 
