@@ -97,17 +97,16 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         p.add_argument("--json", action="store_true", help="print one JSON document")
         state(p)
 
-    listing = job_actions.add_parser("list", help="list jobs, newest first")
+    listing = job_actions.add_parser("list", help="list jobs")
     listing.add_argument(
         "--status", type=JobStatus, choices=list(JobStatus), help="only jobs in this status"
     )
     store(listing)
-    listing.set_defaults(job=None, retry_failed=False, registries=None, authfile=None)
+    listing.set_defaults(job=None)
 
     status = job_actions.add_parser("status", help="one job's counts and failures")
     status.add_argument("job", help="job id")
     store(status)
-    status.set_defaults(status=None, retry_failed=False, registries=None, authfile=None)
 
     resume = job_actions.add_parser(
         "resume", help="run a job's own definition again, skipping what it finished"
@@ -118,7 +117,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     registries(resume)
     store(resume)
-    resume.set_defaults(status=None)
 
 
 def registries(p: argparse.ArgumentParser) -> None:
