@@ -23,7 +23,10 @@ from pathlib import Path
 
 import boto3
 
-from freightliner.bootstrap import pipeline, reset_pipeline
+from freightliner.bootstrap.lambda_root import lambda_root
+from freightliner.engine.job_resume import resume_job
+from freightliner.engine.tree_fanout import start_tree
+from freightliner.harness.functions import forget_roots
 from freightliner.harness.local_stack import ECR_HOST, GAR_HOST, LocalStack
 
 
@@ -79,13 +82,15 @@ def main() -> int:
         )
         os.environ["FREIGHTLINER_SYNCS"] = str(syncs)
         os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-        reset_pipeline()
-        work = pipeline()
+        forget_roots()
+        work = lambda_root()
         spec = work.syncs.syncs[0]
-        _ = work.state, work.queue  # build clients outside the timed part
+        _ = work.state, work.queue, work.registry_clients  # build clients outside the timed part
         before = rss_mb()
         started = time.perf_counter()
-        job_id = work.start_tree(spec)
+        job_id, _ = start_tree(
+            spec, work.registry_clients, queue=work.queue, state=work.state, notifier=work.notifier
+        )
         seconds = time.perf_counter() - started
         job = work.state.get_job(job_id)
         assert job is not None and job.repositories == args.repos, job
@@ -105,13 +110,19 @@ def main() -> int:
         )
         # Resume: the queue lost everything; every one of the job's items is sent again.
         boto3.client("sqs").purge_queue(QueueUrl=stack.env["FREIGHTLINER_QUEUE_URL"])
-        report = work.resume(job_id)
+        report = resume_job(
+            job_id,
+            work.registry_clients,
+            queue=work.queue,
+            state=work.state,
+            notifier=work.notifier,
+        )
         assert report.resent == args.repos, report
         print(
             f"resume: first batch sent after {report.seconds_to_first_send:.2f} s (target < 5), "
             f"all {report.resent} items after {report.seconds:.1f} s"
         )
-        reset_pipeline()
+        forget_roots()
     return 0
 
 

@@ -23,6 +23,15 @@ def _tools_installed() -> None:
         pytest.exit(f"missing {', '.join(missing)}: run `make bootstrap`", returncode=4)
 
 
+@pytest.fixture(autouse=True)
+def _own_config_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checkpoint keys (and any other per-user config) go to a test folder, never to ~."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    monkeypatch.delenv("FREIGHTLINER_CHECKPOINT_KEY", raising=False)
+
+
 @pytest.fixture
 def registry() -> Iterator[LocalRegistry]:
     with LocalRegistry() as reg:

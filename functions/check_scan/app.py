@@ -6,17 +6,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from freightliner.bootstrap import pipeline
-from freightliner.engine.scan_gate import CheckScanRequest
+from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
+from freightliner.engine.scan_gate import CheckScanRequest, check_scan
+from freightliner.handler_outcomes import Trigger, handles
 from freightliner.lambda_support import task_input
-from freightliner.observability import log_item, logger, tracer
+from freightliner.observability import log_item, logger, metrics, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
+@metrics.log_metrics
+@handles("check_scan input", Trigger.TASK)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(event, lambda_root())
+
+
+def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
     request = task_input(CheckScanRequest, event, "check_scan input")
     log_item(request.item)
-    result = pipeline().check_scan(request)
+    result = check_scan(request, root.registry_clients)
     logger.info("scan checked", extra=result.model_dump())
     return result.model_dump(mode="json")

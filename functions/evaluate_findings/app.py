@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from freightliner.bootstrap import pipeline
-from freightliner.engine.scan_gate import ScanTask
+from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
+from freightliner.engine.scan_gate import ScanTask, evaluate_scan
+from freightliner.handler_outcomes import Trigger, handles
 from freightliner.lambda_support import task_input
 from freightliner.observability import count_verdict, log_item, logger, metrics, tracer
 
@@ -14,10 +15,15 @@ from freightliner.observability import count_verdict, log_item, logger, metrics,
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@handles("evaluate_findings input", Trigger.TASK)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(event, lambda_root())
+
+
+def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
     request = task_input(ScanTask, event, "evaluate_findings input")
     log_item(request.item)
-    verdict = pipeline().evaluate_scan(request)
+    verdict = evaluate_scan(request, root.registry_clients)
     count_verdict(verdict.allowed)
     logger.info("verdict", extra={"allowed": verdict.allowed, "reason": verdict.reason})
     return verdict.model_dump(mode="json")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from freightliner.bootstrap import pipeline
-from freightliner.domain.errors import FreightlinerError
-from freightliner.lambda_support import rejection
-from freightliner.observability import logger, metrics, tracer
+from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
+from freightliner.handler_outcomes import Trigger, handles
+from freightliner.observability import count_retry, logger, metrics, tracer
+from freightliner.settings import ENV_GAR_SUBSCRIPTION, ENV_QUEUE_URL, ENV_RULES, ENV_TABLE
 
 
 class ScheduledEvent(BaseModel):
@@ -23,11 +23,29 @@ class ScheduledEvent(BaseModel):
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@handles(
+    "scheduled poll",
+    Trigger.EVENT,
+    requires=(ENV_TABLE, ENV_QUEUE_URL, ENV_RULES, ENV_GAR_SUBSCRIPTION),
+)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    try:
-        ScheduledEvent.model_validate(event)
-        report = pipeline().poll_gar(lambda_context=context)
-    except (ValidationError, FreightlinerError) as exc:
-        return rejection(exc, "scheduled poll")
+    return handle(event, context, lambda_root())
+
+
+def handle(event: dict[str, Any], context: Any, root: LambdaRoot) -> dict[str, Any]:
+    """`context` (the Lambda context) lets an intake record left in progress by an invocation
+    that died expire when that invocation would have ended."""
+    from freightliner.domain.events import ImageEvent  # noqa: PLC0415
+    from freightliner.engine.gar_poll import poll_notifications  # noqa: PLC0415
+    from freightliner.engine.intake import IntakeResult  # noqa: PLC0415
+
+    ScheduledEvent.model_validate(event)
+
+    def accept(image: ImageEvent, correlation_id: str) -> IntakeResult:
+        return root.accept(image, correlation_id, context)
+
+    report = poll_notifications(root.notifications, accept)
+    if report.retried:  # released unacknowledged: Pub/Sub delivers them to the next run
+        count_retry("gar_poll", report.retried)
     logger.info("polled", extra=report.model_dump())
     return report.model_dump()

@@ -2,38 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from pydantic import ValidationError
-
-from freightliner.bootstrap import pipeline
-from freightliner.domain.errors import FreightlinerError, RetryableError
-from freightliner.domain.events import EcrImageAction
-from freightliner.lambda_support import rejection
+from freightliner.bootstrap.lambda_root import lambda_root
+from freightliner.domain.events import EcrImageAction, ImageEvent
+from freightliner.engine.intake import IntakeResult
+from freightliner.handler_outcomes import Trigger, handles
 from freightliner.observability import count_event, logger, metrics, short, tracer
+from freightliner.settings import ENV_QUEUE_URL, ENV_RULES, ENV_TABLE
+
+Accept = Callable[[ImageEvent, str, Any], IntakeResult]
+"""The intake, once per event: `(event, correlation_id, lambda_context) -> IntakeResult`."""
 
 
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@handles("ECR event", Trigger.EVENT, requires=(ENV_TABLE, ENV_QUEUE_URL, ENV_RULES))
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    try:
-        action = EcrImageAction.model_validate(event)
-        image = action.image_event()
-    except (ValidationError, FreightlinerError) as exc:
-        return rejection(exc, "ECR event")
+    return handle(event, context, lambda_root().accept)
+
+
+def handle(event: dict[str, Any], context: Any, accept: Accept) -> dict[str, Any]:
+    action = EcrImageAction.model_validate(event)
+    image = action.image_event()
     if image is None:
         logger.info(
             "ignored", extra={"result": action.detail.result, "action": action.detail.action_type}
         )
         return {"status": "ignored"}
     logger.append_keys(repository=image.repository, digest=short(image.digest))
-    try:
-        result = pipeline().accept(image, correlation_id=action.id, lambda_context=context)
-    except RetryableError:
-        raise  # EventBridge / Lambda retry the event
-    except FreightlinerError as exc:
-        return rejection(exc, "ECR event")
+    result = accept(image, action.id, context)
     count_event(result.outcome)
     logger.info(
         result.outcome, extra={"job_id": result.plan.job_id, "items": len(result.plan.items)}

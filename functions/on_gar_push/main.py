@@ -10,54 +10,61 @@ FREIGHTLINER_AWS_CREDENTIALS.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import flask
 import functions_framework
 from cloudevents.http import CloudEvent
-from pydantic import ValidationError
 
-from freightliner.bootstrap import pipeline
-from freightliner.domain.errors import FreightlinerError, RetryableError
-from freightliner.domain.events import PubSubMessage
-from freightliner.engine.replicate_now import ReplicateNowRequest
+from freightliner.bootstrap.aws_pipeline import AwsPipeline
+from freightliner.bootstrap.cloud_function_root import cloud_function_root
+from freightliner.domain.events import PubSubPush
+from freightliner.handler_outcomes import Trigger, handles
 from freightliner.invocation import InvocationDeadline
-from freightliner.lambda_support import rejection
 from freightliner.observability import count_event, logger, short
+from freightliner.settings import ENV_QUEUE_URL, ENV_RULES, ENV_TABLE
+
+if TYPE_CHECKING:
+    import flask
 
 
 @functions_framework.cloud_event
+@handles("GAR notification", Trigger.CLOUD_EVENT, requires=(ENV_TABLE, ENV_QUEUE_URL, ENV_RULES))
 def on_gar_push(event: CloudEvent) -> dict[str, Any]:
-    data = event.get_data() or {}
-    try:
-        message = PubSubMessage.model_validate(data.get("message") or {})
-        image = message.notification().image_event(message.message_id)
-    except (ValidationError, FreightlinerError) as exc:
-        return rejection(exc, "GAR notification")  # acked: redelivery cannot fix bad input
+    """Acknowledges (returns) only what redelivery cannot fix: malformed notifications.
+    Retryable and configuration errors raise, so Pub/Sub delivers the message again (deploy
+    with --retry) and, past its retention or dead-letter policy, keeps it where it can be
+    replayed."""
+    return handle_notification(event, cloud_function_root())
+
+
+def handle_notification(event: CloudEvent, root: AwsPipeline) -> dict[str, Any]:
+    message = PubSubPush.model_validate(event.get_data()).message
+    image = message.notification().image_event(message.message_id)
     if image is None:
         logger.info("ignored GAR notification", extra={"message_id": message.message_id})
         return {"status": "ignored"}
     logger.append_keys(
         correlation_id=message.message_id, repository=image.repository, digest=short(image.digest)
     )
-    try:
-        work = pipeline()
-        deadline = InvocationDeadline(work.settings.function_timeout)
-        result = work.accept(image, correlation_id=message.message_id, lambda_context=deadline)
-    except RetryableError:
-        raise  # not acked: Pub/Sub delivers it again
-    except FreightlinerError as exc:
-        return rejection(exc, "GAR notification")
+    deadline = InvocationDeadline(root.settings.function_timeout)
+    result = root.accept(image, message.message_id, deadline)
     count_event(result.outcome)
     logger.info(result.outcome, extra={"job_id": result.plan.job_id})
     return {"status": result.outcome, "job_id": result.plan.job_id, "items": len(result.plan.items)}
 
 
 @functions_framework.http
-def replicate_now(request: flask.Request) -> tuple[dict[str, Any], int]:
-    try:
-        body = ReplicateNowRequest.model_validate(request.get_json(silent=True) or {})
-        report = pipeline().replicate_now(body)
-    except (ValidationError, FreightlinerError) as exc:
-        return rejection(exc, "replicate-now request"), 400
-    return report.model_dump(), 200
+@handles("replicate-now request", Trigger.HTTP)
+def replicate_now(request: flask.Request) -> dict[str, Any]:
+    """200 with the copy's report; otherwise the error class's status (400, 401, 403, 404,
+    409, 429 with Retry-After, 503, 500)."""
+    return handle_replicate_now(request, cloud_function_root())
+
+
+def handle_replicate_now(request: flask.Request, root: AwsPipeline) -> dict[str, Any]:
+    # The copy engine loads httpx: on the first request, not during the cold start.
+    from freightliner.engine.replicate_now import ReplicateNowRequest  # noqa: PLC0415
+    from freightliner.engine.replicate_now import replicate_now as copy_now  # noqa: PLC0415
+
+    body = ReplicateNowRequest.model_validate(request.get_json(silent=True) or {})
+    return copy_now(body, root.registry_clients, root.settings.jobs).model_dump()

@@ -5,26 +5,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
-from freightliner.bootstrap import pipeline
-from freightliner.domain.errors import FreightlinerError, RetryableError
+from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
 from freightliner.domain.events import ScanFinished
-from freightliner.lambda_support import rejection
+from freightliner.engine.scan_gate import wake_waiting_gates
+from freightliner.handler_outcomes import Trigger, handles
 from freightliner.observability import count_woken, logger, metrics, tracer
+from freightliner.settings import ENV_SCAN_GATE_ARN, ENV_TABLE
 
 
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@handles("scan event", Trigger.EVENT, requires=(ENV_TABLE, ENV_SCAN_GATE_ARN))
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    try:
-        scan = ScanFinished.model_validate(event)
-        report = pipeline().wake_gates(scan)
-    except RetryableError:
-        raise  # EventBridge retries the event
-    except (ValidationError, FreightlinerError) as exc:
-        return rejection(exc, "scan event")
+    return handle(event, lambda_root())
+
+
+def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
+    scan = ScanFinished.model_validate(event)
+    report = wake_waiting_gates(scan.image(), root.scan_waits, root.gate_to_wake())
     count_woken(report.woken)
     logger.info("gates woken", extra=report.model_dump())
     return report.model_dump()

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from freightliner.bootstrap import pipeline
-from freightliner.engine.scan_gate import RecordGateRequest
+from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
+from freightliner.engine.scan_gate import RecordGateRequest, record_gate_outcome
+from freightliner.handler_outcomes import Trigger, handles
 from freightliner.lambda_support import task_input
 from freightliner.observability import log_item, logger, metrics, tracer
 
@@ -15,9 +16,14 @@ from freightliner.observability import log_item, logger, metrics, tracer
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@handles("record_gate_outcome input", Trigger.TASK)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(event, lambda_root())
+
+
+def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
     request = task_input(RecordGateRequest, event, "record_gate_outcome input")
     log_item(request.item)
-    result = pipeline().record_gate_outcome(request)
+    result = record_gate_outcome(request, root.state, root.notifier)
     logger.info("gate outcome recorded", extra={"recorded": result.recorded})
     return result.model_dump(mode="json")

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
-from freightliner.bootstrap import pipeline
-from freightliner.domain.errors import FreightlinerError
-from freightliner.engine.replicate_now import ReplicateNowRequest
-from freightliner.lambda_support import rejection
+from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
+from freightliner.handler_outcomes import Trigger, handles
 from freightliner.observability import count_copy, logger, metrics, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@handles("replicate-now request", Trigger.EVENT)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    try:
-        request = ReplicateNowRequest.model_validate(event)
-        report = pipeline().replicate_now(request)
-    except (ValidationError, FreightlinerError) as exc:
-        return rejection(exc, "replicate-now request")
+    return handle(event, lambda_root())
+
+
+def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
+    # The copy engine loads httpx: on the first request, not during the cold start.
+    from freightliner.engine.replicate_now import ReplicateNowRequest, replicate_now  # noqa: PLC0415
+
+    request = ReplicateNowRequest.model_validate(event)
+    report = replicate_now(request, root.registry_clients, root.settings.jobs)
     count_copy(report.bytes_copied, report.seconds)
     return report.model_dump()

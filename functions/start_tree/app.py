@@ -5,35 +5,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
-from freightliner.bootstrap import pipeline
-from freightliner.domain.errors import FreightlinerError, InvalidInput, RetryableError
-from freightliner.lambda_support import rejection
+from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
+from freightliner.domain.events import StartTreeRequest
+from freightliner.handler_outcomes import Trigger, handles
 from freightliner.observability import logger, metrics, tracer
-
-
-class StartTree(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    sync: str
+from freightliner.settings import ENV_QUEUE_URL, ENV_SYNCS, ENV_TABLE
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@handles("start tree", Trigger.EVENT, requires=(ENV_TABLE, ENV_QUEUE_URL, ENV_SYNCS))
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    try:
-        request = StartTree.model_validate(event.get("detail") or event)
-        work = pipeline()
-        spec = next((s for s in work.syncs.syncs if s.name == request.sync), None)
-        if spec is None:
-            known = ", ".join(s.name for s in work.syncs.syncs)
-            raise InvalidInput(f"no sync named {request.sync!r} (known: {known})")
-        job_id = work.start_tree(spec)
-    except RetryableError:
-        raise
-    except (ValidationError, FreightlinerError) as exc:
-        return rejection(exc, "start tree")
+    return handle(event, lambda_root())
+
+
+def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
+    from freightliner.engine.tree_fanout import start_tree  # noqa: PLC0415 - loads httpx: first use
+
+    request = StartTreeRequest.model_validate(event)
+    job_id, _ = start_tree(
+        root.sync_named(request.sync),
+        root.registry_clients,
+        queue=root.queue,
+        state=root.state,
+        notifier=root.notifier,
+    )
     logger.info("tree sync started", extra={"job_id": job_id, "sync": request.sync})
     return {"status": "started", "job_id": job_id, "sync": request.sync}

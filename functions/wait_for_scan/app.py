@@ -5,16 +5,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from freightliner.bootstrap import pipeline
-from freightliner.engine.scan_gate import ParkRequest
+from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
+from freightliner.engine.scan_gate import ParkRequest, park_wait
+from freightliner.handler_outcomes import Trigger, handles
 from freightliner.lambda_support import task_input
-from freightliner.observability import logger, tracer
+from freightliner.observability import logger, metrics, tracer
+from freightliner.settings import ENV_TABLE
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
+@metrics.log_metrics
+@handles("wait_for_scan input", Trigger.TASK, requires=(ENV_TABLE,))
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(event, lambda_root())
+
+
+def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
     request = task_input(ParkRequest, event, "wait_for_scan input")
-    pipeline().park_scan_wait(request)
+    park_wait(request, root.scan_waits)
     logger.info("parked", extra={"image": request.image, "seconds": request.seconds})
     return {"parked": request.image}

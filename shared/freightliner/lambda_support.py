@@ -1,6 +1,6 @@
-"""What every handler does the same way: refuse bad input with a structured log line and a
-metric (never only a traceback), parse a state-machine task's input into its model, and keep
-an SQS message leased while a long copy runs."""
+"""What Lambda handlers share besides their error outcomes (`freightliner.handler_outcomes`):
+parse a state-machine task's input into its model, and keep an SQS message leased while a
+long copy runs."""
 
 from __future__ import annotations
 
@@ -11,18 +11,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from freightliner.domain.errors import FreightlinerError, InvalidInput
-from freightliner.observability import count_failure, logger
+from freightliner.handler_outcomes import invalid
+from freightliner.observability import logger
 
 HEARTBEAT_SECONDS = 60.0
 LEASE_SECONDS = 180
 M = TypeVar("M", bound=BaseModel)
-
-
-def _invalid(exc: ValidationError, what: str) -> InvalidInput:
-    first = exc.errors()[0]
-    field = ".".join(str(p) for p in first["loc"]) or "(event)"
-    return InvalidInput(f"{what}: {field}: {first['msg']}")
 
 
 def task_input(model: type[M], event: Any, what: str) -> M:
@@ -30,20 +24,7 @@ def task_input(model: type[M], event: Any, what: str) -> M:
     try:
         return model.model_validate(event)
     except ValidationError as exc:
-        raise _invalid(exc, what) from None
-
-
-def rejection(exc: Exception, what: str) -> dict[str, Any]:
-    """Log and count refused input; return the error object the caller sees."""
-    if isinstance(exc, ValidationError):
-        error: FreightlinerError = _invalid(exc, what)
-    elif isinstance(exc, FreightlinerError):
-        error = exc
-    else:
-        raise exc
-    logger.error("rejected input", extra={"what": what, "error": error.to_dict()})
-    count_failure(error.kind)
-    return {"status": "rejected", **error.to_dict()}
+        raise invalid(exc, what) from None
 
 
 class VisibilityHeartbeat:

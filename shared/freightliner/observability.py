@@ -7,6 +7,11 @@ the copy; digests appear as 12-character prefixes; credentials never appear (the
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -15,10 +20,40 @@ from freightliner.domain.work import WorkItem
 
 SERVICE = "freightliner"
 NAMESPACE = "Freightliner"
+H = TypeVar("H", bound=Callable[..., Any])
+
+
+class LazyTracer:
+    """Powertools' Tracer, built when the first traced invocation starts: building it loads
+    and configures aws_xray_sdk (a quarter of a second), which a handler module's import (the
+    cold start) should not pay."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tracer: Tracer | None = None
+
+    def _get(self) -> Tracer:
+        with self._lock:
+            if self._tracer is None:
+                self._tracer = Tracer(service=SERVICE)
+            return self._tracer
+
+    def capture_lambda_handler(self, handler: H) -> H:
+        """`Tracer.capture_lambda_handler`, applied on the first call."""
+        traced: list[Callable[..., Any]] = []
+
+        @functools.wraps(handler)
+        def run(event: Any, context: Any) -> Any:
+            if not traced:
+                traced.append(self._get().capture_lambda_handler(handler))
+            return traced[0](event, context)
+
+        return run  # type: ignore[return-value]
+
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
-tracer = Tracer(service=SERVICE)
+tracer = LazyTracer()
 
 
 def short(digest: str | None) -> str:
@@ -36,9 +71,17 @@ def log_item(item: WorkItem) -> None:
 
 
 def count_failure(kind: str) -> None:
-    """One `Failures` total (alarmed on) and one per error kind (for the dashboard)."""
+    """Failures that need a person: permanent ones (rejected input, FAILED items) and
+    configuration errors. One `Failures` total (alarmed on) and one per error kind."""
     metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name=f"Failures_{kind}", unit=MetricUnit.Count, value=1)
+
+
+def count_retry(kind: str, count: int = 1) -> None:
+    """Failures that will be tried again (throttling, unavailable, timeouts): `Retries` and
+    one per kind, apart from `Failures` so a burst of 429s does not page anyone."""
+    metrics.add_metric(name="Retries", unit=MetricUnit.Count, value=count)
+    metrics.add_metric(name=f"Retries_{kind}", unit=MetricUnit.Count, value=count)
 
 
 def count_copy(bytes_copied: int, seconds: float) -> None:
@@ -71,3 +114,8 @@ def count_verdict(allowed: bool) -> None:
 def count_woken(gates: int) -> None:
     """Scan-gate waits a scan-finished event ended early."""
     metrics.add_metric(name="ScanGatesWoken", unit=MetricUnit.Count, value=gates)
+
+
+def count_rejected(what: str, count: int = 1) -> None:
+    """Input refused before any work: forged or unauthorized work items, malformed records."""
+    metrics.add_metric(name=f"Rejected_{what}", unit=MetricUnit.Count, value=count)

@@ -1,15 +1,16 @@
 """Environment variable names and the settings read from them: one place for all of them.
 
-Only the composition root reads these, on first use, never at import time.
+Only the composition root reads these, on first use, never at import time. A bad value is a
+ConfigurationError: the deployment is wrong, so no event is consumed until it is fixed.
 """
 
 from __future__ import annotations
 
 import os
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
-from freightliner.domain.errors import InvalidInput
+from freightliner.domain.errors import ConfigurationError, InvalidInput
 from freightliner.domain.registries import ROLE_ARN_RE
 from freightliner.domain.secrets import SecretRef
 
@@ -26,7 +27,12 @@ ENV_EVENT_BUS = "FREIGHTLINER_EVENT_BUS"  # optional: job-finished events go to 
 ENV_START_TREE_ARN = "FREIGHTLINER_START_TREE_ARN"  # `tree schedule`: what schedules invoke
 ENV_SCHEDULER_ROLE_ARN = "FREIGHTLINER_SCHEDULER_ROLE_ARN"  # and the role they invoke it as
 ENV_SCAN_GATE_ARN = "FREIGHTLINER_SCAN_GATE_ARN"  # the scan-gate state machine; empty = no gate
+ENV_FAILED_EVENTS_URL = "FREIGHTLINER_FAILED_EVENTS_URL"  # `events redrive`: failed events
+ENV_DLQ_URL = "FREIGHTLINER_DLQ_URL"  # `events redrive`: dead-lettered work items
+# `tree schedule`: where EventBridge Scheduler dead-letters an invocation it could not deliver
+ENV_FAILED_EVENTS_ARN = "FREIGHTLINER_FAILED_EVENTS_ARN"
 ENV_CONTAINER_ANALYSIS_ENDPOINT = "FREIGHTLINER_CONTAINER_ANALYSIS_ENDPOINT"  # GAR scans
+ENV_CHECKPOINT_KEY = "FREIGHTLINER_CHECKPOINT_KEY"  # a key file for local checkpoints
 ENV_REGION = "AWS_REGION"
 ENV_SECRET_TTL = "FREIGHTLINER_SECRET_TTL"  # noqa: S105 - a variable name; seconds a resolved credential reference is reused
 # Where GCP Secret Manager's REST API is (default: Google's); like AWS_ENDPOINT_URL for boto3.
@@ -61,6 +67,7 @@ class Settings(BaseModel):
     event_bus: str | None = None
     start_tree_arn: str | None = None
     scheduler_role_arn: str | None = None
+    failed_events_arn: str | None = None
     scan_gate_arn: str | None = None
     container_analysis_endpoint: str | None = None
     jobs: int = Field(default=8, ge=1, le=64)
@@ -72,6 +79,17 @@ class Settings(BaseModel):
 
     @classmethod
     def from_env(cls) -> Settings:
+        try:
+            return cls._read_env()
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise ConfigurationError(f"setting {field}: {first['msg']}") from None
+        except (InvalidInput, ValueError) as exc:
+            raise ConfigurationError(str(exc)) from None
+
+    @classmethod
+    def _read_env(cls) -> Settings:
         env = os.environ
         if env.get(ENV_AWS_ROLE_ARN) and env.get(ENV_AWS_CREDENTIALS):
             raise InvalidInput(f"set {ENV_AWS_ROLE_ARN} or {ENV_AWS_CREDENTIALS}, not both")
@@ -86,6 +104,7 @@ class Settings(BaseModel):
             event_bus=env.get(ENV_EVENT_BUS) or None,
             start_tree_arn=env.get(ENV_START_TREE_ARN) or None,
             scheduler_role_arn=env.get(ENV_SCHEDULER_ROLE_ARN) or None,
+            failed_events_arn=env.get(ENV_FAILED_EVENTS_ARN) or None,
             scan_gate_arn=env.get(ENV_SCAN_GATE_ARN) or None,
             container_analysis_endpoint=env.get(ENV_CONTAINER_ANALYSIS_ENDPOINT) or None,
             jobs=int(env.get(ENV_JOBS) or 8),

@@ -20,7 +20,7 @@ import boto3
 import httpx
 import pytest
 
-from freightliner.bootstrap import reset_pipeline
+from freightliner.harness.functions import forget_roots
 from freightliner.harness.images import OCI_MANIFEST, Pushed, RandomBlob
 from freightliner.harness.lambda_runtime import drain
 from freightliner.harness.local_stack import ECR_HOST, GAR_HOST, LocalStack
@@ -271,11 +271,11 @@ def shipped(
                 f"    auth: {{kind: gar, credentials_ref: '{GAR_KEY_REF}'}}\n"
             )
             local.apply_env()
-            reset_pipeline()
+            forget_roots()
             try:
                 yield Shipped(local, gar, google, deployed, boto3.client("sqs"))
             finally:
-                reset_pipeline()
+                forget_roots()
 
 
 ROLE = "arn:aws:iam::123456789012:role/freightliner-gcp-functions"

@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from freightliner.bootstrap import pipeline
+from freightliner.bootstrap.lambda_root import lambda_root
 from freightliner.domain.work import gate_execution_name
 from freightliner.harness.functions import EVENTS, ecr_push_event
 from freightliner.harness.images import Pusher
@@ -34,7 +34,7 @@ def test_ecr_push_reaches_a_google_token_registry_through_a_gcp_sm_key(shipped: 
     requests = shipped.google.requests
     assert ("GET", "/v1/projects/proj/secrets/gar-key/versions/latest:access") in requests
     assert ("POST", "/token") in requests
-    job = pipeline().state.get_job(reply["result"]["job_id"])
+    job = lambda_root().state.get_job(reply["result"]["job_id"])
     assert job is not None and job.status == "COMPLETE" and job.done == 1
     again = shipped.deployed.invoke("on_ecr_push", event)  # a redelivery does no new work
     assert again["result"]["job_id"] == reply["result"]["job_id"] and shipped.work() == 0
@@ -91,7 +91,7 @@ def test_console_copy_and_a_scheduled_tree_sync(shipped: Shipped, tmp_path: Path
     reply = shipped.deployed.invoke("start_tree", start, FREIGHTLINER_SYNCS=str(syncs))
     assert reply["result"]["status"] == "started", reply
     assert shipped.work() == 2 + 2  # a page per repository, then its image
-    job = pipeline().state.get_job(reply["result"]["job_id"])
+    job = lambda_root().state.get_job(reply["result"]["job_id"])
     assert job is not None and job.status == "COMPLETE" and job.done == 2
     for n in range(2):
         path = f"my-project/prod/svc{n}"
@@ -119,11 +119,11 @@ def test_the_scan_gate_runs_its_deployed_tasks_and_a_scan_event_ends_the_wait(
         scan["detail"].update({"repository-name": "secure/app", "image-digest": image.digest})
         woken = shipped.deployed.invoke("on_scan_event", scan, **gate_arn)
         assert woken["result"]["woken"] == 1, woken
-        [item] = pipeline().state.list_items(reply["result"]["job_id"])
+        [item] = lambda_root().state.list_items(reply["result"]["job_id"])
         execution = gate.wait(gate_execution_name(item.source_digest, item.destination))
         assert execution["status"] == "SUCCEEDED"
         names = {call.function for call in gate.calls}
-        assert names == {"check_scan", "wait_for_scan", "evaluate_findings"}
+        assert names == {"check_scan", "wait_for_scan", "evaluate_findings", "record_gate_outcome"}
         assert all(call.error is None for call in gate.calls)
     assert shipped.work() == 1
     assert (

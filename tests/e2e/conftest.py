@@ -13,9 +13,8 @@ from typing import Any
 import boto3
 import pytest
 
-from freightliner.bootstrap import reset_pipeline
 from freightliner.harness.aws_resources import PipelineResources
-from freightliner.harness.functions import load_handler
+from freightliner.harness.functions import forget_roots, load_handler
 from freightliner.harness.images import Pushed, RandomBlob
 from freightliner.harness.lambda_runtime import LocalContext, drain
 from freightliner.harness.local_stack import LocalStack
@@ -69,7 +68,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         proxy, proxy_host, stop = start_proxy(local.gar.url)
         local.route_gar(f"http://{proxy_host}")
         local.apply_env()
-        reset_pipeline()
+        forget_roots()
         assert local.resources is not None
         try:
             yield Stack(
@@ -83,5 +82,5 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
                 load_handler("replicate"),
             )
         finally:
-            reset_pipeline()
+            forget_roots()
             stop()

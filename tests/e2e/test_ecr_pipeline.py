@@ -12,10 +12,10 @@ from pathlib import Path
 import boto3
 import pytest
 
-from freightliner.bootstrap import pipeline, reset_pipeline
-from freightliner.domain.errors import InvalidInput
+from freightliner.bootstrap.lambda_root import lambda_root
+from freightliner.domain.errors import ConfigurationError
 from freightliner.domain.work import ItemStatus
-from freightliner.harness.functions import cloud_function_client, load_handler
+from freightliner.harness.functions import cloud_function_client, forget_roots, load_handler
 from freightliner.harness.images import Pusher
 from freightliner.harness.lambda_runtime import LocalContext
 from freightliner.harness.local_stack import ECR_HOST, GAR_HOST
@@ -33,9 +33,9 @@ def test_ecr_push_lands_in_gar_and_the_job_completes(stack: Stack) -> None:
     assert reply["status"] == "enqueued" and reply["items"] == 1
     assert stack.work() == 1
     assert skopeo_digest(f"{stack.gar.host}/my-project/apps/team/app:v1") == image.digest
-    job = pipeline().state.get_job(reply["job_id"])
+    job = lambda_root().state.get_job(reply["job_id"])
     assert job is not None and job.status == "COMPLETE" and job.done == 1 and job.bytes > 50_000
-    [item] = pipeline().state.list_items(reply["job_id"])
+    [item] = lambda_root().state.list_items(reply["job_id"])
     assert item.status is ItemStatus.DONE and item.digest == image.digest and item.attempts == 1
 
 
@@ -49,7 +49,7 @@ def test_duplicate_event_does_no_duplicate_work(stack: Stack) -> None:
     assert stack.work() == 1
     uploads = stack.blob_uploads()
     assert uploads == 3  # config + two layers, once
-    reset_pipeline()  # a cold start: only the DynamoDB records remember the event
+    forget_roots()  # a cold start: only the DynamoDB records remember the event
     assert stack.fire(event)["status"] == "enqueued"
     assert stack.work() == 0 and stack.blob_uploads() == uploads
 
@@ -102,10 +102,10 @@ def test_permanent_failure_is_recorded_and_not_sent_to_the_dlq(stack: Stack) -> 
     event["detail"]["image-digest"] = missing  # ECR says pushed, registry does not have it
     reply = stack.fire(event)
     stack.work()
-    [item] = pipeline().state.list_items(reply["job_id"])
+    [item] = lambda_root().state.list_items(reply["job_id"])
     assert item.status is ItemStatus.FAILED and item.error_kind == "not_found"
     assert "not found" in (item.last_error or "")
-    job = pipeline().state.get_job(reply["job_id"])
+    job = lambda_root().state.get_job(reply["job_id"])
     assert job is not None and job.status == "COMPLETED_WITH_ERRORS"
     dlq = stack.sqs.receive_message(QueueUrl=stack.resources.dlq_url, WaitTimeSeconds=0)
     assert not dlq.get("Messages")
@@ -129,7 +129,7 @@ def test_destination_503s_are_retried_until_the_copy_completes(stack: Stack) -> 
     reply = stack.fire(stack.ecr_event(image, "team/app", "v7"))
     stack.work()
     assert skopeo_digest(f"{stack.gar.host}/my-project/apps/team/app:v7") == image.digest
-    job = pipeline().state.get_job(reply["job_id"])
+    job = lambda_root().state.get_job(reply["job_id"])
     assert job is not None and job.status == "COMPLETE"
 
 
@@ -147,13 +147,13 @@ def test_replicate_now_copies_synchronously_and_explains_bad_input(stack: Stack)
 
 
 def test_sample_sqs_event_runs_through_the_worker(stack: Stack) -> None:
-    """The sample names an image that is not there: a permanent failure, reported FAILED and
-    not returned to the queue (no batch item failure)."""
+    """The sample names a job this table never recorded: the item is rejected (acked, not
+    returned to the queue), nothing is recorded under that job and nothing is copied."""
     event = json.loads((EVENTS / "sqs-replicate.json").read_text())
     reply = stack.replicate.handler(event, LocalContext())
     assert reply == {"batchItemFailures": []}
-    [item] = pipeline().state.list_items("evt-demo")
-    assert item.status is ItemStatus.FAILED and item.error_kind == "not_found"
+    assert lambda_root().state.list_items("evt-demo") == []
+    assert stack.gar_proxy.requests == []
 
 
 def test_gar_insert_lands_in_ecr_through_the_cloud_function(stack: Stack) -> None:
@@ -220,7 +220,7 @@ def pubsub(stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
         google.create_subscription(SUBSCRIPTION, TOPIC)
         monkeypatch.setenv("FREIGHTLINER_GAR_SUBSCRIPTION", SUBSCRIPTION)
         monkeypatch.setenv("FREIGHTLINER_PUBSUB_ENDPOINT", google.url)
-        reset_pipeline()
+        forget_roots()
         yield google
 
 
@@ -241,13 +241,13 @@ def test_gar_poller_acks_only_after_enqueueing(
     # SQS unreachable: the work cannot be enqueued, so the message must not be acked.
     monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    reset_pipeline()
+    forget_roots()
     report = poller(schedule, LocalContext())
     assert report["pulled"] == 1 and report["retried"] == 1 and report["enqueued"] == 0
     assert pubsub.outstanding(SUBSCRIPTION) == 1  # released (deadline 0), not acked
 
     monkeypatch.delenv("AWS_ENDPOINT_URL_SQS")
-    reset_pipeline()
+    forget_roots()
     report = poller(schedule, LocalContext())
     assert report["pulled"] == 1 and report["enqueued"] == 1
     assert stack.work() == 1
@@ -279,7 +279,7 @@ def test_a_registry_down_beyond_client_retries_returns_the_message_with_backoff(
     }
     response = stack.replicate.handler({"Records": [record]}, LocalContext())
     assert response == {"batchItemFailures": [{"itemIdentifier": received[0]["MessageId"]}]}
-    [item] = pipeline().state.list_items(reply["job_id"])
+    [item] = lambda_root().state.list_items(reply["job_id"])
     assert item.status is ItemStatus.PENDING and item.error_kind == "unavailable"
     # The handler pushed the message's visibility out (30 s for a first receive).
     assert not stack.sqs.receive_message(QueueUrl=stack.resources.queue_url).get("Messages")
@@ -290,7 +290,7 @@ def test_a_registry_down_beyond_client_retries_returns_the_message_with_backoff(
         VisibilityTimeout=0,
     )
     assert stack.work() == 1
-    [item] = pipeline().state.list_items(reply["job_id"])
+    [item] = lambda_root().state.list_items(reply["job_id"])
     assert item.status is ItemStatus.DONE and item.attempts == 2
 
 
@@ -305,9 +305,16 @@ def test_rules_load_from_ssm_and_s3_with_errors_naming_the_source(
     s3.create_bucket(Bucket="config")
     s3.put_object(Bucket="config", Key="rules.yaml", Body=b"rules:\n  - name: x\n")
     monkeypatch.setenv("FREIGHTLINER_RULES", "ssm:/freightliner/rules")
-    reset_pipeline()
-    assert [rule.name for rule in pipeline().rules.rules] == ["prod-to-gar", "gar-back-to-ecr"]
+    forget_roots()
+    assert [rule.name for rule in lambda_root().rules.rules] == ["prod-to-gar", "gar-back-to-ecr"]
     monkeypatch.setenv("FREIGHTLINER_RULES", "s3://config/rules.yaml")
-    reset_pipeline()
-    with pytest.raises(InvalidInput, match=r"s3://config/rules.yaml:2: rules\.0\.source"):
-        pipeline().rules  # noqa: B018 - loading is the point
+    forget_roots()
+    with pytest.raises(ConfigurationError, match=r"s3://config/rules.yaml:2: rules\.0\.source"):
+        lambda_root().rules  # noqa: B018 - loading is the point
+    # A missing document is the deployment's error too: the event is not consumed.
+    monkeypatch.setenv("FREIGHTLINER_RULES", "s3://config/missing.yaml")
+    forget_roots()
+    image = stack.push("team/app", "v9", seed=9)
+    with pytest.raises(ConfigurationError, match=r"s3://config/missing\.yaml"):
+        stack.fire(stack.ecr_event(image, "team/app", "v9"))
+    assert stack.work() == 0

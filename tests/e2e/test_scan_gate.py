@@ -15,14 +15,16 @@ import boto3
 import httpx
 import pytest
 
-from freightliner.bootstrap import pipeline, reset_pipeline
+from freightliner.bootstrap.lambda_root import lambda_root
 from freightliner.domain.errors import Unavailable
 from freightliner.domain.jobs import JobRecord, JobSummary
 from freightliner.domain.work import GateRequest, ItemStatus, gate_execution_name, job_id_for
+from freightliner.engine.job_resume import ResumeReport, resume_job
 from freightliner.harness import demo_gate
 from freightliner.harness.functions import (
     EVENTS,
     ecr_push_event,
+    forget_roots,
     gar_insert_event,
     load_handler,
     post_to_on_gar_push,
@@ -69,6 +71,19 @@ rules:
 GCP_TOKEN = "ya29.scan-gate-test-token"
 
 
+def resume(job_id: str, retry_failed: bool = False) -> ResumeReport:
+    """`freightliner jobs resume` on the pipeline the handlers use."""
+    root = lambda_root()
+    return resume_job(
+        job_id,
+        root.registry_clients,
+        queue=root.queue,
+        state=root.state,
+        retry_failed=retry_failed,
+        notifier=root.notifier,
+    )
+
+
 @dataclass
 class Gate:
     stack: LocalStack
@@ -97,12 +112,12 @@ class Gate:
         return drain(self.sqs, self.stack.resources.queue_url, self.replicate.handler)
 
     def job(self, reply: dict[str, Any]) -> JobRecord:
-        job = pipeline().state.get_job(reply["job_id"])
+        job = lambda_root().state.get_job(reply["job_id"])
         assert job is not None
         return job
 
     def item(self, reply: dict[str, Any]) -> ItemRecord:
-        [item] = pipeline().state.list_items(reply["job_id"])
+        [item] = lambda_root().state.list_items(reply["job_id"])
         return item
 
     def in_gar(self, repository: str, tag: str) -> str | None:
@@ -120,7 +135,7 @@ def gate(tmp_path: Path) -> Iterator[Gate]:
     with LocalStack(tmp_path / "stack", rules=RULES, visibility_timeout=1) as stack:
         stack.apply_env()
         with LocalScanGate(stack) as scan_gate:
-            reset_pipeline()
+            forget_roots()
             try:
                 yield Gate(
                     stack,
@@ -130,7 +145,7 @@ def gate(tmp_path: Path) -> Iterator[Gate]:
                     load_handler("replicate"),
                 )
             finally:
-                reset_pipeline()
+                forget_roots()
 
 
 def test_a_scan_that_completes_clean_lets_the_image_through(gate: Gate) -> None:
@@ -242,7 +257,7 @@ def test_a_failing_check_is_retried_then_recorded_on_the_item(
     image = gate.push("secure/unreachable", "v1", seed=6)
     monkeypatch.setenv("AWS_ENDPOINT_URL_ECR", "http://127.0.0.1:9")  # the tasks' ECR is down
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    reset_pipeline()
+    forget_roots()
     reply = gate.fire("secure/unreachable", "v1", image)
     execution = gate.wait(reply)
     assert execution["status"] == "FAILED" and execution["error"] == "Unavailable"
@@ -260,7 +275,7 @@ def test_a_failing_check_is_retried_then_recorded_on_the_item(
     [event] = gate.gate.announcements()
     assert event["detail-type"] == "Freightliner Scan Gate FAILED"
     # retrying the job's failures cannot send an image the gate never let through
-    assert pipeline().resume(job.job_id, retry_failed=True).resent == 0
+    assert resume(job.job_id, retry_failed=True).resent == 0
     assert gate.item(reply).status is ItemStatus.FAILED and gate.work() == 0
 
 
@@ -288,7 +303,7 @@ def test_one_gate_per_image_and_destination(gate: Gate) -> None:
     assert gate.work() == 1 and gate.in_gar("my-project/secure/secure/twice", "v1")
     # Starting the finished gate again (a crash before the job was marked) is a no-op.
     request = GateRequest.model_validate_json(execution["input"])
-    gate_port = pipeline().gate
+    gate_port = lambda_root().gate
     assert gate_port is not None and gate_port.start([request]) == []
     assert len(sfn.list_executions(stateMachineArn=gate.gate.arn)["executions"]) == 1
 
@@ -315,7 +330,7 @@ def test_an_artifact_registry_push_waits_for_container_analysis(
             f"  - host: {GAR_HOST}\n    endpoint: {gate.stack.gar.url}\n"
             "    auth: {kind: basic, username: oauth2accesstoken, password_env: GAR_TOKEN}\n"
         )
-        reset_pipeline()
+        forget_roots()
         event = gar_insert_event(
             f"{GAR_HOST}/my-project/scanned/app@{image.digest}",
             f"{GAR_HOST}/my-project/scanned/app:1.0",
@@ -359,7 +374,7 @@ def test_scan_events_end_the_waits_early(gate: Gate) -> None:
         assert time.monotonic() < deadline, "the gates never waited"
         time.sleep(0.1)
     # a resume sends nothing the gate still holds
-    assert pipeline().resume(replies["basic"]["job_id"]).resent == 0
+    assert resume(replies["basic"]["job_id"]).resent == 0
     woke_at = time.monotonic()
     for name, sample in samples.items():
         event = json.loads((EVENTS / sample).read_text())

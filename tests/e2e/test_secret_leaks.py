@@ -12,11 +12,11 @@ import boto3
 import httpx
 import pytest
 
-from freightliner.bootstrap import Container, reset_pipeline
+from freightliner.bootstrap.registry_clients import RegistryClients
 from freightliner.cli.main import main
 from freightliner.domain.errors import FreightlinerError
 from freightliner.domain.secrets import SecretRef
-from freightliner.harness.functions import load_handler
+from freightliner.harness.functions import forget_roots, load_handler
 from freightliner.harness.images import Pusher, RandomBlob
 from freightliner.harness.lambda_runtime import LocalContext, drain
 from freightliner.harness.local_stack import ECR_CREDS, ECR_HOST, GAR_HOST, LocalStack
@@ -85,7 +85,7 @@ def test_the_sentinel_never_appears(
         assert cli("-v", "sync", str(sync_file)) == 0
 
         # the pipeline: ECR push event -> on_ecr_push -> SQS -> replicate -> "GAR" (mirror)
-        reset_pipeline()
+        forget_roots()
         event = json.loads((EVENTS / "ecr-push.json").read_text())
         event["detail"].update(
             {"repository-name": "team/app", "image-digest": pushed.digest, "image-tag": "v1"}
@@ -95,18 +95,18 @@ def test_the_sentinel_never_appears(
         sqs = boto3.client("sqs", region_name="us-east-1")
         assert drain(sqs, stack.resources.queue_url, load_handler("replicate").handler) == 1  # type: ignore[union-attr]
         outputs.append(capsys.readouterr().out)  # powertools writes JSON lines to stdout
-        reset_pipeline()
+        forget_roots()
 
         # secrets commands and resolution failures
         assert cli("secrets", "get", "mirror/creds") == 0
         assert cli("secrets", "list") == 0
-        container = Container.from_environment(registries)
+        container = RegistryClients.from_environment(registries)
         for ref in ("aws-sm://mirror/wrong#password", "aws-sm://mirror/creds#user"):
             try:
-                container.secret_references.resolve(SecretRef.parse(ref))
+                container.credentials.secret_references.resolve(SecretRef.parse(ref))
             except FreightlinerError as exc:
                 exceptions += [str(exc), repr(exc), json.dumps(exc.to_dict())]
-        credential = container.credential_provider(MIRROR).get(MIRROR)
+        credential = container.credentials.provider(MIRROR).get(MIRROR)
         exceptions += [repr(credential), str(credential), credential.model_dump_json()]  # type: ignore[union-attr]
 
         # it all really happened with the sentinel

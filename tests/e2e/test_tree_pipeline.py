@@ -13,11 +13,12 @@ import boto3
 import httpx
 import pytest
 
-from freightliner.bootstrap import pipeline, reset_pipeline
+from freightliner.bootstrap.lambda_root import lambda_root
 from freightliner.cli.main import main
 from freightliner.domain.work import WorkItem
 from freightliner.engine import tree_fanout
-from freightliner.harness.functions import load_handler
+from freightliner.engine.job_resume import ResumeReport, resume_job
+from freightliner.harness.functions import forget_roots, load_handler
 from freightliner.harness.images import RandomBlob
 from freightliner.harness.lambda_runtime import LocalContext
 from freightliner.harness.local_stack import ECR_CREDS, ECR_HOST, GAR_HOST
@@ -25,6 +26,27 @@ from tests.e2e.conftest import EVENTS, Stack
 
 ECR = ECR_HOST
 GAR = GAR_HOST
+
+
+def start_first_sync() -> str:
+    """What the start_tree function does for the sync file's first sync."""
+    root = lambda_root()
+    job_id, _ = tree_fanout.start_tree(
+        root.syncs.syncs[0],
+        root.registry_clients,
+        queue=root.queue,
+        state=root.state,
+        notifier=root.notifier,
+    )
+    return job_id
+
+
+def resume(job_id: str) -> ResumeReport:
+    """What `freightliner jobs resume JOB --store aws` does."""
+    root = lambda_root()
+    return resume_job(
+        job_id, root.registry_clients, queue=root.queue, state=root.state, notifier=root.notifier
+    )
 
 
 def write_syncs(path: Path, **extra: Any) -> Path:
@@ -105,13 +127,13 @@ def test_serverless_tree_sync_fans_out_pages_and_completes_once(
     monkeypatch.setenv("FREIGHTLINER_SYNCS", str(write_syncs(tmp_path / "syncs.yaml")))
     monkeypatch.setattr(tree_fanout, "TAGS_PER_PAGE", 1)  # every repository takes two pages
     ends = end_events(monkeypatch)
-    reset_pipeline()
+    forget_roots()
     start = load_handler("start_tree").handler
     reply = start(json.loads((EVENTS / "start-tree.json").read_text()), LocalContext())
     assert reply["status"] == "started"
     # six repository items, six continuation pages, twelve images
     assert stack.work() == 6 + 6 + 12
-    job = pipeline().state.get_job(reply["job_id"])
+    job = lambda_root().state.get_job(reply["job_id"])
     assert job is not None and job.status == "COMPLETE"
     assert (job.repositories, job.repositories_done, job.repositories_failed) == (6, 6, 0)
     assert (job.total, job.done, job.skipped, job.failed) == (12, 12, 0, 0)
@@ -125,7 +147,7 @@ def test_serverless_tree_sync_fans_out_pages_and_completes_once(
     uploads = stack.blob_uploads()
     again = start({"sync": "prod-to-gar"}, LocalContext())
     assert stack.work() == 6 + 6  # repository pages only: every image is already there
-    job = pipeline().state.get_job(again["job_id"])
+    job = lambda_root().state.get_job(again["job_id"])
     assert job is not None and job.status == "COMPLETE"
     assert (job.repositories_skipped, job.skipped, job.done) == (6, 12, 0)
     assert stack.blob_uploads() == uploads
@@ -147,10 +169,10 @@ def test_a_failing_repository_is_reported_and_resume_retries_it(
         f"{stack.ecr.url}/v2/prod/broken/manifests/{broken.digest}", auth=ECR_CREDS
     ).raise_for_status()
     monkeypatch.setenv("FREIGHTLINER_SYNCS", str(write_syncs(tmp_path / "syncs.yaml")))
-    reset_pipeline()
-    job_id = pipeline().start_tree(pipeline().syncs.syncs[0])
+    forget_roots()
+    job_id = start_first_sync()
     stack.work()
-    job = pipeline().state.get_job(job_id)
+    job = lambda_root().state.get_job(job_id)
     assert job is not None and job.status == "COMPLETED_WITH_ERRORS"
     assert (job.total, job.done, job.failed) == (4, 3, 1)
 
@@ -175,7 +197,7 @@ def test_a_failing_repository_is_reported_and_resume_retries_it(
     report = json.loads(capsys.readouterr().out)
     assert report["resent"] == 1 and report["seconds_to_first_send"] < 5
     stack.work()
-    job = pipeline().state.get_job(job_id)
+    job = lambda_root().state.get_job(job_id)
     assert job is not None and job.status == "COMPLETE"
     assert (job.total, job.done, job.failed) == (4, 4, 0)
     assert gar_tags(stack, "my-project/prod/broken") == ["v1.0.0"]
@@ -187,18 +209,18 @@ def test_resume_sends_again_what_the_queue_lost(
     for n in range(4):
         stack.push(f"prod/svc{n}", "v1.0.0", seed=80 + n)
     monkeypatch.setenv("FREIGHTLINER_SYNCS", str(write_syncs(tmp_path / "syncs.yaml")))
-    reset_pipeline()
-    job_id = pipeline().start_tree(pipeline().syncs.syncs[0])
+    forget_roots()
+    job_id = start_first_sync()
     stack.sqs.purge_queue(QueueUrl=stack.resources.queue_url)  # every message lost
     assert stack.work() == 0
-    job = pipeline().state.get_job(job_id)
+    job = lambda_root().state.get_job(job_id)
     assert job is not None and job.status == "RUNNING"
-    report = pipeline().resume(job_id)
+    report = resume(job_id)
     assert report.resent == 4 and not report.reenumerated
     assert stack.work() == 4 + 4
-    job = pipeline().state.get_job(job_id)
+    job = lambda_root().state.get_job(job_id)
     assert job is not None and job.status == "COMPLETE" and job.done == 4
-    assert pipeline().resume(job_id).resent == 0  # a finished job sends nothing
+    assert resume(job_id).resent == 0  # a finished job sends nothing
 
 
 def test_tree_schedules_follow_the_sync_file(
@@ -210,11 +232,14 @@ def test_tree_schedules_follow_the_sync_file(
         "FREIGHTLINER_START_TREE_ARN", "arn:aws:lambda:us-east-1:123456789012:function:start"
     )
     monkeypatch.setenv("FREIGHTLINER_SCHEDULER_ROLE_ARN", "arn:aws:iam::123456789012:role/s")
-    reset_pipeline()
+    failed_events = "arn:aws:sqs:us-east-1:123456789012:freightliner-failed-events"
+    monkeypatch.setenv("FREIGHTLINER_FAILED_EVENTS_ARN", failed_events)
+    forget_roots()
     syncs = write_syncs(tmp_path / "syncs.yaml", schedule="rate(1 day)")
     assert main(["tree", "schedule", str(syncs)]) == 0
     found = scheduler.get_schedule(Name="prod-to-gar", GroupName="freightliner-trees")
     assert found["ScheduleExpression"] == "rate(1 day)"
+    assert found["Target"]["DeadLetterConfig"] == {"Arn": failed_events}
     assert json.loads(found["Target"]["Input"]) == {"sync": "prod-to-gar"}
     write_syncs(syncs, schedule="cron(0 3 * * ? *)")
     assert main(["tree", "schedule", str(syncs)]) == 0
@@ -232,16 +257,18 @@ def test_a_redelivered_expansion_records_and_counts_nothing_twice(
     for n in range(3):
         stack.push(f"prod/svc{n}", "v1.0.0", seed=90 + n)
     monkeypatch.setenv("FREIGHTLINER_SYNCS", str(write_syncs(tmp_path / "syncs.yaml")))
-    reset_pipeline()
-    work = pipeline()
-    job_id = work.start_tree(work.syncs.syncs[0])
+    forget_roots()
+    work = lambda_root()
+    job_id = start_first_sync()
     items = [WorkItem.model_validate_json(r.work or "") for r in work.state.list_items(job_id)]
     assert len(items) == 3
     # The same repository item expanded twice, as after a crash before it finished: its
     # images are recorded once, counted once, and the job still completes exactly once.
     [repository] = [i for i in items if i.source.endswith("/prod/svc0")]
     assert work.state.claim(repository) is not None
-    tree_fanout.expand_repository(repository, work.container, queue=work.queue, state=work.state)
+    tree_fanout.expand_repository(
+        repository, work.registry_clients, queue=work.queue, state=work.state
+    )
     assert work.state.add_items(job_id, items) == []  # the repositories, recorded again
     records = work.state.list_items(job_id)
     images = [WorkItem.model_validate_json(r.work or "") for r in records if "@" in r.source]

@@ -10,7 +10,7 @@ import boto3
 import httpx
 import pytest
 
-from freightliner.bootstrap import Container
+from freightliner.bootstrap.registry_clients import RegistryClients
 from freightliner.cli.main import main
 from freightliner.domain.errors import Unauthorized
 from freightliner.domain.reference import Reference
@@ -169,10 +169,10 @@ def test_ecr_destination_creates_the_repository_and_respects_immutability(
 ) -> None:
     config = tmp_path / "registries.yaml"
     config.write_text(f"registries:\n  - host: {ECR_HOST}\n    endpoint: {ecr_registry.url}\n")
-    container = Container.from_environment(config)
+    container = RegistryClients.from_environment(config)
     with Copier(container, CopyOptions()) as copier:
         report = copier.copy(Reference.parse(seeded), Reference.parse(f"{ECR_HOST}/mirror/app:v1"))
-    assert container._ecr_provider.api_calls == 1  # one token for the whole copy
+    assert container.credentials.ecr_provider.api_calls == 1  # one token for the whole copy
     container.close()
     assert report.status == "copied"
     ecr = boto3.client("ecr", region_name="us-east-1")

@@ -29,11 +29,12 @@ from moto.sts.models import sts_backends
 from freightliner.adapters.aws.credential_sources import WebIdentityRole
 from freightliner.adapters.aws.sessions import AwsClients
 from freightliner.adapters.gcp import google_credentials
-from freightliner.bootstrap import Container, pipeline, reset_pipeline
+from freightliner.bootstrap.cloud_function_root import cloud_function_root
+from freightliner.bootstrap.registry_clients import RegistryClients
 from freightliner.domain.errors import FreightlinerError, Unauthorized
 from freightliner.domain.secrets import SecretText, StoreKind
 from freightliner.harness.aws_resources import PipelineResources, create_resources
-from freightliner.harness.functions import EVENTS, cloud_function_client
+from freightliner.harness.functions import EVENTS, cloud_function_client, forget_roots
 from tests.support.faulty_proxy import FaultyProxy, Recorded, start_proxy
 from tests.support.google_fake import GoogleFake, serve_google_fake_as_adc
 from tests.support.leaks import everything_logged, watch_logs
@@ -77,11 +78,11 @@ def resources(
     monkeypatch.setenv("FREIGHTLINER_QUEUE_URL", made.queue_url)
     monkeypatch.setenv("FREIGHTLINER_TABLE", made.table)
     monkeypatch.setenv("FREIGHTLINER_RULES", str(rules))
-    reset_pipeline()
+    forget_roots()
     try:
         yield made
     finally:
-        reset_pipeline()
+        forget_roots()
 
 
 def gar_insert(message_id: str, digest_hex: str) -> dict[str, Any]:
@@ -154,16 +155,16 @@ def test_keys_from_gcp_secret_manager_sign_every_call_and_a_rotated_key_is_read_
     iam.create_user(UserName="gcp-bridge")
     iam.put_user_policy(UserName="gcp-bridge", PolicyName="all", PolicyDocument=_ALLOW_ALL)
     first = iam.create_access_key(UserName="gcp-bridge")["AccessKey"]
-    store = Container().secret_stores.get(StoreKind.GCP, "proj")
+    store = RegistryClients().credentials.secret_stores.get(StoreKind.GCP, "proj")
     store.put("aws-keys", SecretText.of("aws-keys", keys_json(first)))
     monkeypatch.setenv("FREIGHTLINER_AWS_CREDENTIALS", SECRET)
-    reset_pipeline()
+    forget_roots()
     with pytest.raises(ClientError, match="InvalidClientTokenId"):  # the environment's keys
         boto3.client("sts", region_name="us-east-1").get_caller_identity()
 
     client = cloud_function_client("on_gar_push", "cloudevent")
     replies = [push(client, gar_insert("m-1", "a"))]
-    sts = pipeline().aws.client("sts", "us-east-1")
+    sts = cloud_function_root().aws.client("sts", "us-east-1")
     assert sts.get_caller_identity()["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/gcp-bridge"
     reads = [p for m, p in google.requests if p.endswith(":access")]
     assert reads == ["/v1/projects/proj/secrets/aws-keys/versions/latest:access"]  # once
@@ -234,11 +235,11 @@ def test_a_role_assumed_with_the_metadata_servers_id_token(
     watch_logs(caplog)
     proxy = aws_through_proxy
     monkeypatch.setenv("FREIGHTLINER_AWS_ROLE_ARN", ROLE)
-    reset_pipeline()
+    forget_roots()
     client = cloud_function_client("on_gar_push", "cloudevent")
     replies = [push(client, gar_insert(f"m-{n}", hexdigit)) for n, hexdigit in enumerate("cd")]
-    assert queued(pipeline().aws.client("sqs", "us-east-1"), resources) == 2
-    sts = pipeline().aws.client("sts", "us-east-1")
+    assert queued(cloud_function_root().aws.client("sqs", "us-east-1"), resources) == 2
+    sts = cloud_function_root().aws.client("sts", "us-east-1")
     assert sts.get_caller_identity()["Arn"] == (
         f"arn:aws:sts::{ACCOUNT}:assumed-role/gcp-bridge/freightliner"
     )
@@ -283,12 +284,12 @@ def test_a_custom_audience_is_asked_for_and_the_cli_signs_the_same_way(
 ) -> None:
     monkeypatch.setenv("FREIGHTLINER_AWS_ROLE_ARN", ROLE)
     monkeypatch.setenv("FREIGHTLINER_AWS_WEB_IDENTITY_AUDIENCE", "https://aws.example.com")
-    reset_pipeline()
+    forget_roots()
     push(cloud_function_client("on_gar_push", "cloudevent"), gar_insert("m", "e"))
-    assert queued(pipeline().aws.client("sqs", "us-east-1"), resources) == 1
+    assert queued(cloud_function_root().aws.client("sqs", "us-east-1"), resources) == 1
     assert [r["audience"] for r in google.identity_requests] == ["https://aws.example.com"]
     # The CLI's container (copy, sync) signs the same way.
-    cli = Container.from_environment().aws.client("sts", "us-east-1")
+    cli = RegistryClients.from_environment().aws.client("sts", "us-east-1")
     assert cli.get_caller_identity()["Arn"].endswith(":assumed-role/gcp-bridge/freightliner")
 
 
@@ -339,7 +340,7 @@ def test_unreadable_keys_leave_the_event_to_be_delivered_again(
     """No key, no acknowledgement: the event is not dropped while the secret is missing."""
     watch_logs(caplog)
     monkeypatch.setenv("FREIGHTLINER_AWS_CREDENTIALS", SECRET)
-    reset_pipeline()
+    forget_roots()
     client = cloud_function_client("on_gar_push", "cloudevent")
     response = client.post(
         "/", json=gar_insert("m-1", "f"), headers={"Content-Type": "application/cloudevents+json"}

@@ -16,6 +16,7 @@ from freightliner.cli.main import main
 from freightliner.harness.images import Pusher
 from freightliner.harness.registry import LocalRegistry
 from tests.conftest import AuthRegistry
+from tests.support.capture_server import Route, capture_server
 from tests.support.skopeo import skopeo_digest
 from tests.support.tls_registry import TlsRegistry
 
@@ -217,6 +218,31 @@ def test_identitytoken_entries_are_exchanged_as_refresh_tokens(
     err = capsys.readouterr().err
     assert f"the credentials for it in {authfile} were refused" in err
     assert "refresh-revoked" not in err
+
+
+def test_an_identitytoken_goes_only_to_the_realm_the_registry_names(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The refresh token is POSTed to the checked realm and nowhere else: a realm answering
+    307 (which would re-send the form to its target) is not followed."""
+    with capture_server() as stranger, capture_server() as registry:
+        registry.route(
+            "/v2/",
+            Route(
+                status=401,
+                headers={"WWW-Authenticate": f'Bearer realm="{registry.url}/token",service="r"'},
+            ),
+        )
+        registry.route("/token", Route(status=307, headers={"Location": f"{stranger.url}/token"}))
+        entry = {"auth": base64.b64encode(b"user:").decode(), "identitytoken": "refresh-secret"}
+        authfile = tmp_path / "auth.json"
+        authfile.write_text(json.dumps({"auths": {registry.host: entry}}))
+        code = main(["tags", "--authfile", str(authfile), f"{registry.host}/team/app"])
+        err = capsys.readouterr().err
+        assert code == 4, err
+        assert "HTTP 307" in err and "refresh-secret" not in err
+        assert [c.method for c in registry.captured if c.path == "/token"] == ["POST"]
+        assert stranger.captured == []
 
 
 def test_tls_verify_false_reaches_a_self_signed_registry_that_verification_refuses(

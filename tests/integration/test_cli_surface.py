@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -145,14 +146,24 @@ def test_options_of_another_subcommand_are_refused(capsys: pytest.CaptureFixture
 
 
 def test_invoke_exits_non_zero_when_the_handler_rejects_the_event(tmp_path: Path) -> None:
+    """A deployment missing its settings fails before reading the event (78); a configured
+    one (here unreachable: the event is refused before anything is called) rejects it (2)."""
     event = tmp_path / "bad.json"
     event.write_text(json.dumps({"source": "aws.ecr", "detail": {"action-type": "PUSH"}}))
-    invoked = subprocess.run(
-        [str(FREIGHTLINER), "invoke", "on_ecr_push", str(event), "--dir", str(tmp_path / "none")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    command = [str(FREIGHTLINER), "invoke", "on_ecr_push", str(event)]
+    command += ["--dir", str(tmp_path / "none")]
+    bare = {k: v for k, v in os.environ.items() if not k.startswith("FREIGHTLINER_")}
+    unconfigured = subprocess.run(command, capture_output=True, text=True, check=False, env=bare)
+    assert unconfigured.returncode == 78, unconfigured.stderr
+    assert "required setting(s) not set" in unconfigured.stderr
+    configured = {
+        **bare,
+        "FREIGHTLINER_TABLE": "jobs",
+        "FREIGHTLINER_QUEUE_URL": "http://127.0.0.1:9/queue/work",
+        "FREIGHTLINER_RULES": str(tmp_path / "rules.yaml"),
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    invoked = subprocess.run(command, capture_output=True, text=True, check=False, env=configured)
     reply = json.loads(invoked.stdout[invoked.stdout.rindex("{\n") :])
     assert reply["status"] == "rejected"
     assert invoked.returncode == 2

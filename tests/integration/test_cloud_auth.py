@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 from freightliner.adapters.gcp import google_credentials
-from freightliner.bootstrap import Container
+from freightliner.bootstrap.registry_clients import RegistryClients
 from freightliner.domain.errors import Unauthorized
 from freightliner.domain.reference import Reference
 from freightliner.engine.copy import Copier
@@ -42,8 +42,8 @@ def seeded(registry: LocalRegistry) -> str:
     return f"{registry.host}/team/app:v1"
 
 
-def _copy_to(config: Path, seeded: str, destination: str) -> Container:
-    container = Container.from_environment(config)
+def _copy_to(config: Path, seeded: str, destination: str) -> RegistryClients:
+    container = RegistryClients.from_environment(config)
     try:
         with Copier(container, CopyOptions()) as copier:
             report = copier.copy(Reference.parse(seeded), Reference.parse(destination))
@@ -151,7 +151,7 @@ def test_ecr_through_an_assumed_role_reuses_the_session(
         f"    auth: {{kind: ecr, role_arn: '{role}'}}\n"
     )
     container = _copy_to(config, seeded, f"{ECR}/mirror/app:v1")
-    provider = container._ecr_provider
+    provider = container.credentials.ecr_provider
     provider.invalidate(ECR)  # a 401 would do this: a new token, through the same session
     assert provider.get(ECR) is not None
     assert provider.api_calls == 2

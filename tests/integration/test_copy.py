@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from freightliner.bootstrap import Container
+from freightliner.bootstrap.registry_clients import RegistryClients
 from freightliner.cli.main import main
 from freightliner.domain.reference import Reference
 from freightliner.engine.copy import Copier
@@ -29,7 +29,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
 
 
 def copy(src: str, dst: str, **options: object) -> CopyReport:
-    container = Container()
+    container = RegistryClients()
     try:
         with Copier(container, CopyOptions.model_validate(options)) as copier:
             return copier.copy(Reference.parse(src), Reference.parse(dst))
@@ -128,7 +128,7 @@ def test_blobs_are_mounted_from_another_repository(
     fake, dest_host = proxy
     with Pusher(registry.url) as pusher:
         image = pusher.image("team/app", "v1", [RandomBlob(3, 100_000)])
-    container = Container()
+    container = RegistryClients()
     with Copier(container, CopyOptions()) as copier:
         copier.copy(
             Reference.parse(f"{registry.host}/team/app:v1"),
@@ -156,7 +156,7 @@ def test_large_blob_goes_through_chunked_upload(
         image = pusher.image("big/app", "v1", [RandomBlob(42, size)])
     config = tmp_path / "registries.yaml"
     config.write_text(f"registries:\n  - host: {dest_host}\n    chunk_size: 67108864\n")
-    container = Container.from_environment(config)
+    container = RegistryClients.from_environment(config)
     with Copier(container, CopyOptions()) as copier:
         report = copier.copy(
             Reference.parse(f"{registry.host}/big/app:v1"),
@@ -189,7 +189,7 @@ def test_chunked_upload_resumes_at_the_registry_offset_after_416(
     fake.fail(second_patch, 416, 1)
     config = tmp_path / "registries.yaml"
     config.write_text(f"registries:\n  - host: {dest_host}\n    chunk_size: 1048576\n")
-    container = Container.from_environment(config)
+    container = RegistryClients.from_environment(config)
     with Copier(container, CopyOptions()) as copier:
         report = copier.copy(
             Reference.parse(f"{registry.host}/team/app:v1"),
@@ -399,7 +399,7 @@ def test_inspect_and_paginated_tags(
         "linux/arm64",
         "linux/arm/v7",
     ]
-    container = Container()
+    container = RegistryClients()
     tags = list(container.client(registry.host).list_tags("team/app", page_size=2))
     container.close()
     assert sorted(tags) == ["t0", "t1", "t2", "t3", "t4", "v1"]
@@ -419,7 +419,7 @@ def test_a_batch_of_images_copies_concurrently_within_the_bound(
         )
         for n in range(4)
     ]
-    container = Container()
+    container = RegistryClients()
     with Copier(container, CopyOptions(jobs=2)) as copier:
         reports = copier.copy_many(pairs)
     container.close()
@@ -451,7 +451,7 @@ def test_mount_falls_back_to_the_upload_it_was_offered(
     blob = RandomBlob(11, 40_000)
     with Pusher(registry.url) as pusher:
         pusher.image("team/app", "v1", [blob])
-    container = Container()
+    container = RegistryClients()
     dest = container.client(dest_registry.host)
     source = container.client(registry.host)
     digest = Reference.parse(f"x.io/a/b@{blob.digest()}").digest
@@ -473,7 +473,7 @@ def test_catalog_follows_link_pagination(registry: LocalRegistry) -> None:
     with Pusher(registry.url) as pusher:
         for n in range(5):
             pusher.image(f"team/app{n}", "v1", [b"x"])
-    container = Container()
+    container = RegistryClients()
     names = list(container.client(registry.host).catalog(page_size=2))
     container.close()
     assert names == [f"team/app{n}" for n in range(5)]

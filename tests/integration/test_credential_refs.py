@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from freightliner.adapters.credential_refs import ReferenceCredentialProvider, ReferenceResolver
-from freightliner.bootstrap import Container
+from freightliner.bootstrap.registry_clients import RegistryClients
 from freightliner.domain.reference import Reference
 from freightliner.domain.secrets import SecretRef
 from freightliner.engine.copy import Copier
@@ -67,7 +67,7 @@ def test_a_rotated_secret_is_picked_up_after_one_401(
         SecretString=json.dumps({"username": "alice", "password": basic_registry.password}),
     )
     config = _config(tmp_path, host, "password_ref: 'aws-sm://registry/alice#password'")
-    container = Container.from_environment(config)
+    container = RegistryClients.from_environment(config)
     options = CopyOptions(jobs=1)
     try:
         with Copier(container, options) as copier:
@@ -88,7 +88,7 @@ def test_a_rotated_secret_is_picked_up_after_one_401(
     after = proxy.requests[seen:]
     assert [status for _, _, status in after].count(401) == 1
     assert after[0][2] == 401 and after[1][:2] == after[0][:2]  # the refused request, again
-    assert container.secret_references.reads == 2  # once at start, once after the 401
+    assert container.credentials.secret_references.reads == 2  # once at start, once after the 401
     assert httpx.get(
         f"{basic_registry.registry.url}/v2/b/app/manifests/v1",
         auth=("alice", rotated),
@@ -112,7 +112,9 @@ def test_env_and_file_references(
         secret = tmp_path / "password"
         secret.write_text(basic_registry.password + "\n")  # as `echo pass > file` leaves it
         reference = f"file://{secret}"
-    container = Container.from_environment(_config(tmp_path, host, f"password_ref: '{reference}'"))
+    container = RegistryClients.from_environment(
+        _config(tmp_path, host, f"password_ref: '{reference}'")
+    )
     try:
         with Copier(container, CopyOptions()) as copier:
             report = copier.copy(Reference.parse(seeded), Reference.parse(f"{host}/c/app:v1"))

@@ -19,7 +19,7 @@ import boto3
 import httpx
 import pytest
 
-from freightliner.bootstrap import Container
+from freightliner.bootstrap.registry_clients import RegistryClients
 from freightliner.cli.main import main
 from freightliner.domain.digest import Digest
 from freightliner.domain.errors import Timeout, Unauthorized, Unavailable, Unsupported, Where
@@ -48,15 +48,15 @@ def container(
     *configs: RegistryConfig,
     creds: dict[str, tuple[str, str]] | None = None,
     retry: RetryPolicy = FAST,
-) -> Container:
+) -> RegistryClients:
     credentials = {
         host: Credential(username=user, password=Redacted(password))
         for host, (user, password) in (creds or {}).items()
     }
-    return Container(Registries(list(configs)), credentials, retry=retry)
+    return RegistryClients(Registries(list(configs)), credentials, retry=retry)
 
 
-def copy(box: Container, src: str, dst: str) -> CopyReport:
+def copy(box: RegistryClients, src: str, dst: str) -> CopyReport:
     try:
         with Copier(box, CopyOptions()) as copier:
             return copier.copy(Reference.parse(src), Reference.parse(dst))
@@ -415,7 +415,7 @@ def test_ecr_token_failures_are_retried(
     finally:
         stop()
     assert report.digest == image.digest
-    assert fake.faults[0].hits == 2 and box._ecr_provider.api_calls == 3
+    assert fake.faults[0].hits == 2 and box.credentials.ecr_provider.api_calls == 3
     repositories = boto3.client("ecr", endpoint_url=moto_endpoint).describe_repositories()
     assert [r["repositoryName"] for r in repositories["repositories"]] == ["mirror/app"]
 

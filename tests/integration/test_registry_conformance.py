@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from freightliner.adapters.memory.registry import MemoryRegistry
-from freightliner.bootstrap import Container
+from freightliner.bootstrap.registry_clients import RegistryClients
 from freightliner.domain import mediatypes as mt
 from freightliner.domain.digest import Digest
 from freightliner.domain.errors import (
@@ -39,7 +39,7 @@ CHUNK = 1024 * 1024  # the smallest chunk size the configuration allows
 def reg(request: pytest.FixtureRequest) -> Iterator[Registry]:
     if request.param == "distribution":
         local = request.getfixturevalue("registry")
-        container = Container(Registries([RegistryConfig(host=local.host, chunk_size=CHUNK)]))
+        container = RegistryClients(Registries([RegistryConfig(host=local.host, chunk_size=CHUNK)]))
         try:
             yield container.client(local.host)
         finally:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from freightliner.bootstrap import Container
+from freightliner.bootstrap.registry_clients import RegistryClients
 from freightliner.cli.main import main
 from freightliner.domain.errors import Forbidden
 from freightliner.domain.secrets import SecretRef
@@ -109,7 +109,7 @@ def test_gcp_sm_references_resolve_versions_and_json_keys(
     document.write_text(json.dumps({"username": "ci", "password": VALUE_2}))
     assert run_cli(capsys, "put", "hub", "--json-file", str(document))[0] == 0
 
-    resolver = Container().secret_references
+    resolver = RegistryClients().credentials.secret_references
     latest = SecretRef.parse("gcp-sm://projects/proj/secrets/hub#password")
     first = SecretRef.parse("gcp-sm://projects/proj/secrets/hub/versions/1#password")
     assert resolver.resolve(latest).get_secret_value() == VALUE_2

@@ -3,14 +3,17 @@ altered checkpoints and other definitions are refused."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from freightliner.cli.main import main
@@ -123,7 +126,51 @@ def test_altered_or_foreign_checkpoints_are_refused(
     other = write_sync(tmp_path / "other.yaml", registry.host, dest_registry.host, "other")
     assert main(["sync", str(other), "--resume", job_id, "--state", str(state)]) == 2
     assert "made by another sync definition" in capsys.readouterr().err
+    # Issue 11, point 7: an edited definition is refused even with its hash recomputed.
     with sqlite3.connect(state) as db:
         db.execute("UPDATE jobs SET definition = replace(definition, '\"dst\"', '\"evil\"')")
+        [(definition,)] = db.execute("SELECT definition FROM jobs")
+        db.execute(
+            "UPDATE jobs SET checksum = ?", (hashlib.sha256(definition.encode()).hexdigest(),)
+        )
     assert main(["jobs", "resume", job_id, "--state", str(state)]) == 2
-    assert "fails its checksum" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert f"checkpoint {state}: job {job_id} fails its integrity check" in error
+    assert "Run the sync again without resuming" in error and error.count("\n") == 1
+    catalog = httpx.get(f"{dest_registry.url}/v2/_catalog").json()["repositories"]
+    assert catalog and not [name for name in catalog if name.startswith("evil")]
+
+
+def test_the_checkpoint_key_is_private_and_refused_when_it_is_not(
+    registry: LocalRegistry,
+    dest_registry: LocalRegistry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = tmp_path / "shared.key"
+    monkeypatch.setenv("FREIGHTLINER_CHECKPOINT_KEY", str(key))
+    sync = write_sync(tmp_path / "sync.yaml", registry.host, dest_registry.host)
+    state = tmp_path / "checkpoints.db"
+    assert main(["sync", str(sync), "--state", str(state), "--dry-run"]) == 0
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and len(bytes.fromhex(key.read_text())) == 32
+    key.chmod(0o640)
+    assert main(["jobs", "list", "--state", str(state)]) == 2
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"garbage, not a database", b"SQLite format 3\x00" + b"\xff" * 4000, None],
+)
+def test_a_corrupt_checkpoint_file_is_refused_by_name(
+    content: bytes | None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "checkpoints.db"
+    if content is None:  # a SQLite database, but not a checkpoint
+        with sqlite3.connect(state) as db:
+            db.execute("CREATE TABLE jobs (id INTEGER)")
+    else:
+        state.write_bytes(content)
+    for command in (["jobs", "list"], ["jobs", "resume", "sync-x"], ["jobs", "status", "sync-x"]):
+        assert main([*command, "--state", str(state)]) == 2
+        error = capsys.readouterr().err
+        assert f"checkpoint file {state} is corrupt" in error and "move it away" in error

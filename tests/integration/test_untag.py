@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from freightliner.bootstrap import Container
+from freightliner.bootstrap.registry_clients import RegistryClients
 from freightliner.domain.errors import Unsupported
 from freightliner.harness.images import Pusher
 from freightliner.harness.registry import LocalRegistry
@@ -16,12 +16,12 @@ def test_a_registry_without_tag_deletion_is_reported_as_unsupported(
 ) -> None:
     with Pusher(registry.url) as pusher:
         image = pusher.image("team/app", "v1", [b"layer"])
-    container = Container()
+    clients = RegistryClients()
     try:
-        client = container.client(registry.host)
+        client = clients.client(registry.host)
         with pytest.raises(Unsupported, match="does not delete a tag alone"):
             client.delete_tag("team/app", "v1")
         head = client.head_manifest("team/app", "v1")
         assert head is not None and str(head.digest) == image.digest
     finally:
-        container.close()
+        clients.close()

@@ -1,27 +1,28 @@
-"""In-memory fakes of the work ports (queue, state store, notifier) for in-process engine
-tests. The state store keeps the rules `DynamoStateStore` keeps with conditional writes: an
-item finishes once, counters move with it, a job closes once when every counted item (and,
-for a tree, every repository) finished, and FAILED items can be reopened."""
+"""In-memory fakes of the work ports (queue, state store, notifier, scan gate, rejection log)
+for in-process engine tests. The state store applies the job rules of `freightliner.domain.jobs` as
+`DynamoStateStore` does with conditional writes, so an engine test sees the behaviour a
+deployment sees."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
-from freightliner.domain.work import TERMINAL, ItemStatus, WorkItem
-from freightliner.ports.work import ItemRecord, JobRecord
-
-_IMAGE_COUNTER = {
-    ItemStatus.DONE: "done",
-    ItemStatus.FAILED: "failed",
-    ItemStatus.SKIPPED: "skipped",
-    ItemStatus.BLOCKED: "blocked",
-}
+from freightliner.domain.jobs import (
+    JobRecord,
+    JobStatus,
+    finish_counters,
+    new_item_counters,
+    retry_counters,
+)
+from freightliner.domain.work import GateOutcome, GateRequest, ItemStatus, WorkItem
+from freightliner.ports.work import GateCovered, ItemRecord, Recorded
 
 
 class MemoryQueue:
-    """A FIFO of WorkItems; `drain` hands them to a worker until none are left."""
+    """A FIFO of WorkItems; `take` hands the oldest to a worker."""
 
     def __init__(self) -> None:
         self.items: list[WorkItem] = []
@@ -43,61 +44,125 @@ class MemoryNotifier:
         self.finished.append(job)
 
 
-def _finish_counters(
-    item: WorkItem, status: ItemStatus, images_skipped: int, continued: bool
-) -> dict[str, int]:
-    if item.action != "repository":
-        return {_IMAGE_COUNTER[status]: 1}
-    counters = {"total": images_skipped, "skipped": images_skipped}
-    if status is ItemStatus.FAILED:
-        counters["repositories_failed"] = 1
-    elif not continued:
-        skipped = status is ItemStatus.SKIPPED
-        counters["repositories_skipped" if skipped else "repositories_done"] = 1
-    return counters
+class MemoryRejectionLog:
+    """The `RejectionLog` port in memory: every refused item with its reason, in order."""
+
+    def __init__(self) -> None:
+        self.rejected: list[tuple[WorkItem, str]] = []
+
+    def record(self, item: WorkItem, reason: str) -> None:
+        self.rejected.append((item, reason))
+
+
+class MemoryScanGate:
+    """The `ScanGate` port in memory: one execution per (source digest, destination), as
+    Step Functions names them; starting a name another job holds reports the item covered.
+    The state machine's own work (checks, waits, recording the outcome) is the test's to
+    drive through `freightliner.engine.scan_gate`."""
+
+    def __init__(self) -> None:
+        self.executions: dict[str, GateRequest] = {}
+        self.waiting: set[str] = set()  # task tokens of parked waits
+
+    def start(self, requests: Sequence[GateRequest]) -> list[GateCovered]:
+        covered: list[GateCovered] = []
+        for request in requests:
+            name = request.execution_name
+            holder = self.executions.setdefault(name, request).item.job_id
+            if holder != request.item.job_id:
+                covered.append(GateCovered(item=request.item, execution=name, job_id=holder))
+        return covered
+
+    def wake(self, tokens: Sequence[str]) -> int:
+        woken = self.waiting.intersection(tokens)
+        self.waiting -= woken
+        return len(woken)
 
 
 class MemoryStateStore:
-    """The `StateStore` port in memory."""
+    """The `StateStore` port in memory, keeping `DynamoStateStore`'s guarantees (each write
+    below is what one conditional write or transaction does there) and applying the same
+    domain rules: an item ends once and its counters move with it, a job closes once as
+    `JobRecord.closing_status` says, FAILED items can be reopened, and items the scan gate
+    holds are never sent again by a resume."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._lock = threading.RLock()
+        self._clock = clock
         self.jobs: dict[str, JobRecord] = {}
         self.items: dict[tuple[str, str], ItemRecord] = {}
 
-    def _record(self, item: WorkItem, status: ItemStatus = ItemStatus.PENDING) -> ItemRecord:
+    def _record(self, item: WorkItem, gated: bool = False) -> ItemRecord:
         return ItemRecord(
             job_id=item.job_id,
             item_id=item.item_id,
-            status=status,
+            status=ItemStatus.PENDING,
             source=item.source,
             destination=item.destination,
             source_digest=item.source_digest,
             work=item.model_dump_json(exclude_defaults=True),
+            gated=gated,
         )
 
-    def _count(self, job_id: str, counters: dict[str, int]) -> None:
+    def _update(self, key: tuple[str, str], **changes: Any) -> None:
+        self.items[key] = self.items[key].model_copy(update=changes)
+
+    def _count(self, job_id: str, counters: Mapping[str, int]) -> None:
         job = self.jobs[job_id]
         self.jobs[job_id] = job.model_copy(
             update={name: getattr(job, name) + amount for name, amount in counters.items()}
         )
 
-    def create_job(self, job: JobRecord, items: Sequence[WorkItem]) -> bool:
+    def _move_job(
+        self, job_id: str, to: JobStatus, when: tuple[JobStatus, ...], **changes: Any
+    ) -> JobRecord | None:
+        """Job status `when` -> `to` with `changes`; None if it was in none of them."""
+        job = self.jobs.get(job_id)
+        if job is None or job.status not in when:
+            return None
+        moved = job.model_copy(update={"status": to, **changes})
+        self.jobs[job_id] = moved
+        return moved
+
+    def _close_if_complete(self, job_id: str) -> JobRecord | None:
+        job = self.jobs.get(job_id)
+        final = job.closing_status() if job is not None else None
+        if final is None:
+            return None
+        return self._move_job(job_id, final, (JobStatus.RUNNING,), finished_at=self._clock())
+
+    def _end_item(
+        self, item: WorkItem, counters: Mapping[str, int], **changes: Any
+    ) -> JobRecord | None:
+        """The item's terminal transition and its job's counters together; then the job's
+        close if this was its last item (an item without a job is recorded all the same)."""
+        self._update((item.job_id, item.item_id), finished_at=self._clock(), **changes)
+        if item.job_id not in self.jobs:
+            return None
+        self._count(item.job_id, counters)
+        return self._close_if_complete(item.job_id)
+
+    # -- writing ------------------------------------------------------------------------
+
+    def create_job(
+        self, job: JobRecord, items: Sequence[WorkItem], gated: Sequence[WorkItem] = ()
+    ) -> bool:
         with self._lock:
             if job.job_id in self.jobs:
                 return False
-            self.jobs[job.job_id] = job.model_copy(update={"total": len(items)})
+            self.jobs[job.job_id] = job.model_copy(update={"total": len(items) + len(gated)})
             for item in items:
                 self.items[(item.job_id, item.item_id)] = self._record(item)
+            for item in gated:
+                self.items[(item.job_id, item.item_id)] = self._record(item, gated=True)
             return True
 
     def mark_enqueued(self, job_id: str) -> JobRecord | None:
         with self._lock:
-            job = self.jobs.get(job_id)
-            if job is None or job.status not in ("ENUMERATING", "RUNNING"):
+            running = (JobStatus.ENUMERATING, JobStatus.RUNNING)
+            if self._move_job(job_id, JobStatus.RUNNING, running, enqueued=True) is None:
                 return None
-            self.jobs[job_id] = job.model_copy(update={"status": "RUNNING", "enqueued": True})
-            return self._maybe_complete(job_id)
+            return self._close_if_complete(job_id)  # all may have finished while enumerating
 
     def add_items(self, job_id: str, items: Sequence[WorkItem]) -> list[WorkItem]:
         with self._lock:
@@ -106,44 +171,30 @@ class MemoryStateStore:
             fresh = [i for i in items if (i.job_id, i.item_id) not in self.items]
             for item in fresh:
                 self.items[(item.job_id, item.item_id)] = self._record(item)
-            self._count(
-                job_id,
-                {
-                    "total": sum(1 for i in fresh if i.action != "repository"),
-                    "repositories": sum(
-                        1 for i in fresh if i.action == "repository" and i.page is None
-                    ),
-                },
-            )
+            self._count(job_id, new_item_counters(fresh))
             return fresh
 
     def claim(self, item: WorkItem) -> ItemRecord | None:
         with self._lock:
             key = (item.job_id, item.item_id)
-            record = self.items.get(key) or self._record(item)
-            if record.status in TERMINAL:
+            record = self.items.setdefault(key, self._record(item))
+            if record.status not in (ItemStatus.PENDING, ItemStatus.RUNNING):
                 return None
-            record = record.model_copy(
-                update={
-                    "status": ItemStatus.RUNNING,
-                    "attempts": record.attempts + 1,
-                    "started_at": time.time(),
-                }
+            self._update(
+                key,
+                status=ItemStatus.RUNNING,
+                attempts=record.attempts + 1,
+                started_at=self._clock(),
             )
-            self.items[key] = record
-            return record
+            return self.items[key]
 
     def release(self, item: WorkItem, error: str, error_kind: str) -> None:
         with self._lock:
             key = (item.job_id, item.item_id)
             record = self.items.get(key)
             if record is not None and record.status is ItemStatus.RUNNING:
-                self.items[key] = record.model_copy(
-                    update={
-                        "status": ItemStatus.PENDING,
-                        "last_error": error,
-                        "error_kind": error_kind,
-                    }
+                self._update(
+                    key, status=ItemStatus.PENDING, last_error=error, error_kind=error_kind
                 )
 
     def finish(
@@ -159,72 +210,78 @@ class MemoryStateStore:
         continued: bool = False,
     ) -> JobRecord | None:
         with self._lock:
-            key = (item.job_id, item.item_id)
-            record = self.items.get(key)
+            record = self.items.get((item.job_id, item.item_id))
             if record is None or record.status is not ItemStatus.RUNNING:
                 return None  # finished already: count nothing twice
-            self.items[key] = record.model_copy(
-                update={
-                    "status": status,
-                    "finished_at": time.time(),
-                    "last_error": error,
-                    "error_kind": error_kind,
-                    "bytes": bytes_copied,
-                    "digest": digest,
-                }
-            )
-            if item.job_id not in self.jobs:
-                return None
-            counters = _finish_counters(item, status, images_skipped, continued)
+            counters = finish_counters(item, status, images_skipped, continued)
             counters["bytes"] = bytes_copied
-            self._count(item.job_id, counters)
-            return self._maybe_complete(item.job_id)
+            return self._end_item(
+                item,
+                counters,
+                status=status,
+                last_error=error,
+                error_kind=error_kind,
+                bytes=bytes_copied,
+                digest=digest,
+            )
 
-    def _maybe_complete(self, job_id: str) -> JobRecord | None:
-        job = self.jobs[job_id]
-        if job.status != "RUNNING" or not job.complete:
-            return None
-        failed = job.failed or job.blocked or job.repositories_failed
-        closed = job.model_copy(
-            update={
-                "status": "COMPLETED_WITH_ERRORS" if failed else "COMPLETE",
-                "finished_at": time.time(),
-            }
-        )
-        self.jobs[job_id] = closed
-        return closed
+    def record_gate(self, item: WorkItem, outcome: GateOutcome, execution: str) -> Recorded:
+        with self._lock:
+            key = (item.job_id, item.item_id)
+            record = self.items.get(key)
+            if record is None or record.status is not ItemStatus.PENDING:
+                return Recorded(recorded=False)  # recorded by an earlier try already
+            seen = {"scan_findings": dict(outcome.findings), "gate_execution": execution}
+            if outcome.status is ItemStatus.PENDING:  # let through: why stays on the item
+                self._update(key, scan_verdict=outcome.reason, **seen)
+                return Recorded(recorded=True)
+            closed = self._end_item(
+                item,
+                finish_counters(item, outcome.status),
+                status=outcome.status,
+                last_error=outcome.reason,
+                error_kind=outcome.error_kind,
+                **seen,
+            )
+            return Recorded(recorded=True, closed=closed)
 
     def reopen(self, job_id: str, include_failed: bool) -> Iterator[WorkItem]:
         unfinished = {ItemStatus.PENDING, ItemStatus.RUNNING}
         if include_failed:
             unfinished.add(ItemStatus.FAILED)
-        with self._lock:
-            records = [r for (j, _), r in self.items.items() if j == job_id]
-        for record in records:
+        for record in self.list_items(job_id):
             if record.status not in unfinished or record.work is None:
                 continue
+            if record.held_by_gate:
+                continue  # the gate's own: only the gate sends it
             item = WorkItem.model_validate_json(record.work)
-            if record.status is ItemStatus.FAILED:
-                with self._lock:
-                    self.items[(job_id, record.item_id)] = record.model_copy(
-                        update={"status": ItemStatus.PENDING}
-                    )
-                    back = _finish_counters(item, ItemStatus.FAILED, 0, False)
-                    self._count(job_id, {name: -n for name, n in back.items()})
-                    job = self.jobs[job_id]
-                    if job.status == "COMPLETED_WITH_ERRORS":
-                        self.jobs[job_id] = job.model_copy(
-                            update={"status": "RUNNING", "finished_at": None}
-                        )
+            if record.status is ItemStatus.FAILED and not self._unfail(item):
+                continue
             yield item
+
+    def _unfail(self, item: WorkItem) -> bool:
+        """FAILED -> PENDING with the job's failure counter taken back; a closed job runs
+        again."""
+        with self._lock:
+            key = (item.job_id, item.item_id)
+            if self.items[key].status is not ItemStatus.FAILED:
+                return False  # retried by someone else already
+            self._update(key, status=ItemStatus.PENDING)
+            self._count(item.job_id, retry_counters(item))
+            ended = (JobStatus.COMPLETED_WITH_ERRORS,)
+            self._move_job(item.job_id, JobStatus.RUNNING, ended, finished_at=None)
+            return True
+
+    # -- reading ------------------------------------------------------------------------
 
     def get_job(self, job_id: str) -> JobRecord | None:
         with self._lock:
             return self.jobs.get(job_id)
 
-    def list_jobs(self, limit: int = 50) -> list[JobRecord]:
+    def list_jobs(self, limit: int = 50, status: JobStatus | None = None) -> list[JobRecord]:
         with self._lock:
-            return sorted(self.jobs.values(), key=lambda j: j.created_at, reverse=True)[:limit]
+            listed = [j for j in self.jobs.values() if status is None or j.status is status]
+        return sorted(listed, key=lambda j: j.created_at, reverse=True)[:limit]
 
     def list_items(self, job_id: str) -> list[ItemRecord]:
         with self._lock:

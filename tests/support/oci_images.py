@@ -181,9 +181,8 @@ def push_referrer(
         "layers": [
             {"mediaType": "application/octet-stream", "digest": str(body), "size": len(payload)}
         ],
-        "subject": subject.descriptor(),
+        "subject": {k: v for k, v in subject.descriptor().items() if k != "platform"},
     }
-    doc["subject"].pop("platform", None)
     data = json.dumps(doc, indent=2).encode()
     digest = Digest.of(data)
     pushed = registry.put_manifest(repository, str(digest), data, mt.OCI_MANIFEST)

@@ -11,8 +11,8 @@ import pytest
 
 from freightliner.adapters.aws.credential_sources import ReferencedKeys, WebIdentityRole
 from freightliner.adapters.credential_refs import ReferenceResolver
-from freightliner.bootstrap import aws_credential_source
-from freightliner.domain.errors import InvalidInput
+from freightliner.bootstrap.aws_session import aws_credential_source
+from freightliner.domain.errors import ConfigurationError, InvalidInput
 from freightliner.domain.secrets import AwsKeys, Redacted, SecretRef
 from freightliner.ports.secrets import SecretStore
 from freightliner.settings import Settings
@@ -70,13 +70,13 @@ def test_settings_choose_a_source_and_never_echo_a_misplaced_key(
     assert isinstance(aws_credential_source(settings), WebIdentityRole)
 
     monkeypatch.setenv("FREIGHTLINER_AWS_CREDENTIALS", "gcp-sm://projects/p/secrets/aws")
-    with pytest.raises(InvalidInput, match="not both"):
+    with pytest.raises(ConfigurationError, match="not both"):
         Settings.from_env()
     monkeypatch.delenv("FREIGHTLINER_AWS_ROLE_ARN")
     assert isinstance(aws_credential_source(Settings.from_env()), ReferencedKeys)
 
     monkeypatch.setenv("FREIGHTLINER_AWS_CREDENTIALS", json.dumps({"secret": SENTINEL}))
-    with pytest.raises(InvalidInput) as info:
+    with pytest.raises(ConfigurationError) as info:
         Settings.from_env()
     assert "not a credential reference" in str(info.value)
     assert SENTINEL not in str(info.value)
@@ -84,7 +84,7 @@ def test_settings_choose_a_source_and_never_echo_a_misplaced_key(
     monkeypatch.delenv("FREIGHTLINER_AWS_CREDENTIALS")
     assert aws_credential_source(Settings.from_env()) is None  # the default chain
     monkeypatch.setenv("FREIGHTLINER_AWS_ROLE_ARN", "gcp-bridge")
-    with pytest.raises(InvalidInput, match="not an IAM role ARN"):
+    with pytest.raises(ConfigurationError, match="not an IAM role ARN"):
         Settings.from_env()
 
 

@@ -4,7 +4,6 @@ mirrored as a tag removal where a rule mirrors deletes, never a failure."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -14,10 +13,10 @@ from freightliner.domain.errors import InvalidInput
 from freightliner.domain.events import GarNotification, PubSubMessage
 from freightliner.domain.rules import parse_rules
 from freightliner.domain.work import WorkItem
+from freightliner.engine.intake import accept_event
 from freightliner.engine.planning import plan_event
 from freightliner.engine.worker import process_item
-from freightliner.ports.work import JobRecord
-from tests.support.memory_work import MemoryStateStore
+from tests.support.memory_work import MemoryQueue, MemoryRejectionLog, MemoryStateStore
 from tests.support.oci_images import layer, push_image
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -79,25 +78,34 @@ def test_notifications_without_digest_or_tag_are_still_refused(payload: dict[str
 
 
 def test_the_worker_removes_only_the_tag() -> None:
+    """The job the intake records for the untag authorizes its item; the worker removes the
+    destination tag and keeps the image and its other tags."""
     registries = MemoryRegistries()
     client = registries.client("dst.test")
     image = push_image(client, "mirror/hello", "1.0", [layer(1)])
     push_image(client, "mirror/hello", "keep", [layer(1)])
-    item = WorkItem(
-        action="untag",
-        job_id="evt-untag",
-        source=f"{GAR}/my-project/apps/hello:1.0",
-        destination="dst.test/mirror/hello:1.0",
-        source_digest="",
-    )
-    state = MemoryStateStore()
-    state.create_job(JobRecord(job_id="evt-untag", created_at=time.time()), [item])
-    state.mark_enqueued("evt-untag")
-    assert process_item(item, registries, state).outcome == "done"
+    mirroring = parse_rules(rules(True))
+    queue, state, rejections = MemoryQueue(), MemoryStateStore(), MemoryRejectionLog()
+
+    def untag(message_id: str) -> WorkItem:
+        notification = GarNotification(action="DELETE", tag=f"{GAR}/my-project/apps/hello:1.0")
+        event = notification.image_event(message_id)
+        assert event is not None
+        accepted = accept_event(event, mirroring, queue=queue, state=state, gate=None)
+        assert accepted.outcome == "enqueued"
+        item = queue.take()
+        assert item is not None and item.action == "untag"
+        return item
+
+    def run(item: WorkItem) -> str:
+        return process_item(
+            item, registries, state, rules=lambda: mirroring, rejections=rejections
+        ).outcome
+
+    assert run(untag("m-1")) == "done"
     assert client.head_manifest("mirror/hello", "1.0") is None
     kept = client.head_manifest("mirror/hello", str(image.digest))
     assert kept is not None and kept.digest == image.digest
     assert client.head_manifest("mirror/hello", "keep") is not None
-    again = item.model_copy(update={"job_id": "evt-untag-2"})
-    state.create_job(JobRecord(job_id="evt-untag-2", created_at=time.time()), [again])
-    assert process_item(again, registries, state).outcome == "skipped"  # already gone
+    assert run(untag("m-2")) == "skipped"  # already gone
+    assert rejections.rejected == []

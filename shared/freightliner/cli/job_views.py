@@ -4,13 +4,16 @@ SQLite checkpoints or the pipeline's DynamoDB table."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from freightliner.adapters.local.sqlite_checkpoints import ItemFailure
 from freightliner.cli.progress import human_bytes
 from freightliner.domain.jobs import JobRecord, JobSummary
 from freightliner.ports.work import ItemRecord
+
+if TYPE_CHECKING:
+    from freightliner.adapters.local.sqlite_checkpoints import ItemFailure
 
 
 class FailureView(BaseModel):

@@ -147,19 +147,21 @@ def local_down(directory: Path) -> int:
 
 
 def invoke(function: str, event_file: Path, directory: Path) -> int:
-    from freightliner.bootstrap import reset_pipeline  # noqa: PLC0415
+    from freightliner.domain.documents import read_document  # noqa: PLC0415
     from freightliner.harness.functions import (  # noqa: PLC0415
         cloud_function_client,
+        forget_roots,
         load_handler,
     )
     from freightliner.harness.lambda_runtime import LocalContext  # noqa: PLC0415
 
     try:
-        event: Any = json.loads(event_file.read_text())
-    except (OSError, ValueError) as exc:
-        raise InvalidInput(f"cannot read event {event_file}: {exc}") from None
+        event: Any = json.loads(read_document(event_file, f"event {event_file}"))
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise InvalidInput(f"event {event_file} is not JSON: {reason}") from None
     os.environ.update(read_env(directory))
-    reset_pipeline()
+    forget_roots()
     if function == "on_gar_push":
         response = cloud_function_client("on_gar_push", "cloudevent").post(
             "/", json=event, headers={"Content-Type": "application/cloudevents+json"}

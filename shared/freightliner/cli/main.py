@@ -10,11 +10,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from freightliner.adapters.local.static_creds import parse_user_pass
 from freightliner.cli.completion import add_parser as add_completion_parser
 from freightliner.cli.completion import run_completion_command
+from freightliner.cli.events_commands import add_parser as add_events_parser
+from freightliner.cli.events_commands import run_events_command
 from freightliner.cli.local import DEFAULT_DIR, invoke, local_down, local_up
 from freightliner.cli.manifest_commands import (
     add_digest_parser,
@@ -27,7 +28,7 @@ from freightliner.cli.registry_access import (
     add_authfile_option,
     add_tls_options,
     credential_hint,
-    open_container,
+    open_clients,
 )
 from freightliner.cli.secrets_commands import add_parser as add_secrets_parser
 from freightliner.cli.secrets_commands import run_secrets_command
@@ -40,12 +41,13 @@ from freightliner.cli.sync_commands import (
 from freightliner.cli.version import VersionFlag, run_version_command
 from freightliner.cli.version import add_parser as add_version_parser
 from freightliner.domain.errors import FreightlinerError, InvalidInput
-from freightliner.domain.reference import Reference
-from freightliner.engine.copy import Copier
-from freightliner.engine.inspect import inspect_image
-from freightliner.engine.models import CopyOptions, CopyReport
-from freightliner.ports.credentials import Credential
 
+if TYPE_CHECKING:
+    from freightliner.engine.models import CopyReport
+    from freightliner.ports.credentials import Credential
+
+# Commands import the models and clients they use when they run: `--help` and argument
+# errors answer before pydantic builds a model (a quarter of a second).
 ENV_SRC_CREDS = "FREIGHTLINER_SRC_CREDS"
 ENV_DEST_CREDS = "FREIGHTLINER_DEST_CREDS"
 EXIT_UNEXPECTED = 70
@@ -127,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_authfile_option(tags)
     add_sync_parsers(sub)
     add_secrets_parser(sub)
+    add_events_parser(sub)
     add_version_parser(sub)
     add_completion_parser(sub)
 
@@ -156,6 +159,8 @@ def _run_invoke(args: argparse.Namespace) -> int:
 
 
 def _creds(host: str, value: str | None, env: str | None = None) -> dict[str, Credential]:
+    from freightliner.adapters.local.static_creds import parse_user_pass  # noqa: PLC0415
+
     text = value or (os.environ.get(env) if env else None)
     return {host: parse_user_pass(text)} if text else {}
 
@@ -181,6 +186,9 @@ def _print_copy(report: CopyReport) -> None:
 
 
 def _run_copy(args: argparse.Namespace) -> int:
+    from freightliner.domain.reference import Reference  # noqa: PLC0415
+    from freightliner.engine.models import CopyOptions  # noqa: PLC0415
+
     src = Reference.parse(args.source)
     dst = Reference.parse(args.destination)
     if args.jobs < 1 or args.jobs > 64:
@@ -192,16 +200,18 @@ def _run_copy(args: argparse.Namespace) -> int:
         **_creds(src.registry, args.src_creds, ENV_SRC_CREDS),
         **_creds(dst.registry, args.dest_creds, ENV_DEST_CREDS),
     }
-    container = open_container(args, [(src.registry, "src"), (dst.registry, "dest")], credentials)
+    from freightliner.engine.copy import Copier  # noqa: PLC0415 - loads httpx: not for --help
+
+    clients = open_clients(args, [(src.registry, "src"), (dst.registry, "dest")], credentials)
     try:
         quiet = args.json or args.dry_run  # a dry run moves nothing: no bar to show
         with (
             contextlib.nullcontext(None) if quiet else ConsoleProgress() as progress,
-            Copier(container, options, progress) as copier,
+            Copier(clients, options, progress) as copier,
         ):
             report = copier.copy(src, dst)
     finally:
-        container.close()
+        clients.close()
     if args.json:
         print(report.model_dump_json(indent=2))
     else:
@@ -212,12 +222,15 @@ def _run_copy(args: argparse.Namespace) -> int:
 def _run_inspect(args: argparse.Namespace) -> int:
     if args.raw or args.config or args.platform:
         return run_manifest_view(args)
+    from freightliner.domain.reference import Reference  # noqa: PLC0415
+    from freightliner.engine.inspect import inspect_image  # noqa: PLC0415 - loads httpx
+
     ref = Reference.parse(args.reference)
-    container = open_container(args, [(ref.registry, "")], _creds(ref.registry, args.creds))
+    clients = open_clients(args, [(ref.registry, "")], _creds(ref.registry, args.creds))
     try:
-        summary = inspect_image(container.client(ref.registry), ref)
+        summary = inspect_image(clients.client(ref.registry), ref)
     finally:
-        container.close()
+        clients.close()
     if args.json:
         print(summary.model_dump_json(indent=2))
         return 0
@@ -231,19 +244,34 @@ def _run_inspect(args: argparse.Namespace) -> int:
 
 
 def _run_tags(args: argparse.Namespace) -> int:
+    from freightliner.domain.reference import Reference  # noqa: PLC0415
+
     ref = Reference.parse(args.repository)
     if ref.tag or ref.digest:
         raise InvalidInput(f"give a repository without tag or digest, not {args.repository!r}")
-    container = open_container(args, [(ref.registry, "")], _creds(ref.registry, args.creds))
+    clients = open_clients(args, [(ref.registry, "")], _creds(ref.registry, args.creds))
     try:
-        tags = list(container.client(ref.registry).list_tags(ref.repository))
+        tags = list(clients.client(ref.registry).list_tags(ref.repository))
     finally:
-        container.close()
+        clients.close()
     if args.json:
         print(json.dumps({"repository": ref.name, "tags": tags}, indent=2))
     else:
         print("\n".join(tags))
     return 0
+
+
+def _one_line(text: str) -> str:
+    """Control characters a document or argument carried into a message, escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _no_nul(args: argparse.Namespace) -> None:
+    """A NUL cannot reach a real command line; called in-process, it is bad input too."""
+    for name, value in vars(args).items():
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str | Path) and "\x00" in str(v) for v in values):
+            raise InvalidInput(f"--{name.replace('_', '-')}: NUL characters are not allowed")
 
 
 COMMANDS: dict[str, Any] = {
@@ -254,6 +282,7 @@ COMMANDS: dict[str, Any] = {
     "jobs": run_jobs_command,
     "tree": run_tree_command,
     "secrets": run_secrets_command,
+    "events": run_events_command,
     "local": _run_local,
     "invoke": _run_invoke,
     "digest": run_digest_command,
@@ -269,21 +298,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        _no_nul(args)
         return int(COMMANDS[args.command](args))
     except FreightlinerError as exc:
         if getattr(args, "json", False):
             print(json.dumps(exc.to_dict(), indent=2))
-        print(f"freightliner: {exc.kind}: {exc}", file=sys.stderr)
+        print(f"freightliner: {exc.kind}: {_one_line(str(exc))}", file=sys.stderr)
         hint = credential_hint(args, exc)
         if hint:
-            print(f"freightliner: {hint}", file=sys.stderr)
+            print(f"freightliner: {_one_line(hint)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("freightliner: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # the one-line reason; a traceback only with --verbose
         logging.getLogger(__name__).debug("unexpected failure", exc_info=True)
-        print(f"freightliner: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        reason = _one_line(f"{type(exc).__name__}: {exc}")
+        print(f"freightliner: unexpected error: {reason}", file=sys.stderr)
         return EXIT_UNEXPECTED
 
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from freightliner.cli.registry_access import add_authfile_option, add_tls_options, open_container
+from freightliner.cli.registry_access import add_authfile_option, add_tls_options, open_clients
 from freightliner.domain.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -86,9 +86,9 @@ def run_manifest_view(args: argparse.Namespace) -> int:
         raise InvalidInput("--raw and --config print the registry's JSON as is: drop --json")
     ref = Reference.parse(args.reference)
     platform = Platform.parse(args.platform or DEFAULT_PLATFORM)
-    container = open_container(args, [(ref.registry, "")], _credentials(ref.registry, args.creds))
+    clients = open_clients(args, [(ref.registry, "")], _credentials(ref.registry, args.creds))
     try:
-        client = container.client(ref.registry)
+        client = clients.client(ref.registry)
         if args.config:
             data = config_blob(client, ref, platform)
         elif args.platform:
@@ -96,7 +96,7 @@ def run_manifest_view(args: argparse.Namespace) -> int:
         else:
             data = client.get_manifest(ref.repository, ref.identifier).data
     finally:
-        container.close()
+        clients.close()
     print_bytes(data)
     return 0
 
@@ -105,11 +105,11 @@ def run_digest_command(args: argparse.Namespace) -> int:
     from freightliner.domain.reference import Reference  # noqa: PLC0415
 
     ref = Reference.parse(args.reference)
-    container = open_container(args, [(ref.registry, "")], _credentials(ref.registry, args.creds))
+    clients = open_clients(args, [(ref.registry, "")], _credentials(ref.registry, args.creds))
     try:
-        fetched = container.client(ref.registry).get_manifest(ref.repository, ref.identifier)
+        fetched = clients.client(ref.registry).get_manifest(ref.repository, ref.identifier)
     finally:
-        container.close()
+        clients.close()
     if args.json:
         import json  # noqa: PLC0415
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from freightliner.domain.errors import Forbidden, FreightlinerError, InvalidInput, Unauthorized
 
 if TYPE_CHECKING:
-    from freightliner.bootstrap import Container
+    from freightliner.bootstrap.registry_clients import RegistryClients
     from freightliner.domain.registries import TlsMode
     from freightliner.ports.credentials import Credential
 
@@ -104,15 +104,16 @@ def tls_modes(args: argparse.Namespace, sides: list[tuple[str, str]]) -> dict[st
     return modes
 
 
-def open_container(
+def open_clients(
     args: argparse.Namespace,
     sides: list[tuple[str, str]],
     credentials: dict[str, Credential] | None = None,
-) -> Container:
-    """The container a command uses: registries config, its TLS flags, auth file, creds."""
-    from freightliner.bootstrap import Container  # noqa: PLC0415 - keeps --help fast
+) -> RegistryClients:
+    """The registry clients a command uses: registries config, its TLS flags, auth file,
+    creds."""
+    from freightliner.bootstrap import cli_root  # noqa: PLC0415 - keeps --help fast
 
-    return Container.from_environment(
+    return cli_root.registry_clients(
         getattr(args, "registries", None),
         credentials,
         tls=tls_modes(args, sides),

@@ -11,12 +11,15 @@ import json
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from freightliner.bootstrap import Container
+from freightliner.bootstrap import cli_root
 from freightliner.domain.errors import InvalidInput
-from freightliner.domain.secrets import StoreKind
-from freightliner.engine.secrets import audit_log, delete_secret, put_json_secret, put_secret
-from freightliner.ports.secrets import SecretStore
+
+if TYPE_CHECKING:
+    from freightliner.ports.secrets import SecretStore
+
+STORES = ("aws", "gcp")  # StoreKind's values, without loading its models for `--help`
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     def store_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--store",
-            choices=[k.value for k in StoreKind],
+            choices=STORES,
             default="aws",
             help="AWS Secrets Manager or GCP Secret Manager (default aws)",
         )
@@ -65,6 +68,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _store(args: argparse.Namespace) -> SecretStore:
+    from freightliner.domain.secrets import StoreKind  # noqa: PLC0415
+
     kind = StoreKind(args.store)
     if kind is StoreKind.GCP:
         location = args.project or os.environ.get("GOOGLE_CLOUD_PROJECT")
@@ -72,7 +77,7 @@ def _store(args: argparse.Namespace) -> SecretStore:
             raise InvalidInput("--store gcp needs --project (or GOOGLE_CLOUD_PROJECT)")
     else:
         location = args.region
-    return Container().secret_stores.get(kind, location)
+    return cli_root.secret_store(kind, location)
 
 
 def _read_value(args: argparse.Namespace) -> str:
@@ -96,6 +101,13 @@ def _print(document: dict[str, object], as_json: bool) -> None:
 
 
 def run_secrets_command(args: argparse.Namespace) -> int:
+    from freightliner.engine.secrets import (  # noqa: PLC0415
+        audit_log,
+        delete_secret,
+        put_json_secret,
+        put_secret,
+    )
+
     audit_log.setLevel(logging.INFO)  # audit events are shown whatever the verbosity
     store = _store(args)
     if args.action == "put":

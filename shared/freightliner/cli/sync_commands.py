@@ -9,24 +9,23 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from freightliner.adapters.local.sqlite_checkpoints import SqliteCheckpoints
-from freightliner.bootstrap import Container, pipeline
-from freightliner.cli.job_views import (
-    JobView,
-    local_view,
-    render_row,
-    render_status,
-    table_view,
-)
+from freightliner.bootstrap import cli_root
 from freightliner.cli.progress import TreeConsoleProgress, human_bytes
 from freightliner.cli.registry_access import add_authfile_option
 from freightliner.domain.errors import InvalidInput
-from freightliner.domain.jobs import JobStatus, ended
-from freightliner.domain.sync import SyncSpec, parse_sync_file
-from freightliner.engine.tree import Checkpoint, TreeReport, run_sync
+
+if TYPE_CHECKING:
+    from freightliner.adapters.local.sqlite_checkpoints import SqliteCheckpoints
+    from freightliner.cli.job_views import JobView
+    from freightliner.domain.jobs import JobStatus
+    from freightliner.domain.sync import SyncSpec
+    from freightliner.engine.tree import TreeReport
 
 DEFAULT_STATE = Path(".freightliner/checkpoints.db")
+JOB_STATUSES = ("ENUMERATING", "RUNNING", "COMPLETE", "COMPLETED_WITH_ERRORS")
+"""`domain.jobs.JobStatus`'s values, spelled out: `--help` builds no pydantic model."""
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -98,9 +97,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         state(p)
 
     listing = job_actions.add_parser("list", help="list jobs")
-    listing.add_argument(
-        "--status", type=JobStatus, choices=list(JobStatus), help="only jobs in this status"
-    )
+    listing.add_argument("--status", choices=JOB_STATUSES, help="only jobs in this status")
     store(listing)
     listing.set_defaults(job=None)
 
@@ -135,7 +132,10 @@ def _run(
     store: SqliteCheckpoints,
     resume: str | None,
 ) -> int:
-    container = Container.from_environment(args.registries, auth_file=args.authfile)
+    from freightliner.domain.jobs import ended  # noqa: PLC0415
+    from freightliner.engine.tree import Checkpoint, run_sync  # noqa: PLC0415 - loads httpx
+
+    clients = cli_root.registry_clients(args.registries, auth_file=args.authfile)
     reports: list[TreeReport] = []
     try:
         for spec in specs:
@@ -146,13 +146,13 @@ def _run(
                 checkpoint = Checkpoint(job_id, store, frozenset(finished))
             with TreeConsoleProgress(dry_run=args.dry_run) as progress:
                 report = run_sync(
-                    spec, container, dry_run=args.dry_run, progress=progress, checkpoint=checkpoint
+                    spec, clients, dry_run=args.dry_run, progress=progress, checkpoint=checkpoint
                 )
             if checkpoint is not None:
                 store.close_job(checkpoint.job_id, ended(with_errors=report.failed > 0))
             reports.append(report)
     finally:
-        container.close()
+        clients.close()
     _print_reports(reports, args.json)
     return 0 if all(r.failed == 0 for r in reports) else 1
 
@@ -178,10 +178,10 @@ def _print_reports(reports: list[TreeReport], as_json: bool) -> None:
 
 
 def _specs(args: argparse.Namespace) -> list[SyncSpec]:
-    try:
-        text = args.file.read_text()
-    except OSError as exc:
-        raise InvalidInput(f"cannot read sync file {args.file}: {exc.strerror}") from None
+    from freightliner.domain.documents import read_document  # noqa: PLC0415
+    from freightliner.domain.sync import parse_sync_file  # noqa: PLC0415
+
+    text = read_document(args.file, f"sync file {args.file}")
     syncs = parse_sync_file(text, str(args.file)).syncs
     unknown = set(args.only) - {s.name for s in syncs}
     if unknown:
@@ -192,22 +192,34 @@ def _specs(args: argparse.Namespace) -> list[SyncSpec]:
 def run_tree_command(args: argparse.Namespace) -> int:
     """Start each sync on the queue and state store the environment names, or make the
     schedules group hold exactly the file's scheduled syncs."""
-    work = pipeline()
+    from freightliner.engine.tree_fanout import start_tree  # noqa: PLC0415 - loads httpx
+
+    pipeline = cli_root.aws_pipeline()
     specs = _specs(args)
     if args.action == "schedule":
-        changes = work.tree_schedules().apply({s.name: s.schedule for s in specs if s.schedule})
+        schedules = cli_root.tree_schedules(pipeline)
+        changes = schedules.apply({s.name: s.schedule for s in specs if s.schedule})
         for verb, names in changes.model_dump().items():
             for name in names:
                 print(f"{name}: schedule {verb}")
         return 0
     for spec in specs:
-        print(f"{spec.name}: started job {work.start_tree(spec)}")
+        job_id, _ = start_tree(
+            spec,
+            pipeline.registry_clients,
+            queue=pipeline.queue,
+            state=pipeline.state,
+            notifier=pipeline.notifier,
+        )
+        print(f"{spec.name}: started job {job_id}")
     return 0
 
 
 def run_sync_command(args: argparse.Namespace) -> int:
+    from freightliner.domain.sync import SyncSpec  # noqa: PLC0415
+
     specs = _specs(args)
-    store = SqliteCheckpoints(args.state)
+    store = cli_root.checkpoints(args.state)
     try:
         if args.resume:
             stored = SyncSpec.model_validate_json(store.definition(args.resume))
@@ -229,17 +241,26 @@ def _store_of(args: argparse.Namespace) -> str:
     return "local" if not args.job or args.job.startswith("sync-") else "aws"
 
 
+def _status(args: argparse.Namespace) -> JobStatus | None:
+    from freightliner.domain.jobs import JobStatus  # noqa: PLC0415
+
+    return JobStatus(args.status) if args.status else None
+
+
 def run_jobs_command(args: argparse.Namespace) -> int:
     if _store_of(args) == "aws":
         return _queued_jobs(args)
-    store = SqliteCheckpoints(args.state)
+    from freightliner.cli.job_views import local_view  # noqa: PLC0415
+    from freightliner.domain.sync import SyncSpec  # noqa: PLC0415
+
+    store = cli_root.checkpoints(args.state)
     try:
         if args.action == "resume":
             specs = [SyncSpec.model_validate_json(store.definition(args.job))]
             args.dry_run = False
             return _run(specs, args, store, args.job)
         if args.action == "list":
-            _print_views([local_view(job, []) for job in store.jobs(args.status)], args.json)
+            _print_views([local_view(job, []) for job in store.jobs(_status(args))], args.json)
         else:
             view = local_view(store.summary(args.job), store.failures(args.job))
             _print_status(view, args.json)
@@ -250,18 +271,29 @@ def run_jobs_command(args: argparse.Namespace) -> int:
 
 def _queued_jobs(args: argparse.Namespace) -> int:
     """Jobs in the pipeline's DynamoDB table (FREIGHTLINER_TABLE; resume: also the queue)."""
-    work = pipeline()
+    from freightliner.cli.job_views import table_view  # noqa: PLC0415
+    from freightliner.engine.job_resume import resume_job  # noqa: PLC0415 - loads httpx
+
+    pipeline = cli_root.aws_pipeline()
+    state = pipeline.state
     if args.action == "list":
-        listed = work.state.list_jobs(status=args.status)
+        listed = state.list_jobs(status=_status(args))
         _print_views([table_view(job, []) for job in listed], args.json)
         return 0
     if args.action == "status":
-        job = work.state.get_job(args.job)
+        job = state.get_job(args.job)
         if job is None:
             raise InvalidInput(f"no job {args.job} in the state table")
-        _print_status(table_view(job, work.state.failures(args.job)), args.json)
+        _print_status(table_view(job, state.failures(args.job)), args.json)
         return 0
-    report = work.resume(args.job, retry_failed=args.retry_failed)
+    report = resume_job(
+        args.job,
+        pipeline.registry_clients,
+        queue=pipeline.queue,
+        state=state,
+        retry_failed=args.retry_failed,
+        notifier=pipeline.notifier,
+    )
     if args.json:
         print(report.model_dump_json(indent=2))
     else:
@@ -276,6 +308,8 @@ def _queued_jobs(args: argparse.Namespace) -> int:
 
 
 def _print_views(views: list[JobView], as_json: bool) -> None:
+    from freightliner.cli.job_views import render_row  # noqa: PLC0415
+
     if as_json:
         print(json.dumps([v.model_dump() for v in views], indent=2))
         return
@@ -284,4 +318,6 @@ def _print_views(views: list[JobView], as_json: bool) -> None:
 
 
 def _print_status(view: JobView, as_json: bool) -> None:
+    from freightliner.cli.job_views import render_status  # noqa: PLC0415
+
     print(view.model_dump_json(indent=2) if as_json else render_status(view))

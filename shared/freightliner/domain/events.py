@@ -115,7 +115,9 @@ class ScanFinished(BaseModel):
 
 
 class GarNotification(BaseModel):
-    """The JSON in a `gcr` topic message: full references in `digest` and `tag`."""
+    """The JSON in a `gcr` topic message: full references in `digest` and `tag`, which must
+    name the same image (host, so location; project, repository and image path): a tag taken
+    from another repository is malformed, never applied here."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -143,7 +145,15 @@ class GarNotification(BaseModel):
         pinned = Reference.parse(self.digest)
         if pinned.digest is None:
             raise InvalidInput(f"GAR notification digest {self.digest!r} has no @sha256:…")
-        tag = Reference.parse(self.tag).tag if self.tag else None
+        tag = None
+        if self.tag:
+            tagged = Reference.parse(self.tag)
+            if tagged.name != pinned.name or tagged.tag is None:
+                raise InvalidInput(
+                    f"GAR notification tag {self.tag!r} does not name a tag of the image "
+                    f"{pinned.name} its digest names"
+                )
+            tag = tagged.tag
         return ImageEvent(
             event_id=message_id,
             action="push" if self.action == "INSERT" else "delete",
@@ -179,3 +189,26 @@ class PubSubMessage(BaseModel):
             raise InvalidInput(
                 f"Pub/Sub message {self.message_id} is not a GAR notification: {type(exc).__name__}"
             ) from None
+
+
+class PubSubPush(BaseModel):
+    """The data of a Pub/Sub CloudEvent (a push envelope): `{"message": {...}}`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    message: PubSubMessage
+
+
+class StartTreeRequest(BaseModel):
+    """`{"sync": NAME}`, as the console sends it or inside an EventBridge event's `detail`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    sync: str = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_detail(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and raw.get("detail"):
+            return raw["detail"]
+        return raw

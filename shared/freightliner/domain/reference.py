@@ -5,8 +5,11 @@ Pure parsing and validation; nothing here touches the network.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
+
+import idna
 
 from freightliner.domain.digest import Digest
 from freightliner.domain.errors import InvalidInput
@@ -19,8 +22,9 @@ _REPOSITORY_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 _HOST_LABEL = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _HOST_RE = re.compile(
-    rf"^(?:{_HOST_LABEL}(?:\.{_HOST_LABEL})*|\[[0-9a-fA-F:.]+\])(?::[0-9]{{1,5}})?$"
+    rf"^(?P<name>{_HOST_LABEL}(?:\.{_HOST_LABEL})*|\[[0-9a-fA-F:.]+\])(?::(?P<port>[0-9]{{1,5}}))?$"
 )
+_IPV4_STYLE = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$")  # as HTTP clients read it
 _ECR_RE = re.compile(
     r"^(?P<account>[0-9]{12})\.dkr(?:-fips)?\.ecr\.(?P<region>[a-z0-9-]+)"
     r"\.amazonaws\.com(?:\.cn)?$"
@@ -56,8 +60,23 @@ def validate_tag(tag: str) -> str:
 
 
 def validate_host(host: str) -> str:
-    if not _HOST_RE.match(host):
+    """A DNS name, IPv4 address or bracketed IPv6 address, with an optional port 1-65535:
+    anything an HTTP client would refuse later is refused here, as invalid input."""
+    match = _HOST_RE.match(host)
+    if match is None:
         raise InvalidInput(f"invalid registry host {host!r}")
+    name, port = match["name"], match["port"]
+    if port is not None and not 1 <= int(port) <= 65535:
+        raise InvalidInput(f"invalid registry host {host!r}: port must be 1 to 65535")
+    try:
+        if name.startswith("["):
+            ipaddress.IPv6Address(name[1:-1])
+        elif _IPV4_STYLE.match(name):
+            ipaddress.IPv4Address(name)
+        elif "xn--" in name.lower():
+            idna.decode(name)
+    except (ValueError, idna.IDNAError) as exc:
+        raise InvalidInput(f"invalid registry host {host!r}: {exc}") from None
     return host
 
 

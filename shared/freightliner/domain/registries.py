@@ -14,17 +14,15 @@ from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from freightliner.domain.errors import InvalidInput
+from freightliner.domain.documents import load_document, read_document
 from freightliner.domain.reference import ecr_host, gar_host, validate_host
 from freightliner.domain.secrets import Redacted, SecretRefField
 
@@ -186,19 +184,8 @@ class Registries:
     def load(cls, path: Path | None) -> Registries:
         if path is None:
             return cls()
-        try:
-            raw = yaml.safe_load(path.read_text())
-        except OSError as exc:
-            raise InvalidInput(f"cannot read registries config {path}: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise InvalidInput(f"registries config {path} is not valid YAML: {exc}") from None
-        try:
-            parsed = RegistriesFile.model_validate(raw or {})
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            loc = ".".join(str(p) for p in first["loc"])
-            raise InvalidInput(f"registries config {path}: {loc}: {first['msg']}") from None
-        return cls(parsed.registries)
+        origin = f"registries config {path}"
+        return cls(load_document(read_document(path, origin), origin, RegistriesFile).registries)
 
     def with_tls(self, modes: Mapping[str, TlsMode]) -> Registries:
         """These settings with `modes` (host -> TLS mode) replacing the file's: what the

@@ -1,7 +1,8 @@
 """Pulling GAR notifications for AWS-only deployments: ack only after the work is enqueued.
 
 A message whose work was enqueued (or that can never be processed: bad input) is acked; a
-message that hit a retryable failure is released for redelivery. Each message is accepted
+message that hit a retryable or configuration failure is released for redelivery, and a
+configuration failure then fails the poll, where it can be seen. Each message is accepted
 through the same intake as the Cloud Function path, so duplicates do no duplicate work.
 """
 
@@ -13,7 +14,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
-from freightliner.domain.errors import FreightlinerError, RetryableError
+from freightliner.domain.errors import ConfigurationError, FreightlinerError
 from freightliner.domain.events import ImageEvent, PubSubMessage
 from freightliner.engine.intake import IntakeResult
 from freightliner.ports.work import NotificationSource
@@ -37,6 +38,7 @@ def poll_notifications(
     max_rounds: int = 10,
 ) -> PollReport:
     report = PollReport()
+    misconfigured: ConfigurationError | None = None
     for _ in range(max_rounds):
         messages = source.pull(max_messages)
         if not messages:
@@ -58,16 +60,21 @@ def poll_notifications(
                     report.duplicates += outcome == "duplicate"
                     report.ignored += outcome == "no-match"
                 done.append(message.ack_id)
-            except RetryableError as exc:
+            except FreightlinerError as exc:
+                if exc.outcome.acknowledged:
+                    log.error("message %s rejected: %s", message.message_id, exc)
+                    report.rejected += 1
+                    done.append(message.ack_id)
+                    continue
                 log.warning("message %s will be redelivered: %s", message.message_id, exc)
                 report.retried += 1
                 again.append(message.ack_id)
-            except FreightlinerError as exc:
-                log.error("message %s rejected: %s", message.message_id, exc)
-                report.rejected += 1
-                done.append(message.ack_id)
+                if isinstance(exc, ConfigurationError):
+                    misconfigured = exc
         source.ack(done)
         source.nack(again)
         if again:
             break  # the queue or state store is failing: the next scheduled run tries again
+    if misconfigured is not None:
+        raise misconfigured
     return report

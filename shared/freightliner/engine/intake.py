@@ -22,6 +22,7 @@ from freightliner.domain.rules import RulesDocument
 from freightliner.domain.work import ItemStatus
 from freightliner.engine.job_end import announce_if_closed
 from freightliner.engine.planning import EventPlan, plan_event
+from freightliner.engine.work_authorization import EVENT_ACTION, EVENT_SOURCE, EVENT_TAG
 from freightliner.ports.work import GateCovered, JobNotifier, ScanGate, StateStore, WorkQueue
 
 log = logging.getLogger(__name__)
@@ -58,8 +59,9 @@ def accept_event(
         created_at=time.time(),
         detail={
             "event_id": event.event_id,
-            "action": event.action,
-            "source": str(event.source),
+            EVENT_ACTION: event.action,
+            EVENT_SOURCE: str(event.source),
+            EVENT_TAG: event.tag or "",
         },
     )
     if not state.create_job(job, plan.items, gated=[g.item for g in plan.gated]):

@@ -77,6 +77,8 @@ def put_json_secret(store: SecretStore, name: str, text: str) -> SecretVersion:
             f"secret {name!r}: the value is not valid JSON ({exc.msg} at line {exc.lineno}, "
             f"column {exc.colno})"
         ) from None
+    except RecursionError:
+        raise InvalidInput(f"secret {name!r}: the value is JSON nested too deeply") from None
     return _put(store, "put-json", name, text)
 
 

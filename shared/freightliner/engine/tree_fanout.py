@@ -20,6 +20,7 @@ from freightliner.domain.sync import SyncSpec
 from freightliner.domain.work import ItemStatus, RepositoryPage, WorkItem
 from freightliner.engine.job_end import announce_if_closed
 from freightliner.engine.tree_listing import decide, selected_images, selected_repositories
+from freightliner.engine.work_authorization import TREE_DEFINITION
 from freightliner.ports.registry import ClientSource
 from freightliner.ports.work import JobNotifier, StateStore, WorkQueue
 
@@ -47,7 +48,7 @@ def start_tree(
                 kind="tree",
                 status=JobStatus.ENUMERATING,
                 created_at=time.time(),
-                detail={"sync": spec.name, "definition": spec.model_dump_json()},
+                detail={"sync": spec.name, TREE_DEFINITION: spec.model_dump_json()},
             ),
             [],
         )
@@ -81,9 +82,9 @@ def _record_and_send(
 
 def tree_spec(state: StateStore, job_id: str) -> SyncSpec:
     job = state.get_job(job_id)
-    if job is None or "definition" not in job.detail:
+    if job is None or TREE_DEFINITION not in job.detail:
         raise InvalidInput(f"tree job {job_id} is unknown or has no sync definition")
-    return SyncSpec.model_validate_json(job.detail["definition"])
+    return SyncSpec.model_validate_json(job.detail[TREE_DEFINITION])
 
 
 def expand_repository(

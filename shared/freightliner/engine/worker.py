@@ -1,28 +1,34 @@
 """Running one WorkItem: claim it, copy (or delete), record the outcome.
 
-Retryable failures release the item and re-raise, so the queue delivers it again later;
+Retryable and configuration failures release the item and re-raise, so the queue delivers
+it again later;
 permanent failures are recorded FAILED with their reason and not raised, so the message is
 removed instead of bouncing to the dead-letter queue. A duplicate delivery of a finished item
-does no work.
+does no work. An item its job does not imply (see work_authorization) is recorded as rejected
+and never claimed, counted or run.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from freightliner.domain.digest import Digest
-from freightliner.domain.errors import FreightlinerError, InvalidInput, RetryableError
+from freightliner.domain.errors import FreightlinerError, InvalidInput
 from freightliner.domain.jobs import JobRecord, JobSummary
 from freightliner.domain.reference import Reference
+from freightliner.domain.rules import RulesDocument
 from freightliner.domain.work import ItemStatus, WorkItem
 from freightliner.engine.copy import Copier
 from freightliner.engine.job_end import announce
 from freightliner.engine.models import CopyOptions, CopyReport
 from freightliner.engine.tree_fanout import expand_repository
+from freightliner.engine.work_authorization import rejection_reason
 from freightliner.ports.registry import ClientSource
+from freightliner.ports.rejections import RejectionLog
 from freightliner.ports.work import JobNotifier, StateStore, WorkQueue
 
 log = logging.getLogger(__name__)
@@ -31,7 +37,7 @@ log = logging.getLogger(__name__)
 class ItemOutcome(BaseModel):
     item_id: str
     job_id: str
-    outcome: Literal["done", "skipped", "failed", "duplicate"]
+    outcome: Literal["done", "skipped", "failed", "duplicate", "rejected"]
     source: str
     destination: str
     digest: str | None = None
@@ -71,10 +77,25 @@ def process_item(
     state: StateStore,
     jobs: int = 8,
     *,
+    rules: Callable[[], RulesDocument],
+    rejections: RejectionLog,
     queue: WorkQueue | None = None,
     notifier: JobNotifier | None = None,
 ) -> ItemOutcome:
-    """Run one item; when it was the job's last, announce the job's end."""
+    """Run one item its job implies; when it was the job's last, announce the job's end.
+    `rules` loads the current replication rules (event jobs are checked against them)."""
+    reason = rejection_reason(item, state.get_job(item.job_id), rules)
+    if reason is not None:
+        rejections.record(item, reason)
+        log.warning("item %s of job %s rejected: %s", item.item_id, item.job_id, reason)
+        return ItemOutcome(
+            item_id=item.item_id,
+            job_id=item.job_id,
+            outcome="rejected",
+            source=item.source,
+            destination=item.destination,
+            error=InvalidInput(f"work item rejected: {reason}").to_dict(),
+        )
     outcome, closed = _run(item, clients, state, jobs, queue)
     if closed is not None:
         outcome.job_closed = announce(closed, notifier)
@@ -119,10 +140,10 @@ def _run(
             report: CopyReport = copier.copy(
                 Reference.parse(item.source), Reference.parse(item.destination)
             )
-    except RetryableError as exc:
-        state.release(item, str(exc), exc.kind)
-        raise
     except FreightlinerError as exc:
+        if not exc.outcome.acknowledged:
+            state.release(item, str(exc), exc.kind)
+            raise
         closed = state.finish(item, ItemStatus.FAILED, error=str(exc), error_kind=exc.kind)
         log.warning("item %s failed: %s", item.item_id, exc)
         return ItemOutcome(outcome="failed", error=exc.to_dict(), **base), closed

@@ -1,5 +1,6 @@
-"""The queue, dead-letter queue and state table, created from the same definitions the SAM
-template uses, in moto (tests, `make demo`) or any AWS endpoint the environment points at."""
+"""The queue, dead-letter queue, failed-events queue and state table, created from the same
+definitions the SAM template uses, in moto (tests, `make demo`) or any AWS endpoint the
+environment points at."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class PipelineResources:
     queue_url: str
     dlq_url: str
     table: str
+    failed_events_url: str
 
 
 def create_resources(
@@ -45,4 +47,5 @@ def create_resources(
         TableName=table,
         TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
     )
-    return PipelineResources(queue_url, dlq_url, table)
+    failed_events_url = sqs.create_queue(QueueName=f"{prefix}-failed-events")["QueueUrl"]
+    return PipelineResources(queue_url, dlq_url, table, failed_events_url)

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import boto3
 
-from freightliner.bootstrap import pipeline, reset_pipeline
+from freightliner.bootstrap.lambda_root import lambda_root
 from freightliner.domain.work import gate_execution_name
 from freightliner.harness.demo import manifest_digest, step
-from freightliner.harness.functions import EVENTS, ecr_push_event, load_handler
+from freightliner.harness.functions import EVENTS, ecr_push_event, forget_roots, load_handler
 from freightliner.harness.images import RandomBlob
 from freightliner.harness.lambda_runtime import LocalContext, drain
 from freightliner.harness.local_stack import ECR_HOST, GAR_HOST, LocalStack
@@ -56,12 +56,12 @@ def main() -> int:
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the summary tells the story
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         with LocalScanGate(stack) as gate:
-            reset_pipeline()
+            forget_roots()
             print(f"local ECR  {ECR_HOST} -> {stack.ecr.url}")
             print(f"local GAR  {GAR_HOST} -> {stack.gar.url}")
             print(f"moto       {stack.moto_url} (Step Functions running {gate.arn})")
             ok = _run(stack, gate)
-            reset_pipeline()
+            forget_roots()
     print("\nthe clean image passed, the vulnerable one was held" if ok else "\nUNEXPECTED")
     return 0 if ok else 1
 
@@ -119,16 +119,22 @@ def _finish_scans(gate: LocalScanGate, digests: dict[str, str], jobs: dict[str, 
         reply = on_scan_event(event, LocalContext())
         print(f"on_scan_event {repository}: woke {reply.get('woken', 0)} gate(s)")
     for repository, job_id in jobs.items():
-        [item] = pipeline().state.list_items(job_id)
-        execution = gate.wait(gate_execution_name(item.source_digest, item.destination))
-        print(f"scan gate {repository}: execution {execution['status']}")
+        [item] = lambda_root().state.list_items(job_id)
+        name = gate_execution_name(item.source_digest, item.destination)
+        execution = gate.wait(name)
+        history = boto3.client("stepfunctions").get_execution_history(
+            executionArn=gate.execution_arn(name), maxResults=1000
+        )
+        # Standard workflows bill state transitions: one per state entered
+        entered = sum(e["type"].endswith("StateEntered") for e in history["events"])
+        print(f"scan gate {repository}: execution {execution['status']}, {entered} transitions")
 
 
 def _summary(gate: LocalScanGate, jobs: dict[str, str]) -> None:
     step("summary (from DynamoDB)")
     print(f"{'image':<20} {'item':<8} {'findings':<28} reason")
     for repository, job_id in jobs.items():
-        [item] = pipeline().state.list_items(job_id)
+        [item] = lambda_root().state.list_items(job_id)
         counts = ", ".join(f"{n} {s}" for s, n in item.scan_findings.items()) or "-"
         why = item.last_error or item.scan_verdict or ""
         print(f"{repository + ':v1':<20} {item.status:<8} {counts:<28} {why}")

@@ -62,3 +62,15 @@ def post_to_on_gar_push(event: dict[str, Any]) -> Any:
     return cloud_function_client("on_gar_push", "cloudevent").post(
         "/", json=event, headers={"Content-Type": "application/cloudevents+json"}
     )
+
+
+def forget_roots() -> None:
+    """Make every function read the environment again on its next call: the Lambda and Cloud
+    Function roots keep what they built while warm, and tests change the environment."""
+    from freightliner.bootstrap.cloud_function_root import (  # noqa: PLC0415
+        forget_cloud_function_root,
+    )
+    from freightliner.bootstrap.lambda_root import forget_lambda_root  # noqa: PLC0415
+
+    forget_lambda_root()
+    forget_cloud_function_root()

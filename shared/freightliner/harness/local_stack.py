@@ -68,6 +68,8 @@ class LocalStack:
             "AWS_REGION": REGION,
             "FREIGHTLINER_QUEUE_URL": self.resources.queue_url,
             "FREIGHTLINER_TABLE": self.resources.table,
+            "FREIGHTLINER_DLQ_URL": self.resources.dlq_url,
+            "FREIGHTLINER_FAILED_EVENTS_URL": self.resources.failed_events_url,
             "FREIGHTLINER_RULES": str(self.workdir / "rules.yaml"),
             "FREIGHTLINER_REGISTRIES": str(self.workdir / "registries.yaml"),
             "POWERTOOLS_TRACE_DISABLED": "true",

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from freightliner.adapters.local.checkpoint_key import load_or_create_key
 from freightliner.adapters.local.sqlite_checkpoints import SqliteCheckpoints
 from freightliner.adapters.memory.registry import MemoryRegistries
 from freightliner.domain.sync import SyncSpec
@@ -87,16 +88,21 @@ def test_a_resumed_sync_skips_what_finished_and_retries_what_failed(
     broken = src.get_manifest("prod/web", "v2").manifest.layers[0].parsed_digest
     original = src.get_blob("prod/web", broken)
     src.tamper_blob(broken, b"not the layer")
-    checkpoints = SqliteCheckpoints(tmp_path / "checkpoints.db")
+    key_path = tmp_path / "checkpoint.key"
+    checkpoints = SqliteCheckpoints(
+        tmp_path / "checkpoints.db", load_or_create_key(key_path), str(key_path)
+    )
     try:
         job_id = checkpoints.create_job("prod", spec().model_dump_json())
         first = run_sync(spec(), registries, checkpoint=Checkpoint(job_id, checkpoints))
         assert (first.copied, first.failed) == (5, 1)
         src.tamper_blob(broken, original)
+        stored = SyncSpec.model_validate_json(checkpoints.definition(job_id))  # MAC checked
+        assert stored == spec()
         finished = frozenset(checkpoints.finished(job_id, retry_failed=True))
         assert len(finished) == 5
         uploads = registries.client(DST).faults.calls["start_upload"]
-        second = run_sync(spec(), registries, checkpoint=Checkpoint(job_id, checkpoints, finished))
+        second = run_sync(stored, registries, checkpoint=Checkpoint(job_id, checkpoints, finished))
         assert (second.copied, second.skipped, second.failed) == (1, 5, 0)
         assert registries.client(DST).faults.calls["start_upload"] - uploads == 1
         assert checkpoints.failures(job_id) == []

@@ -10,13 +10,19 @@ import pytest
 
 from freightliner.adapters.memory.registry import MemoryRegistries
 from freightliner.domain.errors import NotFound, Unavailable
+from freightliner.domain.rules import RulesDocument
 from freightliner.domain.sync import SyncSpec
 from freightliner.domain.work import TERMINAL
 from freightliner.engine import tree_fanout
 from freightliner.engine.job_resume import resume_job
 from freightliner.engine.tree_fanout import start_tree
 from freightliner.engine.worker import ItemOutcome, process_item
-from tests.support.memory_work import MemoryNotifier, MemoryQueue, MemoryStateStore
+from tests.support.memory_work import (
+    MemoryNotifier,
+    MemoryQueue,
+    MemoryRejectionLog,
+    MemoryStateStore,
+)
 from tests.support.oci_images import layer, push_image
 
 SRC, DST = "src.test", "dst.test"
@@ -29,14 +35,21 @@ SPEC = SyncSpec.model_validate(
 )
 
 
+def no_rules() -> RulesDocument:
+    """A tree job's items are checked against its stored definition: the rules are not read."""
+    raise AssertionError("the worker loaded the rules for a tree job's item")
+
+
 class Pipeline:
-    """The queue, the state table and the notifier a deployment would have, in memory."""
+    """The queue, the state table, the notifier and the rejection log a deployment would have,
+    in memory."""
 
     def __init__(self, registries: MemoryRegistries) -> None:
         self.registries = registries
         self.queue = MemoryQueue()
         self.state = MemoryStateStore()
         self.notifier = MemoryNotifier()
+        self.rejections = MemoryRejectionLog()
 
     def start(self, spec: SyncSpec = SPEC) -> str:
         job_id, closed = start_tree(
@@ -59,12 +72,15 @@ class Pipeline:
                         item,
                         self.registries,
                         self.state,
+                        rules=no_rules,
+                        rejections=self.rejections,
                         queue=self.queue,
                         notifier=self.notifier,
                     )
                 )
             except Unavailable:
                 self.queue.send([item])
+        assert self.rejections.rejected == []  # every item is work of its tree job
         return outcomes
 
     def job(self, job_id: str) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 
-from freightliner.adapters.aws.errors import aws_error
+from freightliner.adapters.aws.errors import own_resource_error
 from freightliner.domain.errors import Where
 
 KEEP_AFTER_WAIT = 60  # seconds a record outlives its wait
@@ -45,7 +45,7 @@ class DynamoScanWaits:
         try:
             self._table.put_item(Item=item)
         except (ClientError, BotoCoreError) as exc:
-            raise aws_error(exc, self._where("dynamodb:PutItem", image)) from None
+            raise own_resource_error(exc, self._where("dynamodb:PutItem", image)) from None
 
     def parked(self, image: str) -> list[str]:
         kwargs: dict[str, Any] = {"KeyConditionExpression": Key("PK").eq(_partition(image))}
@@ -55,7 +55,7 @@ class DynamoScanWaits:
             try:
                 page = self._table.query(**kwargs)
             except (ClientError, BotoCoreError) as exc:
-                raise aws_error(exc, self._where("dynamodb:Query", image)) from None
+                raise own_resource_error(exc, self._where("dynamodb:Query", image)) from None
             tokens += [i["token"] for i in page.get("Items", []) if i["expires_at"] > now]
             if "LastEvaluatedKey" not in page:
                 return tokens
@@ -67,4 +67,4 @@ class DynamoScanWaits:
                 for token in tokens:
                     batch.delete_item(Key={"PK": _partition(image), "SK": _sort_key(token)})
         except (ClientError, BotoCoreError) as exc:
-            raise aws_error(exc, self._where("dynamodb:BatchWriteItem", image)) from None
+            raise own_resource_error(exc, self._where("dynamodb:BatchWriteItem", image)) from None

@@ -21,7 +21,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import BotoCoreError, ClientError
 
-from freightliner.adapters.aws.errors import aws_error, error_code
+from freightliner.adapters.aws.errors import error_code, own_resource_error
 from freightliner.adapters.aws.table_schema import STATUS_INDEX
 from freightliner.domain.errors import Where
 from freightliner.domain.jobs import (
@@ -191,9 +191,9 @@ class DynamoStateStore:
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
                 return False
-            raise aws_error(exc, self._where("dynamodb:PutItem")) from None
+            raise own_resource_error(exc, self._where("dynamodb:PutItem")) from None
         except BotoCoreError as exc:
-            raise aws_error(exc, self._where("dynamodb:PutItem")) from None
+            raise own_resource_error(exc, self._where("dynamodb:PutItem")) from None
         return True
 
     def mark_enqueued(self, job_id: str) -> JobRecord | None:
@@ -239,9 +239,9 @@ class DynamoStateStore:
                 fresh.append(item)
             except ClientError as exc:
                 if error_code(exc) != "ConditionalCheckFailedException":
-                    raise aws_error(exc, self._where("dynamodb:PutItem")) from None
+                    raise own_resource_error(exc, self._where("dynamodb:PutItem")) from None
             except BotoCoreError as exc:
-                raise aws_error(exc, self._where("dynamodb:PutItem")) from None
+                raise own_resource_error(exc, self._where("dynamodb:PutItem")) from None
         if fresh:
             self._transact([self._count(job_id, new_item_counters(fresh))], "count items")
         return fresh
@@ -419,7 +419,7 @@ class DynamoStateStore:
                 "Item"
             )
         except (ClientError, BotoCoreError) as exc:
-            raise aws_error(exc, self._where("dynamodb:GetItem")) from None
+            raise own_resource_error(exc, self._where("dynamodb:GetItem")) from None
         return JobRecord.model_validate(_plain(found)) if found else None
 
     def list_jobs(self, limit: int = 50, status: JobStatus | None = None) -> list[JobRecord]:
@@ -463,7 +463,7 @@ class DynamoStateStore:
             try:
                 page = self._table.query(**kwargs)
             except (ClientError, BotoCoreError) as exc:
-                raise aws_error(exc, self._where("dynamodb:Query")) from None
+                raise own_resource_error(exc, self._where("dynamodb:Query")) from None
             for found in page.get("Items", []):
                 yield dict(_plain(found))
             if "LastEvaluatedKey" not in page:
@@ -479,9 +479,9 @@ class DynamoStateStore:
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
                 return None
-            raise aws_error(exc, self._where(operation)) from None
+            raise own_resource_error(exc, self._where(operation)) from None
         except BotoCoreError as exc:
-            raise aws_error(exc, self._where(operation)) from None
+            raise own_resource_error(exc, self._where(operation)) from None
         return dict(_plain(response.get("Attributes", {})))
 
     def _move_job(
@@ -510,9 +510,13 @@ class DynamoStateStore:
             failed = _failed_conditions(exc)
             if failed:
                 raise _Cancelled(failed) from None
-            raise aws_error(exc, self._where(f"{operation} (TransactWriteItems)")) from None
+            raise own_resource_error(
+                exc, self._where(f"{operation} (TransactWriteItems)")
+            ) from None
         except BotoCoreError as exc:
-            raise aws_error(exc, self._where(f"{operation} (TransactWriteItems)")) from None
+            raise own_resource_error(
+                exc, self._where(f"{operation} (TransactWriteItems)")
+            ) from None
 
 
 class _Cancelled(Exception):

@@ -12,6 +12,7 @@ from botocore.exceptions import (
 )
 
 from freightliner.domain.errors import (
+    ConfigurationError,
     Forbidden,
     FreightlinerError,
     InvalidInput,
@@ -30,6 +31,7 @@ _THROTTLING = {
     "RequestLimitExceeded",
     "LimitExceededException",
     "ExecutionLimitExceeded",
+    "ProvisionedThroughputExceededException",  # DynamoDB: a hot partition or table
 }
 DENIED_CODES = {"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"}
 """Error codes of a call the caller lacks the IAM permission for."""
@@ -72,3 +74,16 @@ def aws_error(exc: Exception, where: Where) -> FreightlinerError:
     if isinstance(exc, (EndpointConnectionError, BotoCoreError)):
         return Unavailable(f"{where.operation} failed: {type(exc).__name__}", where)
     raise exc
+
+
+def own_resource_error(exc: Exception, where: Where) -> FreightlinerError:
+    """A failure of the deployment's own table or queue: throttling and outages stay
+    retryable; anything permanent (the resource missing, access denied, a request it refuses)
+    means the deployment is wrong, so the work is kept for a redrive instead of being
+    recorded as rejected input."""
+    error = aws_error(exc, where)
+    if error.retryable:
+        return error
+    return ConfigurationError(
+        f"{error} (the deployment's own resource: check its name and the function's role)"
+    )

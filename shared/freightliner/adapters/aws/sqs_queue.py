@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from freightliner.adapters.aws.errors import aws_error
+from freightliner.adapters.aws.errors import own_resource_error
 from freightliner.domain.errors import Unavailable, Where
 from freightliner.domain.work import WorkItem
 
@@ -43,7 +43,7 @@ class SqsWorkQueue:
                 try:
                     response = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
                 except (ClientError, BotoCoreError) as exc:
-                    raise aws_error(exc, where) from None
+                    raise own_resource_error(exc, where) from None
                 failed = {f["Id"] for f in response.get("Failed", [])}
                 pending = {key: item for key, item in pending.items() if key in failed}
                 if not pending:

@@ -7,6 +7,7 @@ Single-table design:
 | job | `JOB#<job id>` | `JOB` | `JOBSTATUS#<status>` | created time |
 | work item | `JOB#<job id>` | `ITEM#<item id>` | | |
 | parked gate wait | `SCANWAIT#<source image>` | `TOKEN#<token hash>` | | |
+| rejected work item | `REJECTED#<job id>` | `ITEM#<item id>` | `REJECTED` | rejected time |
 
 The by-status index lists jobs (`freightliner jobs list`); work items are read through their
 job's key only, so they stay out of it. Job counters (`total`, `done`, `failed`, `skipped`,

@@ -1,6 +1,8 @@
 """Tree-sync schedules as EventBridge Scheduler schedules, one per scheduled sync, in their
 own group: applying a sync file creates, updates and deletes schedules until the group holds
-exactly the file's (a sync whose `schedule` was removed stops running)."""
+exactly the file's (a sync whose `schedule` was removed stops running). An invocation
+Scheduler cannot deliver goes to the failed-events queue when one is named, for
+`freightliner events redrive`."""
 
 from __future__ import annotations
 
@@ -23,11 +25,19 @@ class ScheduleChanges(BaseModel):
 
 
 class TreeSchedules:
-    def __init__(self, client: Any, target_arn: str, role_arn: str, group: str = GROUP) -> None:
+    def __init__(
+        self,
+        client: Any,
+        target_arn: str,
+        role_arn: str,
+        group: str = GROUP,
+        dead_letter_arn: str | None = None,
+    ) -> None:
         self._client = client  # a boto3 `scheduler` client, built by the composition root
         self._target = target_arn  # the start_tree function
         self._role = role_arn  # a role EventBridge Scheduler assumes to invoke it
         self._group = group
+        self._dead_letter = dead_letter_arn  # an SQS queue ARN
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
         try:
@@ -51,16 +61,19 @@ class TreeSchedules:
         changes = ScheduleChanges()
         present = self.existing()
         for name, expression in sorted(wanted.items()):
+            target: dict[str, Any] = {
+                "Arn": self._target,
+                "RoleArn": self._role,
+                "Input": json.dumps({"sync": name}),
+            }
+            if self._dead_letter:
+                target["DeadLetterConfig"] = {"Arn": self._dead_letter}
             definition = {
                 "Name": name,
                 "GroupName": self._group,
                 "ScheduleExpression": expression,
                 "FlexibleTimeWindow": {"Mode": "OFF"},
-                "Target": {
-                    "Arn": self._target,
-                    "RoleArn": self._role,
-                    "Input": json.dumps({"sync": name}),
-                },
+                "Target": target,
                 "Description": f"freightliner tree sync {name}",
             }
             if name in present:

@@ -1,14 +1,16 @@
 """Local tree-sync checkpoints in SQLite (the embedded default).
 
-A job row keeps the sync definition it runs and that definition's checksum; a resume
-recomputes it and refuses a checkpoint that was altered or belongs to another definition.
-Item rows record every image's outcome, so a resumed run skips finished work without
-asking any registry.
+A job row keeps the sync definition it runs, authenticated with an HMAC under the user's
+checkpoint key (see checkpoint_key): a resume refuses a definition that was edited, even
+with a recomputed checksum, or that another key wrote. Item rows record every image's
+outcome, so a resumed run skips finished work without asking any registry.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
 import sqlite3
 import threading
 import time
@@ -40,8 +42,29 @@ CREATE TABLE IF NOT EXISTS progress (
 """
 
 
-def checksum(definition: str) -> str:
-    return hashlib.sha256(definition.encode()).hexdigest()
+_MAC_PREFIX = "hmac-sha256:"
+_COLUMNS = {
+    "jobs": ["job_id", "sync_name", "definition", "checksum", "status", "created_at", "updated_at"],
+    "items": [
+        "job_id",
+        "item_id",
+        "repository",
+        "source",
+        "destination",
+        "status",
+        "bytes",
+        "error",
+        "attempts",
+        "updated_at",
+    ],
+    "progress": ["job_id", "repositories", "repositories_done", "enumerated"],
+}
+
+
+def definition_mac(key: bytes, job_id: str, sync_name: str, definition: str) -> str:
+    """The MAC a job row carries: over the job id too, so rows cannot swap definitions."""
+    message = json.dumps([job_id, sync_name, definition]).encode()
+    return _MAC_PREFIX + hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 class ItemFailure(BaseModel):
@@ -51,15 +74,34 @@ class ItemFailure(BaseModel):
 
 
 class SqliteCheckpoints:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, key: bytes, key_origin: str) -> None:
+        """`key` authenticates the definitions; `key_origin` (its file) names it in errors."""
         self.path = path
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        if self._db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-            raise InvalidInput(f"checkpoint file {path} is corrupt; move it away to start over")
-        self._db.executescript(_SCHEMA)
+        self._key, self._key_origin = key, key_origin
+        corrupt = (
+            f"checkpoint file {path} is corrupt or not a checkpoint; move it away to start over"
+        )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise InvalidInput(f"cannot open checkpoint file {path}: {exc}") from None
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            if self._db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise InvalidInput(corrupt)
+            self._db.executescript(_SCHEMA)
+            for table, columns in _COLUMNS.items():
+                found = [row[1] for row in self._db.execute(f"PRAGMA table_info({table})")]
+                if found != columns:
+                    raise InvalidInput(corrupt)
+        except sqlite3.Error:
+            self._db.close()
+            raise InvalidInput(corrupt) from None
+        except InvalidInput:
+            self._db.close()
+            raise
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -71,24 +113,34 @@ class SqliteCheckpoints:
         with self._lock:
             self._db.execute(
                 "INSERT INTO jobs VALUES (?, ?, ?, ?, 'RUNNING', ?, ?)",
-                (job_id, sync_name, definition, checksum(definition), now, now),
+                (
+                    job_id,
+                    sync_name,
+                    definition,
+                    definition_mac(self._key, job_id, sync_name, definition),
+                    now,
+                    now,
+                ),
             )
         return job_id
 
     def definition(self, job_id: str) -> str:
         """The job's sync definition, after checking it is the one the job was created with."""
         row = self._db.execute(
-            "SELECT definition, checksum FROM jobs WHERE job_id = ?", (job_id,)
+            "SELECT sync_name, definition, checksum FROM jobs WHERE job_id = ?", (job_id,)
         ).fetchone()
         if row is None:
             raise InvalidInput(f"no job {job_id} in {self.path}")
-        definition, stored = row
-        if checksum(definition) != stored:
+        sync_name, definition, stored = (str(value) for value in row)
+        expected = definition_mac(self._key, job_id, sync_name, definition)
+        if not hmac.compare_digest(expected.encode(), stored.encode("utf-8", "surrogatepass")):
             raise InvalidInput(
-                f"checkpoint for job {job_id} fails its checksum: it was altered; refusing to "
-                "resume from it"
+                f"checkpoint {self.path}: job {job_id} fails its integrity check (HMAC, key "
+                f"{self._key_origin}): it was altered, or written with another key or an older "
+                "version; refusing to resume it. Run the sync again without resuming, or "
+                "resume with the key that wrote it (FREIGHTLINER_CHECKPOINT_KEY)"
             )
-        return str(definition)
+        return definition
 
     def finished(self, job_id: str, retry_failed: bool) -> set[str]:
         """Item ids a resume must not run again."""

@@ -1,0 +1,88 @@
+"""The `freightliner` commands' factory: registry clients from the registries file and the
+credentials given on the command line, the local checkpoint file, the serverless pipeline's
+AWS parts (for `tree` and `jobs --store aws`), tree schedules and secret stores.
+
+Each command asks for what it uses when it runs: `freightliner --help` loads none of them,
+nor the settings and pydantic models they are built from.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+    from freightliner.adapters.aws.tree_schedules import TreeSchedules
+    from freightliner.adapters.local.sqlite_checkpoints import SqliteCheckpoints
+    from freightliner.bootstrap.aws_pipeline import AwsPipeline
+    from freightliner.bootstrap.registry_clients import RegistryClients
+    from freightliner.domain.registries import TlsMode
+    from freightliner.domain.secrets import StoreKind
+    from freightliner.ports.credentials import Credential
+    from freightliner.ports.secrets import SecretStore
+
+
+def registry_clients(
+    registries_file: Path | None = None,
+    credentials: dict[str, Credential] | None = None,
+    tls: Mapping[str, TlsMode] | None = None,
+    auth_file: Path | None = None,
+) -> RegistryClients:
+    """Clients for the registries file (or FREIGHTLINER_REGISTRIES) with the command line's
+    TLS modes over it, `credentials` tried first for their hosts, then the auth file named
+    (`--authfile`) or the default ones; close them when the command ends."""
+    from freightliner.bootstrap.registry_clients import RegistryClients  # noqa: PLC0415
+
+    return RegistryClients.from_environment(registries_file, credentials, tls, auth_file)
+
+
+def checkpoints(path: Path) -> SqliteCheckpoints:
+    """The local tree-sync checkpoint file, authenticated with FREIGHTLINER_CHECKPOINT_KEY's
+    key file or the user's own (created on first use); close it when the command ends."""
+    import os  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from freightliner.adapters.local.checkpoint_key import (  # noqa: PLC0415
+        default_key_path,
+        load_or_create_key,
+    )
+    from freightliner.adapters.local.sqlite_checkpoints import SqliteCheckpoints  # noqa: PLC0415
+    from freightliner.settings import ENV_CHECKPOINT_KEY  # noqa: PLC0415
+
+    named = os.environ.get(ENV_CHECKPOINT_KEY)
+    key_path = Path(named) if named else default_key_path(os.environ.get("XDG_CONFIG_HOME"))
+    return SqliteCheckpoints(path, load_or_create_key(key_path), str(key_path))
+
+
+def aws_pipeline() -> AwsPipeline:
+    """The deployed pipeline's queue, state table and event bus, as the environment names."""
+    from freightliner.bootstrap.aws_pipeline import AwsPipeline  # noqa: PLC0415
+    from freightliner.settings import Settings  # noqa: PLC0415
+
+    return AwsPipeline(Settings.from_env())
+
+
+def tree_schedules(pipeline: AwsPipeline) -> TreeSchedules:
+    """EventBridge Scheduler's schedules that start the pipeline's tree syncs."""
+    from freightliner.adapters.aws.tree_schedules import TreeSchedules  # noqa: PLC0415
+    from freightliner.bootstrap.aws_pipeline import required  # noqa: PLC0415
+    from freightliner.settings import ENV_SCHEDULER_ROLE_ARN, ENV_START_TREE_ARN  # noqa: PLC0415
+
+    settings = pipeline.settings
+    return TreeSchedules(
+        pipeline.client("scheduler"),
+        required(settings.start_tree_arn, ENV_START_TREE_ARN),
+        required(settings.scheduler_role_arn, ENV_SCHEDULER_ROLE_ARN),
+        dead_letter_arn=settings.failed_events_arn,
+    )
+
+
+def secret_store(kind: StoreKind, location: str | None) -> SecretStore:
+    """AWS Secrets Manager in a region or GCP Secret Manager in a project, with the default
+    AWS credential chain."""
+    from freightliner.adapters.aws.sessions import AwsClients  # noqa: PLC0415
+    from freightliner.adapters.secret_stores import SecretStores  # noqa: PLC0415
+
+    return SecretStores(AwsClients()).get(kind, location)
