@@ -98,3 +98,35 @@ def test_local_stack_runs_the_pipeline_from_the_command_line(tmp_path: Path) -> 
     finally:
         down = cli("local", "down", "--dir", str(state))
     assert down.returncode == 0 and not (state / "pid").exists()
+
+
+def test_the_readme_walkthrough_works_as_written(tmp_path: Path) -> None:
+    """`local up` pushes the sample image and writes its push event; both invokes succeed."""
+    state = tmp_path / "local"
+    up = cli("local", "up", "--detach", "--dir", str(state))
+    assert up.returncode == 0, up.stdout + up.stderr
+    try:
+        event_file = state / "events" / "ecr-push.json"
+        assert f"pushed {ECR_HOST}/team/app:v1 (sha256:" in up.stdout
+        assert f"next: freightliner invoke on_ecr_push {event_file}" in up.stdout
+        digest = json.loads(event_file.read_text())["detail"]["image-digest"]
+        invoked = cli("invoke", "on_ecr_push", str(event_file), "--dir", str(state))
+        assert invoked.returncode == 0, invoked.stderr
+        assert json.loads(invoked.stdout[invoked.stdout.rindex("{\n") :])["status"] == "enqueued"
+        env = dict(line.split("=", 1) for line in (state / "env").read_text().splitlines())
+        deadline = time.monotonic() + 30
+        while True:  # the poller's replicate copies it to the local GAR
+            mirrored = cli("digest", f"{GAR_HOST}/my-project/apps/team/app:v1", env=env)
+            if mirrored.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert mirrored.stdout.strip() == digest, mirrored.stderr
+        now = cli(
+            "invoke", "replicate_now", str(EVENTS / "replicate-now.json"), "--dir", str(state)
+        )
+        assert now.returncode == 0, now.stderr
+        reply = json.loads(now.stdout[now.stdout.rindex("{\n") :])
+        assert (reply["status"], reply["digest"]) == ("copied", digest)
+    finally:
+        down = cli("local", "down", "--dir", str(state))
+    assert down.returncode == 0 and "local stack stopped" in down.stdout

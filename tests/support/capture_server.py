@@ -22,6 +22,7 @@ class Captured:
     method: str
     path: str
     authorization: str | None
+    user_agent: str | None = None
 
 
 @dataclass
@@ -70,7 +71,12 @@ def _handler(server: CaptureServer) -> type[BaseHTTPRequestHandler]:
                 self.rfile.read(length)
             with server._lock:
                 server.captured.append(
-                    Captured(self.command, self.path, self.headers.get("Authorization"))
+                    Captured(
+                        self.command,
+                        self.path,
+                        self.headers.get("Authorization"),
+                        self.headers.get("User-Agent"),
+                    )
                 )
             reply = server._reply(self.path)
             self.send_response(reply.status)

@@ -37,6 +37,8 @@ class TokenServer:
     url: str = ""
     requests: Counter[str] = field(default_factory=Counter)
     refused: int = 0
+    refresh_token: str = field(default_factory=lambda: "refresh-" + secrets.token_hex(8))
+    refresh_posts: int = 0
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -82,13 +84,26 @@ def start_token_server(directory: Path, user: str, password: str) -> TokenServer
         def log_message(self, format: str, *args: object) -> None:
             return
 
+        def do_POST(self) -> None:
+            """OAuth2 `grant_type=refresh_token` (a docker config `identitytoken`)."""
+            length = int(self.headers.get("Content-Length", "0") or 0)
+            form = parse_qs(self.rfile.read(length).decode())
+            server_state.refresh_posts += 1
+            granted = form.get("grant_type") == ["refresh_token"] and form.get("refresh_token") == [
+                server_state.refresh_token
+            ]
+            self._answer(form.get("scope", [""])[0].split(), form.get("service", []), granted)
+
         def do_GET(self) -> None:
             query = parse_qs(urlparse(self.path).query)
-            scopes = query.get("scope", [])
-            server_state.requests[" ".join(sorted(scopes))] += 1
             header = self.headers.get("Authorization", "")
             expected = base64.b64encode(f"{user}:{password}".encode()).decode()
-            if header != f"Basic {expected}":
+            granted = header == f"Basic {expected}"
+            self._answer(query.get("scope", []), query.get("service", []), granted)
+
+        def _answer(self, scopes: list[str], service: list[str], granted: bool) -> None:
+            server_state.requests[" ".join(sorted(scopes))] += 1
+            if not granted:
                 server_state.refused += 1
                 self.send_response(401)
                 self.send_header("Content-Length", "0")
@@ -103,7 +118,7 @@ def start_token_server(directory: Path, user: str, password: str) -> TokenServer
             claims = {
                 "iss": ISSUER,
                 "sub": user,
-                "aud": query.get("service", [SERVICE])[0],
+                "aud": (service or [SERVICE])[0],
                 "exp": now + 300,
                 "nbf": now - 10,
                 "iat": now,

@@ -46,7 +46,7 @@ import importlib.util, json, sys
 path = sys.argv[1]
 if path == "cli":
     from freightliner.cli import main
-    main._parser()
+    main.build_parser()
 else:
     spec = importlib.util.spec_from_file_location("handler_under_test", path)
     spec.loader.exec_module(importlib.util.module_from_spec(spec))
@@ -108,3 +108,13 @@ def test_a_cold_start_loads_no_sdk_http_client_or_adapter(target: str) -> None:
     heavy = [m for m in loaded if any(m == h or m.startswith(h + ".") for h in HEAVY)]
     assert heavy == []
     assert "freightliner.bootstrap.registry_clients" not in loaded
+    if target == "cli":  # `--help` builds no pydantic model (a quarter of a second)
+        assert [m for m in loaded if m == "pydantic" or m == "freightliner.settings"] == []
+
+
+def test_the_clis_job_statuses_are_the_domains() -> None:
+    """`jobs list --status` spells the statuses out (no pydantic for `--help`): the same set."""
+    from freightliner.cli.sync_commands import JOB_STATUSES  # noqa: PLC0415
+    from freightliner.domain.jobs import JobStatus  # noqa: PLC0415
+
+    assert list(JOB_STATUSES) == [s.value for s in JobStatus]

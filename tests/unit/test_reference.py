@@ -94,7 +94,7 @@ def test_ecr_and_gar_hosts() -> None:
         "ghcr.io/o//app",
         "ghcr.io/o/app/",
         "ghcr.io/o/../app",
-        "ghcr.io/a",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/a",  # ECR: 2 characters at least
         "ghcr.io/" + "a" * 257,
         "ghcr.io/o/app@sha256:abc",
         "ghcr.io/o/app@sha256:" + "A" * 64,
@@ -107,3 +107,17 @@ def test_invalid_references_are_refused_with_the_input_named(text: str) -> None:
     with pytest.raises(InvalidInput) as info:
         Reference.parse(text)
     assert "invalid" in str(info.value) or "unsupported" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["127.0.0.1:5000/x", "localhost:5000/a", "ghcr.io/o/x:1", "quay.io/x@sha256:" + "0" * 64],
+)
+def test_one_character_repositories_follow_the_oci_grammar_off_ecr(text: str) -> None:
+    assert str(Reference.parse(text)) == text
+
+
+def test_ecr_keeps_its_two_character_minimum() -> None:
+    with pytest.raises(InvalidInput, match="2 to 256 characters on ECR"):
+        Reference.parse("123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1")
+    assert Reference.parse("123456789012.dkr.ecr.us-east-1.amazonaws.com/xy:1").repository == "xy"

@@ -91,6 +91,45 @@ def test_deletes_run_only_where_the_rule_mirrors_them() -> None:
     assert rejection_reason(item, event_job(delete), lambda: mirroring) is None
 
 
+MIRRORING = RulesDocument.model_validate(
+    {"rules": [{**RULES.rules[0].model_dump(), "mirror_deletes": True}]}
+)
+UNTAG = ImageEvent(event_id="e-2", action="untag", registry=ECR, repository="team/app", tag="v1")
+
+
+def test_an_untag_runs_where_the_rule_mirrors_deletes_and_nowhere_else() -> None:
+    """An untag (a tag-only GAR DELETE) names the tag, not a digest: its item is authorized
+    against the tagged source the job recorded, only where the rule mirrors deletes."""
+    [item] = plan_event(UNTAG, MIRRORING).items
+    assert item.action == "untag" and item.source == f"{ECR}/team/app:v1"
+    assert rejection_reason(item, event_job(UNTAG), lambda: MIRRORING) is None
+    reason = rejection_reason(item, event_job(UNTAG), rules)
+    assert reason is not None and "no current rule" in reason
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"action": "delete"}, "does not lead to a delete item"),
+        ({"action": "copy"}, "does not lead to a copy item"),
+        ({"source_digest": DIGEST}, "is not the image of event job"),
+        ({"destination": f"{GAR}/p/mirror/team/app:v2"}, "not the tag the event named"),
+    ],
+)
+def test_an_untag_item_its_job_does_not_imply_is_refused(change: dict[str, str], why: str) -> None:
+    [item] = plan_event(UNTAG, MIRRORING).items
+    reason = rejection_reason(item.model_copy(update=change), event_job(UNTAG), lambda: MIRRORING)
+    assert reason is not None and why in reason
+
+
+def test_an_untag_job_does_not_authorize_deleting_or_copying_the_image() -> None:
+    """A push or delete item pinned by digest, sent under an untag job, is refused."""
+    [item] = plan_event(UNTAG, MIRRORING).items
+    pinned = item.model_copy(update={"source": f"{ECR}/team/app@{DIGEST}", "action": "delete"})
+    reason = rejection_reason(pinned, event_job(UNTAG), lambda: MIRRORING)
+    assert reason is not None and "is not the image of event job" in reason
+
+
 SPEC = SyncSpec.model_validate(
     {
         "name": "tree",

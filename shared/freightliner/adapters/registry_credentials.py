@@ -1,7 +1,8 @@
 """Which credentials each registry host gets, as the registries config says: anonymous, basic
 (a password, an environment variable or a secret reference), ECR tokens (through a role where
 one is named), Google credentials (a key file, a secret reference or the application default),
-else the Docker config. Credentials given on the command line are tried first for their host.
+else the auth files (`--authfile`, podman's `auth.json`, the Docker config). Credentials given
+on the command line are tried first for their host.
 
 One provider per host, shared by its registry client and its control-plane readers:
 credentials load once, and a 401 anywhere refreshes them for all.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from functools import cached_property
+from pathlib import Path
 
 from freightliner.adapters.aws.ecr_auth import EcrCredentialProvider, EcrTarget, ecr_target
 from freightliner.adapters.aws.sessions import AwsClients
@@ -43,8 +45,10 @@ class RegistryCredentials:
         aws: AwsClients,
         overrides: dict[str, Credential] | None = None,
         secret_ttl: float = DEFAULT_TTL,
+        auth_file: Path | None = None,
     ) -> None:
         self._registries = registries
+        self._auth_file = auth_file
         self._aws = aws
         self._overrides = dict(overrides or {})
         self._secret_ttl = secret_ttl
@@ -74,7 +78,9 @@ class RegistryCredentials:
             return self.ecr_provider
         if kind is AuthKind.GAR:
             return self._gar_provider(auth)
-        return ChainCredentialProvider([DockerConfigCredentialProvider(), AnonymousProvider()])
+        return ChainCredentialProvider(
+            [DockerConfigCredentialProvider(self._auth_file), AnonymousProvider()]
+        )
 
     def _basic_provider(self, host: str, auth: AuthConfig) -> CredentialProvider:
         if auth.username is None:

@@ -11,25 +11,31 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
     from freightliner.adapters.aws.tree_schedules import TreeSchedules
     from freightliner.adapters.local.sqlite_checkpoints import SqliteCheckpoints
     from freightliner.bootstrap.aws_pipeline import AwsPipeline
     from freightliner.bootstrap.registry_clients import RegistryClients
+    from freightliner.domain.registries import TlsMode
     from freightliner.domain.secrets import StoreKind
     from freightliner.ports.credentials import Credential
     from freightliner.ports.secrets import SecretStore
 
 
 def registry_clients(
-    registries_file: Path | None = None, credentials: dict[str, Credential] | None = None
+    registries_file: Path | None = None,
+    credentials: dict[str, Credential] | None = None,
+    tls: Mapping[str, TlsMode] | None = None,
+    auth_file: Path | None = None,
 ) -> RegistryClients:
-    """Clients for the registries file (or FREIGHTLINER_REGISTRIES), with `credentials` tried
-    first for their hosts; close them when the command ends."""
+    """Clients for the registries file (or FREIGHTLINER_REGISTRIES) with the command line's
+    TLS modes over it, `credentials` tried first for their hosts, then the auth file named
+    (`--authfile`) or the default ones; close them when the command ends."""
     from freightliner.bootstrap.registry_clients import RegistryClients  # noqa: PLC0415
 
-    return RegistryClients.from_environment(registries_file, credentials)
+    return RegistryClients.from_environment(registries_file, credentials, tls, auth_file)
 
 
 def checkpoints(path: Path) -> SqliteCheckpoints:

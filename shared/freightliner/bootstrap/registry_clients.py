@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 
@@ -46,6 +47,8 @@ class RegistryClients:
         retry: RetryPolicy | None = None,
         aws: AwsClients | None = None,
         scan_endpoint: str = DEFAULT_ENDPOINT,
+        *,
+        auth_file: Path | None = None,
     ) -> None:
         self.registries = registries or Registries()
         self._retry = retry or RetryPolicy()
@@ -55,20 +58,27 @@ class RegistryClients:
         self._admins: dict[str, RepositoryAdmin] = {}
         self.aws = aws or AwsClients()
         self._scanners: dict[str, ImageScanner] = {}
-        self.credentials = RegistryCredentials(self.registries, self.aws, credentials, secret_ttl())
+        self.credentials = RegistryCredentials(
+            self.registries, self.aws, credentials, secret_ttl(), auth_file
+        )
 
     @classmethod
     def from_environment(
-        cls, registries_file: Path | None = None, credentials: dict[str, Credential] | None = None
+        cls,
+        registries_file: Path | None = None,
+        credentials: dict[str, Credential] | None = None,
+        tls: Mapping[str, TlsMode] | None = None,
+        auth_file: Path | None = None,
     ) -> RegistryClients:
-        """The CLI's clients: the registries config and the AWS credentials (the default
-        chain, or FREIGHTLINER_AWS_ROLE_ARN / FREIGHTLINER_AWS_CREDENTIALS) the environment
-        names."""
+        """The CLI's clients: the registries config (with the command line's TLS modes over
+        it), the auth file it names, and the AWS credentials (the default chain, or
+        FREIGHTLINER_AWS_ROLE_ARN / FREIGHTLINER_AWS_CREDENTIALS) the environment names."""
         path = registries_file or (
             Path(os.environ[ENV_REGISTRIES]) if os.environ.get(ENV_REGISTRIES) else None
         )
         aws = aws_clients(Settings.from_env())
-        return cls(Registries.load(path), credentials, aws=aws)
+        registries = Registries.load(path).with_tls(tls or {})
+        return cls(registries, credentials, aws=aws, auth_file=auth_file)
 
     # -- ClientSource -------------------------------------------------------------------
 

@@ -12,7 +12,6 @@ import os
 
 from freightliner.bootstrap import cli_root
 from freightliner.domain.errors import InvalidInput
-from freightliner.settings import ENV_DLQ_URL, ENV_FAILED_EVENTS_URL, ENV_QUEUE_URL
 
 DEFAULT_LIMIT = 10_000
 
@@ -24,10 +23,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "redrive", help="replay failed events and move dead-lettered work items back"
     )
     redrive.add_argument(
-        "--failed-events", metavar="URL", help=f"failed-events queue (or ${ENV_FAILED_EVENTS_URL})"
+        "--failed-events",
+        metavar="URL",
+        help="failed-events queue (or $FREIGHTLINER_FAILED_EVENTS_URL)",
     )
-    redrive.add_argument("--dlq", metavar="URL", help=f"dead-letter queue (or ${ENV_DLQ_URL})")
-    redrive.add_argument("--work-queue", metavar="URL", help=f"work queue (or ${ENV_QUEUE_URL})")
+    redrive.add_argument(
+        "--dlq", metavar="URL", help="dead-letter queue (or $FREIGHTLINER_DLQ_URL)"
+    )
+    redrive.add_argument(
+        "--work-queue", metavar="URL", help="work queue (or $FREIGHTLINER_QUEUE_URL)"
+    )
     redrive.add_argument(
         "--limit",
         type=int,
@@ -44,6 +49,11 @@ def run_events_command(args: argparse.Namespace) -> int:
         RedriveReport,
         move_dead_letters,
         replay_failed_events,
+    )
+    from freightliner.settings import (  # noqa: PLC0415 - pydantic: not for --help
+        ENV_DLQ_URL,
+        ENV_FAILED_EVENTS_URL,
+        ENV_QUEUE_URL,
     )
 
     failed = args.failed_events or os.environ.get(ENV_FAILED_EVENTS_URL)

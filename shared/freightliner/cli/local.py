@@ -18,10 +18,52 @@ import time
 from pathlib import Path
 from typing import Any
 
-from freightliner.domain.documents import read_document
-from freightliner.domain.errors import InvalidInput
+from freightliner.domain.errors import FreightlinerError, InvalidInput
 
 DEFAULT_DIR = Path(".freightliner/local")
+SAMPLE_REPOSITORY, SAMPLE_TAG = "team/app", "v1"
+"""What `local up` pushes to the local "ECR": the image `events/replicate-now.json` names."""
+
+
+def push_event_file(directory: Path) -> Path:
+    """Where `local up` writes the ECR push event of the image it pushed."""
+    return directory / "events" / "ecr-push.json"
+
+
+def _push_sample(stack: Any, directory: Path) -> str:
+    """Push the sample image to the local "ECR" and write its push event (the real digest in
+    `events/ecr-push.json`'s shape); returns what to tell the user."""
+    from freightliner.harness.images import RandomBlob  # noqa: PLC0415 - dev tooling
+    from freightliner.harness.local_stack import ECR_HOST  # noqa: PLC0415
+
+    pushed = stack.push_ecr(
+        SAMPLE_REPOSITORY, SAMPLE_TAG, [RandomBlob(16, 1024 * 1024), b"freightliner sample"]
+    )
+    event = {
+        "version": "0",
+        "id": f"local-push-{pushed.digest.split(':')[1][:12]}",
+        "detail-type": "ECR Image Action",
+        "source": "aws.ecr",
+        "account": ECR_HOST.split(".", 1)[0],
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": ECR_HOST.split(".")[3],
+        "resources": [],
+        "detail": {
+            "result": "SUCCESS",
+            "repository-name": SAMPLE_REPOSITORY,
+            "image-digest": pushed.digest,
+            "action-type": "PUSH",
+            "image-tag": SAMPLE_TAG,
+        },
+    }
+    path = push_event_file(directory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(event, indent=2) + "\n")
+    return (
+        f"pushed {ECR_HOST}/{SAMPLE_REPOSITORY}:{SAMPLE_TAG} ({pushed.digest}) to the local ECR\n"
+        f"its push event: {path}\n"
+        f"next: freightliner invoke on_ecr_push {path}"
+    )
 
 
 def read_env(directory: Path) -> dict[str, str]:
@@ -46,6 +88,7 @@ def local_up(directory: Path, detach: bool) -> int:
         while time.monotonic() < deadline and process.poll() is None:
             if (directory / "env").exists():
                 print(f"local stack running (pid {process.pid}); environment in {directory}/env")
+                print((directory / "sample").read_text(), end="")
                 return 0
             time.sleep(0.2)
         raise InvalidInput(f"local stack did not start; see {directory}/stack.log")
@@ -65,10 +108,13 @@ def local_up(directory: Path, detach: bool) -> int:
     signal.signal(signal.SIGINT, stop)
     with LocalStack(directory.resolve() / "stack") as stack:
         stack.apply_env()
+        (directory / "sample").write_text(_push_sample(stack, directory) + "\n")
         (directory / "pid").write_text(str(os.getpid()))
         (directory / "env").write_text("".join(f"{k}={v}\n" for k, v in stack.env.items()))
         print(
-            f"local stack up: ECR {stack.ecr.url}, GAR {stack.gar.url}, moto {stack.moto_url}",
+            f"local stack up: ECR {stack.ecr.url}, GAR {stack.gar.url}, moto {stack.moto_url}\n"
+            + (directory / "sample").read_text(),
+            end="",
             flush=True,
         )
         replicate = load_handler("replicate").handler
@@ -79,7 +125,7 @@ def local_up(directory: Path, detach: bool) -> int:
                 if poll_once(sqs, stack.resources.queue_url, replicate, wait_seconds=1) == 0:
                     time.sleep(0.2)
         finally:
-            for name in ("env", "pid"):
+            for name in ("env", "pid", "sample"):
                 (directory / name).unlink(missing_ok=True)
     print("local stack down", flush=True)
     return 0
@@ -101,6 +147,7 @@ def local_down(directory: Path) -> int:
 
 
 def invoke(function: str, event_file: Path, directory: Path) -> int:
+    from freightliner.domain.documents import read_document  # noqa: PLC0415
     from freightliner.harness.functions import (  # noqa: PLC0415
         cloud_function_client,
         forget_roots,
@@ -127,4 +174,23 @@ def invoke(function: str, event_file: Path, directory: Path) -> int:
             raise InvalidInput(str(exc)) from None
         result = handler(event, LocalContext())
     print(json.dumps(result, indent=2, default=str))
-    return 0
+    return invoke_exit_code(result)
+
+
+def _kinds(cls: type[FreightlinerError]) -> dict[str, int]:
+    found = {cls.kind: cls.exit_code}
+    for sub in cls.__subclasses__():
+        found.update(_kinds(sub))
+    return found
+
+
+def invoke_exit_code(result: Any) -> int:
+    """Non-zero when the handler refused the event (`"status": "rejected"`, the rejecting
+    error's exit code, 2 for bad input) or the function answered an HTTP error (1)."""
+    if not isinstance(result, dict):
+        return 0
+    body = result.get("body") if "http_status" in result else result
+    if isinstance(body, dict) and body.get("status") == "rejected":
+        return _kinds(FreightlinerError).get(str(body.get("error")), InvalidInput.exit_code)
+    status = result.get("http_status")
+    return 1 if isinstance(status, int) and status >= 400 else 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -11,11 +12,24 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from freightliner.bootstrap import cli_root
+from freightliner.cli.completion import add_parser as add_completion_parser
+from freightliner.cli.completion import run_completion_command
 from freightliner.cli.events_commands import add_parser as add_events_parser
 from freightliner.cli.events_commands import run_events_command
 from freightliner.cli.local import DEFAULT_DIR, invoke, local_down, local_up
+from freightliner.cli.manifest_commands import (
+    add_digest_parser,
+    add_inspect_options,
+    run_digest_command,
+    run_manifest_view,
+)
 from freightliner.cli.progress import ConsoleProgress, human_bytes
+from freightliner.cli.registry_access import (
+    add_authfile_option,
+    add_tls_options,
+    credential_hint,
+    open_clients,
+)
 from freightliner.cli.secrets_commands import add_parser as add_secrets_parser
 from freightliner.cli.secrets_commands import run_secrets_command
 from freightliner.cli.sync_commands import add_parsers as add_sync_parsers
@@ -24,6 +38,8 @@ from freightliner.cli.sync_commands import (
     run_sync_command,
     run_tree_command,
 )
+from freightliner.cli.version import VersionFlag, run_version_command
+from freightliner.cli.version import add_parser as add_version_parser
 from freightliner.domain.errors import FreightlinerError, InvalidInput
 
 if TYPE_CHECKING:
@@ -37,13 +53,14 @@ ENV_DEST_CREDS = "FREIGHTLINER_DEST_CREDS"
 EXIT_UNEXPECTED = 70
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="freightliner",
         description="Replicate container images between ECR, Artifact Registry and any OCI "
         "registry.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    parser.add_argument("--version", action=VersionFlag, help="print the version")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
@@ -78,25 +95,51 @@ def _parser() -> argparse.ArgumentParser:
         "--dest-creds", metavar="USER:PASS", help=f"destination credentials (or ${ENV_DEST_CREDS})"
     )
     copy.add_argument("--dry-run", action="store_true", help="show what would be copied")
+    add_tls_options(copy, "src")
+    add_tls_options(copy, "dest")
+    add_authfile_option(copy)
     common(copy)
 
-    inspect = sub.add_parser("inspect", help="media type, digest, platforms and size")
-    inspect.add_argument("reference")
-    inspect.add_argument("--creds", metavar="USER:PASS")
+    inspect = sub.add_parser(
+        "inspect",
+        help="media type, digest, platforms and size (--raw: the manifest, "
+        "--config: the config blob)",
+    )
+    inspect.add_argument("reference", help="host/repository[:tag][@digest]")
+    inspect.add_argument(
+        "--creds",
+        metavar="USER:PASS",
+        help="credentials for this registry (else the registries config or auth files)",
+    )
     common(inspect)
+    add_tls_options(inspect)
+    add_authfile_option(inspect)
+    add_inspect_options(inspect)
+    add_digest_parser(sub)
 
     tags = sub.add_parser("tags", help="list a repository's tags")
     tags.add_argument("repository", help="host/repository")
-    tags.add_argument("--creds", metavar="USER:PASS")
+    tags.add_argument(
+        "--creds",
+        metavar="USER:PASS",
+        help="credentials for this registry (else the registries config or auth files)",
+    )
     common(tags)
+    add_tls_options(tags)
+    add_authfile_option(tags)
     add_sync_parsers(sub)
     add_secrets_parser(sub)
     add_events_parser(sub)
+    add_version_parser(sub)
+    add_completion_parser(sub)
 
     local = sub.add_parser("local", help="the pipeline on this machine (moto + local registries)")
-    local.add_argument("action", choices=["up", "down"])
-    local.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="state directory")
-    local.add_argument("--detach", action="store_true", help="run in the background")
+    local_actions = local.add_subparsers(dest="action", required=True, metavar="ACTION")
+    up = local_actions.add_parser("up", help="start moto and the local registries")
+    up.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="state directory")
+    up.add_argument("--detach", action="store_true", help="run in the background")
+    down = local_actions.add_parser("down", help="stop what `local up --detach` started")
+    down.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="state directory")
 
     invoke = sub.add_parser("invoke", help="run a function's handler once with an event file")
     invoke.add_argument("function", help="on_ecr_push, on_gar_push, replicate, replicate_now, ...")
@@ -134,7 +177,10 @@ def _print_copy(report: CopyReport) -> None:
         f"  blobs       {report.blobs_copied} copied, {report.blobs_mounted} mounted, "
         f"{report.blobs_skipped} present"
     )
-    print(f"  bytes       {human_bytes(report.bytes_copied)} in {report.seconds:.2f}s")
+    if report.status == "planned":
+        print(f"  bytes       {human_bytes(report.bytes_copied)} to copy (dry run: none moved)")
+    else:
+        print(f"  bytes       {human_bytes(report.bytes_copied)} in {report.seconds:.2f}s")
     if report.referrers_copied:
         print(f"  referrers   {report.referrers_copied} copied")
 
@@ -156,12 +202,14 @@ def _run_copy(args: argparse.Namespace) -> int:
     }
     from freightliner.engine.copying.copy import Copier  # noqa: PLC0415 - loads httpx: not for --help
 
-    clients = cli_root.registry_clients(args.registries, credentials)
+    clients = open_clients(args, [(src.registry, "src"), (dst.registry, "dest")], credentials)
     try:
-        with ConsoleProgress(live=None if not args.json else False) as progress:
-            sink = progress if not args.json else None
-            with Copier(clients, options, sink) as copier:
-                report = copier.copy(src, dst)
+        quiet = args.json or args.dry_run  # a dry run moves nothing: no bar to show
+        with (
+            contextlib.nullcontext(None) if quiet else ConsoleProgress() as progress,
+            Copier(clients, options, progress) as copier,
+        ):
+            report = copier.copy(src, dst)
     finally:
         clients.close()
     if args.json:
@@ -172,12 +220,13 @@ def _run_copy(args: argparse.Namespace) -> int:
 
 
 def _run_inspect(args: argparse.Namespace) -> int:
+    if args.raw or args.config or args.platform:
+        return run_manifest_view(args)
     from freightliner.domain.reference import Reference  # noqa: PLC0415
-
-    ref = Reference.parse(args.reference)
     from freightliner.engine.copying.inspect import inspect_image  # noqa: PLC0415 - loads httpx
 
-    clients = cli_root.registry_clients(args.registries, _creds(ref.registry, args.creds))
+    ref = Reference.parse(args.reference)
+    clients = open_clients(args, [(ref.registry, "")], _creds(ref.registry, args.creds))
     try:
         summary = inspect_image(clients.client(ref.registry), ref)
     finally:
@@ -200,7 +249,7 @@ def _run_tags(args: argparse.Namespace) -> int:
     ref = Reference.parse(args.repository)
     if ref.tag or ref.digest:
         raise InvalidInput(f"give a repository without tag or digest, not {args.repository!r}")
-    clients = cli_root.registry_clients(args.registries, _creds(ref.registry, args.creds))
+    clients = open_clients(args, [(ref.registry, "")], _creds(ref.registry, args.creds))
     try:
         tags = list(clients.client(ref.registry).list_tags(ref.repository))
     finally:
@@ -236,11 +285,14 @@ COMMANDS: dict[str, Any] = {
     "events": run_events_command,
     "local": _run_local,
     "invoke": _run_invoke,
+    "digest": run_digest_command,
+    "version": run_version_command,
+    "completion": run_completion_command,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -252,6 +304,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "json", False):
             print(json.dumps(exc.to_dict(), indent=2))
         print(f"freightliner: {exc.kind}: {_one_line(str(exc))}", file=sys.stderr)
+        hint = credential_hint(args, exc)
+        if hint:
+            print(f"freightliner: {_one_line(hint)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("freightliner: interrupted", file=sys.stderr)

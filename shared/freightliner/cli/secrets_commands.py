@@ -27,13 +27,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     actions = secrets.add_subparsers(dest="action", required=True)
 
     def store_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--store", choices=STORES, default="aws")
+        p.add_argument(
+            "--store",
+            choices=STORES,
+            default="aws",
+            help="AWS Secrets Manager or GCP Secret Manager (default aws)",
+        )
         p.add_argument("--region", help="AWS region (default: AWS_REGION)")
         p.add_argument("--project", help="GCP project (default: GOOGLE_CLOUD_PROJECT)")
         p.add_argument("--json", action="store_true", help="print one JSON document")
 
     put = actions.add_parser("put", help="create a secret or add a new version")
-    put.add_argument("name")
+    put.add_argument("name", help="the secret's name")
     source = put.add_mutually_exclusive_group(required=True)
     source.add_argument("--value-file", metavar="FILE", help="the value, as text")
     source.add_argument("--json-file", metavar="FILE", help="a JSON value, checked first")
@@ -41,14 +46,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     store_options(put)
 
     get = actions.add_parser("get", help="show a secret (its value only with --reveal)")
-    get.add_argument("name")
+    get.add_argument("name", help="the secret's name")
     get.add_argument("--version", help="AWS version id or GCP version number")
     get.add_argument("--stage", help="AWS staging label (AWSCURRENT, AWSPREVIOUS, ...)")
     get.add_argument("--reveal", action="store_true", help="print the value itself")
     store_options(get)
 
     delete = actions.add_parser("delete", help="delete a secret (AWS: after a recovery window)")
-    delete.add_argument("name")
+    delete.add_argument("name", help="the secret's name")
     delete.add_argument(
         "--force", action="store_true", help="AWS: no recovery window; GCP: delete the secret"
     )

@@ -13,17 +13,19 @@ from typing import TYPE_CHECKING
 
 from freightliner.bootstrap import cli_root
 from freightliner.cli.progress import TreeConsoleProgress, human_bytes
-from freightliner.domain.documents import read_document
+from freightliner.cli.registry_access import add_authfile_option
 from freightliner.domain.errors import InvalidInput
-from freightliner.domain.jobs import JobStatus, ended
 
 if TYPE_CHECKING:
     from freightliner.adapters.local.sqlite_checkpoints import SqliteCheckpoints
     from freightliner.cli.job_views import JobView
+    from freightliner.domain.jobs import JobStatus
     from freightliner.domain.sync import SyncSpec
     from freightliner.engine.tree.local_sync import TreeReport
 
 DEFAULT_STATE = Path(".freightliner/checkpoints.db")
+JOB_STATUSES = ("ENUMERATING", "RUNNING", "COMPLETE", "COMPLETED_WITH_ERRORS")
+"""`domain.jobs.JobStatus`'s values, spelled out: `--help` builds no pydantic model."""
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,7 +55,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     sync.add_argument(
         "--retry-failed", action="store_true", help="with --resume: run failed images again too"
     )
-    sync.add_argument("--registries", type=Path, metavar="FILE")
+    registries(sync)
     sync.add_argument("--json", action="store_true", help="print one JSON document")
     state(sync)
 
@@ -62,26 +64,66 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="tree syncs on the serverless pipeline: start them now, or apply the sync "
         "file's schedules (EventBridge Scheduler)",
     )
-    tree.add_argument("action", choices=["start", "schedule"])
-    tree.add_argument("file", type=Path, help="sync definition (YAML)")
-    tree.add_argument("--only", action="append", default=[], metavar="NAME")
+    tree_actions = tree.add_subparsers(dest="action", required=True, metavar="ACTION")
+    start = tree_actions.add_parser(
+        "start", help="start the file's syncs as jobs on the pipeline's queue now"
+    )
+    start.add_argument("file", type=Path, help="sync definition (YAML)")
+    start.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="start only these syncs of the file",
+    )
+    schedule = tree_actions.add_parser(
+        "schedule",
+        help="make the EventBridge Scheduler group hold exactly the file's scheduled syncs",
+    )
+    schedule.add_argument("file", type=Path, help="sync definition (YAML)")
+    schedule.set_defaults(only=[])
 
     jobs = sub.add_parser("jobs", help="tree-sync jobs: list, status, resume")
-    jobs.add_argument("action", choices=["list", "status", "resume"])
-    jobs.add_argument("job", nargs="?", help="job id (status, resume)")
-    jobs.add_argument("--retry-failed", action="store_true", help="resume: failed images too")
-    jobs.add_argument(
-        "--status", type=JobStatus, choices=list(JobStatus), help="list: only jobs in this status"
+    job_actions = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def store(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--store",
+            choices=["local", "aws"],
+            help="local: the checkpoint file (sync-… jobs); aws: the pipeline's DynamoDB table "
+            "and queue (FREIGHTLINER_TABLE, FREIGHTLINER_QUEUE_URL). Default: by the job id",
+        )
+        p.add_argument("--json", action="store_true", help="print one JSON document")
+        state(p)
+
+    listing = job_actions.add_parser("list", help="list jobs")
+    listing.add_argument("--status", choices=JOB_STATUSES, help="only jobs in this status")
+    store(listing)
+    listing.set_defaults(job=None)
+
+    status = job_actions.add_parser("status", help="one job's counts and failures")
+    status.add_argument("job", help="job id")
+    store(status)
+
+    resume = job_actions.add_parser(
+        "resume", help="run a job's own definition again, skipping what it finished"
     )
-    jobs.add_argument(
-        "--store",
-        choices=["local", "aws"],
-        help="local: the checkpoint file (sync-… jobs); aws: the pipeline's DynamoDB table "
-        "and queue (FREIGHTLINER_TABLE, FREIGHTLINER_QUEUE_URL). Default: by the job id",
+    resume.add_argument("job", help="job id")
+    resume.add_argument(
+        "--retry-failed", action="store_true", help="run the failed images again too"
     )
-    jobs.add_argument("--registries", type=Path, metavar="FILE")
-    jobs.add_argument("--json", action="store_true")
-    state(jobs)
+    registries(resume)
+    store(resume)
+
+
+def registries(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--registries",
+        type=Path,
+        metavar="FILE",
+        help="registries config (YAML): endpoints, TLS and auth per host",
+    )
+    add_authfile_option(p)
 
 
 def _run(
@@ -90,9 +132,10 @@ def _run(
     store: SqliteCheckpoints,
     resume: str | None,
 ) -> int:
+    from freightliner.domain.jobs import ended  # noqa: PLC0415
     from freightliner.engine.tree.local_sync import Checkpoint, run_sync  # noqa: PLC0415 - loads httpx
 
-    clients = cli_root.registry_clients(args.registries)
+    clients = cli_root.registry_clients(args.registries, auth_file=args.authfile)
     reports: list[TreeReport] = []
     try:
         for spec in specs:
@@ -101,7 +144,7 @@ def _run(
                 job_id = resume or store.create_job(spec.name, spec.model_dump_json())
                 finished = store.finished(job_id, args.retry_failed) if resume else set()
                 checkpoint = Checkpoint(job_id, store, frozenset(finished))
-            with TreeConsoleProgress() as progress:
+            with TreeConsoleProgress(dry_run=args.dry_run) as progress:
                 report = run_sync(
                     spec, clients, dry_run=args.dry_run, progress=progress, checkpoint=checkpoint
                 )
@@ -135,6 +178,7 @@ def _print_reports(reports: list[TreeReport], as_json: bool) -> None:
 
 
 def _specs(args: argparse.Namespace) -> list[SyncSpec]:
+    from freightliner.domain.documents import read_document  # noqa: PLC0415
     from freightliner.domain.sync import parse_sync_file  # noqa: PLC0415
 
     text = read_document(args.file, f"sync file {args.file}")
@@ -153,8 +197,6 @@ def run_tree_command(args: argparse.Namespace) -> int:
     pipeline = cli_root.aws_pipeline()
     specs = _specs(args)
     if args.action == "schedule":
-        if args.only:
-            raise InvalidInput("tree schedule applies the whole file: drop --only")
         schedules = cli_root.tree_schedules(pipeline)
         changes = schedules.apply({s.name: s.schedule for s in specs if s.schedule})
         for verb, names in changes.model_dump().items():
@@ -199,9 +241,13 @@ def _store_of(args: argparse.Namespace) -> str:
     return "local" if not args.job or args.job.startswith("sync-") else "aws"
 
 
+def _status(args: argparse.Namespace) -> JobStatus | None:
+    from freightliner.domain.jobs import JobStatus  # noqa: PLC0415
+
+    return JobStatus(args.status) if args.status else None
+
+
 def run_jobs_command(args: argparse.Namespace) -> int:
-    if not args.job and args.action != "list":
-        raise InvalidInput(f"jobs {args.action} needs a job id")
     if _store_of(args) == "aws":
         return _queued_jobs(args)
     from freightliner.cli.job_views import local_view  # noqa: PLC0415
@@ -214,7 +260,7 @@ def run_jobs_command(args: argparse.Namespace) -> int:
             args.dry_run = False
             return _run(specs, args, store, args.job)
         if args.action == "list":
-            _print_views([local_view(job, []) for job in store.jobs(args.status)], args.json)
+            _print_views([local_view(job, []) for job in store.jobs(_status(args))], args.json)
         else:
             view = local_view(store.summary(args.job), store.failures(args.job))
             _print_status(view, args.json)
@@ -231,7 +277,7 @@ def _queued_jobs(args: argparse.Namespace) -> int:
     pipeline = cli_root.aws_pipeline()
     state = pipeline.state
     if args.action == "list":
-        listed = state.list_jobs(status=args.status)
+        listed = state.list_jobs(status=_status(args))
         _print_views([table_view(job, []) for job in listed], args.json)
         return 0
     if args.action == "status":

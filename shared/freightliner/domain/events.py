@@ -27,14 +27,16 @@ class ImageEvent(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     event_id: str
-    action: Literal["push", "delete"]
+    action: Literal["push", "delete", "untag"]
     registry: str
     repository: str
-    digest: str
+    digest: str = Field(default="", description="empty for an untag: only the tag is gone")
     tag: str | None = None
 
     @property
     def source(self) -> Reference:
+        if self.action == "untag":
+            return Reference(self.registry, self.repository, self.tag)
         return Reference(self.registry, self.repository, None, Digest.parse(self.digest))
 
 
@@ -65,7 +67,7 @@ class EcrImageAction(BaseModel):
         if self.detail.result != "SUCCESS" or self.detail.action_type not in ("PUSH", "DELETE"):
             return None
         Digest.parse(self.detail.image_digest)
-        validate_repository(self.detail.repository_name)
+        validate_repository(self.detail.repository_name, ecr=True)
         if self.detail.image_tag:
             validate_tag(self.detail.image_tag)
         return ImageEvent(
@@ -108,7 +110,7 @@ class ScanFinished(BaseModel):
                 raise InvalidInput(f"scan event: {name!r} is not an ECR repository ARN")
             region, account, name = parts[3], parts[4], parts[5].removeprefix("repository/")
         digest = Digest.parse(self.detail.image_digest)
-        validate_repository(name)
+        validate_repository(name, ecr=True)
         return f"{ecr_registry(account, region)}/{name}@{digest}"
 
 
@@ -120,12 +122,26 @@ class GarNotification(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     action: str
-    digest: str
+    digest: str | None = None
     tag: str | None = None
 
     def image_event(self, message_id: str) -> ImageEvent | None:
+        """A push, a delete, or (a DELETE naming only a tag) an untag."""
         if self.action not in ("INSERT", "DELETE"):
             return None
+        if self.digest is None and self.action == "DELETE" and self.tag:
+            tagged = Reference.parse(self.tag)
+            if tagged.tag is None:
+                raise InvalidInput(f"GAR notification tag {self.tag!r} names no tag")
+            return ImageEvent(
+                event_id=message_id,
+                action="untag",
+                registry=tagged.registry,
+                repository=tagged.repository,
+                tag=tagged.tag,
+            )
+        if self.digest is None:
+            raise InvalidInput(f"GAR {self.action} notification without a digest")
         pinned = Reference.parse(self.digest)
         if pinned.digest is None:
             raise InvalidInput(f"GAR notification digest {self.digest!r} has no @sha256:…")

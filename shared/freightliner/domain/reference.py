@@ -32,9 +32,15 @@ _ECR_RE = re.compile(
 _GAR_RE = re.compile(r"^(?P<location>[a-z0-9-]+)-docker\.pkg\.dev$")
 
 
-def validate_repository(name: str) -> str:
-    if not 2 <= len(name) <= 256:
-        raise InvalidInput(f"invalid repository name {name!r}: must be 2 to 256 characters")
+def validate_repository(name: str, *, ecr: bool = False) -> str:
+    """The OCI distribution name grammar; `ecr` adds ECR's 2-character minimum (other
+    registries, like skopeo and crane, accept `host/x`)."""
+    minimum = 2 if ecr else 1
+    if not minimum <= len(name) <= 256:
+        raise InvalidInput(
+            f"invalid repository name {name!r}: must be {minimum} to 256 characters"
+            + (" on ECR" if ecr else "")
+        )
     if name.startswith("/") or name.endswith("/"):
         raise InvalidInput(f"invalid repository name {name!r}: leading or trailing '/'")
     if ".." in name:
@@ -122,7 +128,7 @@ class Reference:
 
     def __post_init__(self) -> None:
         validate_host(self.registry)
-        validate_repository(self.repository)
+        validate_repository(self.repository, ecr=ecr_host(self.registry) is not None)
         if self.tag is not None:
             validate_tag(self.tag)
         if self.registry == DOCKER_HUB and "/" not in self.repository:

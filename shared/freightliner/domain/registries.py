@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 
@@ -185,6 +186,14 @@ class Registries:
             return cls()
         origin = f"registries config {path}"
         return cls(load_document(read_document(path, origin), origin, RegistriesFile).registries)
+
+    def with_tls(self, modes: Mapping[str, TlsMode]) -> Registries:
+        """These settings with `modes` (host -> TLS mode) replacing the file's: what the
+        command line's `--tls-verify`/`--plain-http` flags say wins."""
+        entries = dict(self._by_host)
+        for host, mode in modes.items():
+            entries[host] = self.get(host).model_copy(update={"tls": mode})
+        return Registries(list(entries.values()))
 
     def hosts(self) -> list[str]:
         return list(self._by_host)

@@ -40,7 +40,7 @@ class TreeEndpoint(BaseModel):
         value = value.strip("/")
         try:
             if value:
-                validate_repository(value if len(value) >= 2 else value + "x")
+                validate_repository(value)
         except InvalidInput as exc:
             raise ValueError(exc.detail.replace("repository name", "prefix")) from None
         return value

@@ -39,13 +39,14 @@ class RepositoryPage(BaseModel):
 
 
 class WorkItem(BaseModel):
-    """One image to copy to one destination, one destination tag to delete, or one
+    """One image to copy to one destination, one destination image to delete or tag to
+    remove (untag), or one
     repository (a page of it) of a tree sync to expand into image items."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: Literal[1] = 1
-    action: Literal["copy", "delete", "repository"] = "copy"
+    action: Literal["copy", "delete", "untag", "repository"] = "copy"
     job_id: str = Field(min_length=1)
     source: str = Field(description="full reference, pinned by digest")
     destination: str = Field(description="destination reference with its tag (or digest)")

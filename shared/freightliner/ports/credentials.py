@@ -24,9 +24,13 @@ class Credential(BaseModel):
 
     username: str
     password: Redacted
+    identity_token: Redacted | None = None
+    """An OAuth2 refresh token (docker config's `identitytoken`): exchanged at the token realm
+    with `grant_type=refresh_token` instead of sending the password."""
 
     def __repr__(self) -> str:
-        return f"Credential(username={self.username!r}, password=[REDACTED])"
+        token = ", identity_token=[REDACTED]" if self.identity_token else ""
+        return f"Credential(username={self.username!r}, password=[REDACTED]{token})"
 
     __str__ = __repr__
 

@@ -6,6 +6,11 @@ from typing import Protocol
 
 
 class ProgressSink(Protocol):
+    def blobs_planned(self, count: int, size: int) -> None:
+        """A manifest tree's blobs are known (before any is checked or moved): the total a
+        bar can show. Called once per image tree copied."""
+        ...
+
     def blob_started(self, digest: str, size: int) -> None: ...
 
     def bytes_moved(self, count: int) -> None: ...
@@ -17,6 +22,9 @@ class ProgressSink(Protocol):
 
 class NullProgress:
     """Reports nothing; the default when nobody is watching."""
+
+    def blobs_planned(self, count: int, size: int) -> None:
+        return None
 
     def blob_started(self, digest: str, size: int) -> None:
         return None

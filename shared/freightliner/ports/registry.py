@@ -72,6 +72,10 @@ class Registry(Protocol):
 
     def delete_manifest(self, repository: str, digest: Digest) -> None: ...
 
+    def delete_tag(self, repository: str, tag: str) -> None:
+        """Remove a tag, keeping the manifest (OCI distribution 1.1 `DELETE` by tag)."""
+        ...
+
     # -- blobs
     def head_blob(self, repository: str, digest: Digest) -> int | None:
         """The blob's size if the repository has it, else None."""

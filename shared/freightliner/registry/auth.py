@@ -159,10 +159,25 @@ class RegistryAuth(httpx.Auth):
         if credential is not None:
             self._check_realm(realm, where)
         headers = {"Authorization": basic_header(credential)} if credential else {}
+        method, form, follow = "GET", None, True
+        if credential is not None and credential.identity_token is not None:
+            # OAuth2 refresh token (docker config `identitytoken`): POSTed, never as Basic,
+            # and to the checked realm only: a 307/308 would re-send the form elsewhere.
+            method, headers, follow = "POST", {}, False
+            form = {
+                "grant_type": "refresh_token",
+                "refresh_token": credential.identity_token.get_secret_value(),
+                "client_id": "freightliner",
+                "service": challenge.params.get("service", ""),
+                "scope": " ".join(scopes),
+            }
+            params = []
         self.token_fetches += 1
         service = f"token service {safe_url(realm)}"
         try:
-            with self._token_client.stream("GET", realm, params=params, headers=headers) as reply:
+            with self._token_client.stream(
+                method, realm, params=params, headers=headers, data=form, follow_redirects=follow
+            ) as reply:
                 status = reply.status_code
                 body = _token_body(reply, status, service, where)
         except httpx.TimeoutException as exc:

@@ -243,6 +243,19 @@ class RegistryClient:
             "DELETE", f"/v2/{repository}/manifests/{digest}", where, ok=(200, 202)
         )
 
+    def delete_tag(self, repository: str, tag: str) -> None:
+        """`DELETE /v2/<name>/manifests/<tag>` (OCI distribution 1.1); registries that only
+        delete by digest (distribution 2.x answers 400 DIGEST_INVALID) raise `Unsupported`."""
+        where = self._where(repository, tag, "DELETE tag")
+        try:
+            self.transport.request(
+                "DELETE", f"/v2/{repository}/manifests/{tag}", where, ok=(200, 202)
+            )
+        except (InvalidInput, DigestMismatch, Unsupported) as exc:
+            raise Unsupported(
+                f"the registry does not delete a tag alone ({exc.detail})", where
+            ) from None
+
     # -- blobs --------------------------------------------------------------------------
 
     def head_blob(self, repository: str, digest: Digest) -> int | None:

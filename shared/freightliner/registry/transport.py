@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from freightliner.about import user_agent
 from freightliner.domain.errors import (
     DigestMismatch,
     Forbidden,
@@ -36,7 +37,7 @@ from freightliner.registry.auth import AUTH_REFRESHED, MOUNT_FROM, RegistryAuth
 from freightliner.registry.retry import RetryPolicy, call_with_retry
 from freightliner.registry.throughput import ThroughputFloor
 
-USER_AGENT = "freightliner/0.1"
+USER_AGENT = user_agent()
 BODY_LIMIT = 1024 * 1024
 """Bodies nobody needs large: upload and push replies, upload status, tokens."""
 ERROR_BODY_LIMIT = 64 * 1024

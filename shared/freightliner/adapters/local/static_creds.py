@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import logging
 import os
@@ -49,29 +50,61 @@ class StaticCredentialProvider:
         return None  # nothing to refresh: the same credentials are all we have
 
 
+ENV_REGISTRY_AUTH_FILE = "REGISTRY_AUTH_FILE"
+
+
 def _docker_config_path() -> Path:
     base = os.environ.get("DOCKER_CONFIG")
     return Path(base) / "config.json" if base else Path.home() / ".docker" / "config.json"
 
 
+def auth_file_locations(auth_file: Path | None = None) -> list[Path]:
+    """Where credentials are looked up, in order, as podman and skopeo do: the file given
+    (`--authfile`), else `$REGISTRY_AUTH_FILE`, else `$XDG_RUNTIME_DIR/containers/auth.json`,
+    `~/.config/containers/auth.json` and the docker config (`$DOCKER_CONFIG/config.json` or
+    `~/.docker/config.json`); the first file with an entry for the registry wins."""
+    if auth_file is not None:
+        return [auth_file]
+    if os.environ.get(ENV_REGISTRY_AUTH_FILE):
+        return [Path(os.environ[ENV_REGISTRY_AUTH_FILE])]
+    found: list[Path] = []
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        found.append(Path(runtime) / "containers" / "auth.json")
+    config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    found.append(Path(config_home) / "containers" / "auth.json")
+    found.append(_docker_config_path())
+    return found
+
+
 class DockerConfigCredentialProvider:
-    """Reads `auths`, `credHelpers` and `credsStore` the way the docker CLI writes them."""
+    """Reads `auths`, `credHelpers` and `credsStore` the way the docker CLI (and podman's
+    `auth.json`) writes them, from the files `auth_file_locations` names."""
 
     def __init__(self, path: Path | None = None) -> None:
         self._path = path
+        self.source: Path | None = None
+        """The file the last credentials found came from (for error messages)."""
 
-    def _load(self) -> dict[str, object]:
-        path = self._path or _docker_config_path()
+    def _load(self, path: Path) -> dict[str, object]:
         try:
             raw = json.loads(path.read_text())
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as exc:
-            raise InvalidInput(f"cannot read docker config {path}: {exc}") from None
+            raise InvalidInput(f"cannot read auth file {path}: {exc}") from None
         return raw if isinstance(raw, dict) else {}
 
     def get(self, registry: str) -> Credential | None:
-        config = self._load()
+        for path in auth_file_locations(self._path):
+            found = self._lookup(self._load(path), registry)
+            if found is not None:
+                self.source = path
+                return found
+        self.source = None
+        return None
+
+    def _lookup(self, config: dict[str, object], registry: str) -> Credential | None:
         keys = [registry, f"https://{registry}", f"http://{registry}"]
         if registry == "docker.io":
             keys += list(_HUB_KEYS)
@@ -98,6 +131,15 @@ class DockerConfigCredentialProvider:
 
 
 def _from_auth_entry(entry: dict[str, object], registry: str) -> Credential | None:
+    token = entry.get("identitytoken")
+    if isinstance(token, str) and token:
+        # `docker login` with a refresh token: `auth` holds the user name with no password.
+        name = "<token>"
+        named = entry.get("auth")
+        if isinstance(named, str) and named:
+            with contextlib.suppress(binascii.Error, UnicodeDecodeError):
+                name = base64.b64decode(named).decode().partition(":")[0] or name
+        return Credential(username=name, password=Redacted(""), identity_token=Redacted(token))
     encoded = entry.get("auth")
     if isinstance(encoded, str) and encoded:
         try:

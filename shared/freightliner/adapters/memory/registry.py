@@ -47,6 +47,7 @@ OPERATIONS = (
     "get_manifest",
     "put_manifest",
     "delete_manifest",
+    "delete_tag",
     "head_blob",
     "open_blob",
     "read_blob_chunk",
@@ -230,6 +231,14 @@ class MemoryRegistry:
             if repo.manifests.pop(digest, None) is None:
                 raise NotFound("manifest unknown", where)
             repo.tags = {tag: d for tag, d in repo.tags.items() if d != digest}
+
+    def delete_tag(self, repository: str, tag: str) -> None:
+        where = self._where(repository, tag, "DELETE tag")
+        self._enter("delete_tag", where)
+        with self._lock:
+            repo = self._existing(repository, where)
+            if repo.tags.pop(tag, None) is None:
+                raise NotFound("tag unknown", where)
 
     # -- blobs --------------------------------------------------------------------------
 

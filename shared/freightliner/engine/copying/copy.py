@@ -228,6 +228,7 @@ class Copier:
         """Copy one manifest tree; returns whether the destination accepted `subject`."""
         plan = _Plan()
         self._plan(route, top, plan, stats, is_top=True)
+        self._planned(plan)
         self._copy_blobs(route, list(plan.blobs.values()), stats)
         if self.options.dry_run:
             stats.add("manifests_pushed", len(plan.manifests))
@@ -247,6 +248,7 @@ class Copier:
         upload the missing ones, then put back any child manifest that is missing."""
         plan = _Plan()
         self._plan(route, top, plan, stats, is_top=True, descend_present=True)
+        self._planned(plan)
         self._copy_blobs(route, list(plan.blobs.values()), stats)
         for fetched in plan.manifests:
             if fetched is top or self.options.dry_run:
@@ -256,6 +258,10 @@ class Copier:
                     route.dst_repo, str(fetched.digest), fetched.data, fetched.media_type
                 )
                 stats.add("manifests_pushed")
+
+    def _planned(self, plan: _Plan) -> None:
+        blobs = plan.blobs.values()
+        self.progress.blobs_planned(len(blobs), sum(blob.size for blob in blobs))
 
     def _plan(
         self,
@@ -354,6 +360,7 @@ class Copier:
         if blob.urls:
             log.info("skipping foreign layer %s (served from its own URLs)", digest.short)
             stats.add("blobs_skipped")
+            self.progress.blob_done(str(digest), blob.size, "skipped")
             return
         avoided = self._mount_or_session(route, blob, stats)
         if isinstance(avoided, _Avoided):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from freightliner.domain.errors import NotFound, Where
+from freightliner.domain.platform import Platform
 from freightliner.domain.reference import Reference
 from freightliner.ports.registry import FetchedManifest, Registry
 
@@ -59,3 +61,39 @@ def inspect_image(client: Registry, ref: Reference) -> ImageSummary:
         )
     summary.size = total
     return summary
+
+
+def resolve_platform(client: Registry, ref: Reference, platform: Platform) -> FetchedManifest:
+    """The image manifest `ref` names: itself, or its index's entry for `platform` (nested
+    indexes followed)."""
+    fetched = client.get_manifest(ref.repository, ref.identifier)
+    seen: set[str] = {str(fetched.digest)}
+    while fetched.manifest.is_index:
+        entry = next(
+            (
+                d
+                for d in fetched.manifest.manifests
+                if d.platform is not None
+                and platform.matches(d.platform.os, d.platform.architecture, d.platform.variant)
+            ),
+            None,
+        )
+        if entry is None:
+            nested = [d for d in fetched.manifest.manifests if d.platform is None]
+            entry = nested[0] if nested else None
+        if entry is None or entry.digest in seen:
+            raise NotFound(
+                f"no manifest for {platform} in the index",
+                Where(ref.registry, ref.repository, ref.identifier, "resolve platform"),
+            )
+        seen.add(entry.digest)
+        fetched = client.get_manifest(ref.repository, entry.digest)
+    return fetched
+
+
+def config_blob(client: Registry, ref: Reference, platform: Platform) -> bytes:
+    """The image config (verified against its digest) of `ref`, for `platform` in an index."""
+    image = resolve_platform(client, ref, platform)
+    config = image.manifest.config
+    assert config is not None  # parse_manifest refuses an image manifest without one
+    return client.get_blob(ref.repository, config.parsed_digest)

@@ -23,7 +23,7 @@ def plan_event(event: ImageEvent, rules: RulesDocument, correlation_id: str = ""
     plan = EventPlan(job_id=job_id)
     source = event.source
     for rule in rules.matching(event.registry, event.repository, event.tag):
-        if event.action == "delete" and not rule.mirror_deletes:
+        if event.action in ("delete", "untag") and not rule.mirror_deletes:
             continue
         plan.rules.append(rule.name)
         for destination in rule.destinations:
@@ -34,7 +34,7 @@ def plan_event(event: ImageEvent, rules: RulesDocument, correlation_id: str = ""
                 None if event.tag or event.action == "push" else source.digest,
             )
             item = WorkItem(
-                action="copy" if event.action == "push" else "delete",
+                action="copy" if event.action == "push" else event.action,
                 job_id=job_id,
                 source=str(source),
                 destination=str(target),

@@ -29,12 +29,12 @@ from freightliner.domain.work import WorkItem
 
 # What each kind of job records on its job record for this check (engine/events/intake.py and
 # engine/tree/fanout.py write them).
-EVENT_SOURCE = "source"  # `<registry>/<repository>@<digest>` of the event's image
-EVENT_ACTION = "action"  # push | delete
+EVENT_SOURCE = "source"  # `<registry>/<repository>@<digest>` (an untag: `...:<tag>`)
+EVENT_ACTION = "action"  # push | delete | untag
 EVENT_TAG = "tag"  # the event's tag, "" for a digest-only event
 TREE_DEFINITION = "definition"  # the SyncSpec as JSON
 
-_ITEM_ACTION = {"push": "copy", "delete": "delete"}
+_ITEM_ACTION = {"push": "copy", "delete": "delete", "untag": "untag"}
 
 
 def rejection_reason(
@@ -89,7 +89,10 @@ def _event_reason(
     destination: Reference,
     rules: RulesDocument,
 ) -> str | None:
-    if item.source != job.detail.get(EVENT_SOURCE) or item.source_digest != str(source.digest):
+    # An untag's source is the tag that went away: no digest on either side.
+    if item.source != job.detail.get(EVENT_SOURCE) or item.source_digest != str(
+        source.digest or ""
+    ):
         return f"source {item.source} is not the image of event job {job.job_id}"
     if item.action != _ITEM_ACTION.get(job.detail.get(EVENT_ACTION, ""), "copy"):
         return f"a {job.detail.get(EVENT_ACTION)} event does not lead to a {item.action} item"
@@ -97,7 +100,8 @@ def _event_reason(
     if EVENT_TAG in job.detail and (destination.tag or "") != job.detail[EVENT_TAG]:
         return f"destination tag {destination.tag!r} is not the tag the event named"
     for rule in rules.matching(source.registry, source.repository, destination.tag):
-        if rule.name != item.rule or (item.action == "delete" and not rule.mirror_deletes):
+        removes = item.action in ("delete", "untag")
+        if rule.name != item.rule or (removes and not rule.mirror_deletes):
             continue
         if not any(_sends_to(allowed, source, destination) for allowed in rule.destinations):
             continue

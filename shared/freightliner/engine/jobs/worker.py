@@ -59,6 +59,18 @@ def _delete(clients: ClientSource, item: WorkItem) -> ItemStatus:
     return ItemStatus.DONE
 
 
+def _untag(clients: ClientSource, item: WorkItem) -> ItemStatus:
+    """Remove the destination tag (the source's tag was deleted, its image kept)."""
+    target = Reference.parse(item.destination)
+    if target.tag is None:
+        raise InvalidInput(f"an untag item names no tag: {item.destination}")
+    client = clients.client(target.registry)
+    if client.head_manifest(target.repository, target.tag) is None:
+        return ItemStatus.SKIPPED
+    client.delete_tag(target.repository, target.tag)
+    return ItemStatus.DONE
+
+
 def process_item(
     item: WorkItem,
     clients: ClientSource,
@@ -112,8 +124,8 @@ def _run(
                 raise InvalidInput("a repository item needs the work queue to expand into")
             closed = expand_repository(item, clients, queue=queue, state=state)
             return ItemOutcome(outcome="done", **base), closed
-        if item.action == "delete":
-            status = _delete(clients, item)
+        if item.action in ("delete", "untag"):
+            status = _delete(clients, item) if item.action == "delete" else _untag(clients, item)
             closed = state.finish(item, status)
             done = status is ItemStatus.DONE
             return ItemOutcome(outcome="done" if done else "skipped", **base), closed

@@ -24,6 +24,7 @@ from freightliner.engine.copying.copy import Copier
 from freightliner.engine.copying.models import CopyOptions
 from freightliner.engine.tree.listing import decide, selected_images, selected_repositories
 from freightliner.ports.checkpoints import CheckpointSink
+from freightliner.ports.progress import ProgressSink
 from freightliner.ports.registry import ClientSource
 
 
@@ -36,7 +37,10 @@ class Checkpoint:
     finished: frozenset[str] = frozenset()
 
 
-class TreeProgress(Protocol):
+class TreeProgress(ProgressSink, Protocol):
+    """A sync's progress: repositories and images, and (as a ProgressSink the shared copier
+    reports to) bytes as they move."""
+
     def repository_found(self) -> None: ...
 
     def repository_done(self) -> None: ...
@@ -247,7 +251,7 @@ def run_sync(
         jobs=spec.concurrency,
         dry_run=dry_run,
     )
-    with Copier(clients, options) as copier:
+    with Copier(clients, options, progress) as copier:
         run = _Run(spec, clients, copier, dry_run=dry_run, progress=progress, checkpoint=checkpoint)
         slots = threading.BoundedSemaphore(spec.concurrency * 2)
         with ThreadPoolExecutor(spec.concurrency, thread_name_prefix="repo") as pool:
