@@ -15,8 +15,8 @@ from freightliner.domain.sync import SyncSpec
 from freightliner.domain.work import TERMINAL
 from freightliner.engine.jobs.resume import resume_job
 from freightliner.engine.jobs.worker import ItemOutcome, process_item
-from freightliner.engine.tree.fanout import start_tree
 from freightliner.engine.tree import fanout as tree_fanout
+from freightliner.engine.tree.fanout import start_tree
 from tests.support.memory_work import (
     MemoryNotifier,
     MemoryQueue,
