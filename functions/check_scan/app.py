@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
-from freightliner.engine.gate.scan_gate import CheckScanRequest, check_scan
 from freightliner.handler_outcomes import Trigger, handles
 from freightliner.lambda_support import task_input
 from freightliner.observability import log_item, logger, metrics, tracer
@@ -22,6 +21,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
+    # The gate's models and decisions load on the first task, not during the cold start.
+    from freightliner.engine.gate.scan_gate import CheckScanRequest, check_scan  # noqa: PLC0415
+
     request = task_input(CheckScanRequest, event, "check_scan input")
     log_item(request.item)
     result = check_scan(request, root.registry_clients)

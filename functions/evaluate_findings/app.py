@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
-from freightliner.engine.gate.scan_gate import ScanTask, evaluate_scan
 from freightliner.handler_outcomes import Trigger, handles
 from freightliner.lambda_support import task_input
 from freightliner.observability import count_verdict, log_item, logger, metrics, tracer
@@ -21,6 +20,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
+    # The gate's models and decisions load on the first task, not during the cold start.
+    from freightliner.engine.gate.scan_gate import ScanTask, evaluate_scan  # noqa: PLC0415
+
     request = task_input(ScanTask, event, "evaluate_findings input")
     log_item(request.item)
     verdict = evaluate_scan(request, root.registry_clients)

@@ -7,9 +7,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
+from freightliner.environment import ENV_GAR_SUBSCRIPTION, ENV_QUEUE_URL, ENV_RULES, ENV_TABLE
 from freightliner.handler_outcomes import Trigger, handles
 from freightliner.observability import count_retry, logger, metrics, tracer
-from freightliner.settings import ENV_GAR_SUBSCRIPTION, ENV_QUEUE_URL, ENV_RULES, ENV_TABLE
 
 
 class ScheduledEvent(BaseModel):

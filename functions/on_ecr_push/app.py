@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from freightliner.bootstrap.lambda_root import lambda_root
 from freightliner.domain.events import EcrImageAction, ImageEvent
-from freightliner.engine.events.intake import IntakeResult
+from freightliner.environment import ENV_QUEUE_URL, ENV_RULES, ENV_TABLE
 from freightliner.handler_outcomes import Trigger, handles
 from freightliner.observability import count_event, logger, metrics, short, tracer
-from freightliner.settings import ENV_QUEUE_URL, ENV_RULES, ENV_TABLE
 
-Accept = Callable[[ImageEvent, str, Any], IntakeResult]
-"""The intake, once per event: `(event, correlation_id, lambda_context) -> IntakeResult`."""
+if TYPE_CHECKING:
+    from freightliner.engine.events.intake import IntakeResult
+
+    # The intake, once per event: `(event, correlation_id, lambda_context) -> IntakeResult`.
+    Accept = Callable[[ImageEvent, str, Any], IntakeResult]
 
 
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)

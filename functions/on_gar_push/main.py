@@ -18,10 +18,10 @@ from cloudevents.http import CloudEvent
 from freightliner.bootstrap.aws_pipeline import AwsPipeline
 from freightliner.bootstrap.cloud_function_root import cloud_function_root
 from freightliner.domain.events import PubSubPush
+from freightliner.environment import ENV_QUEUE_URL, ENV_RULES, ENV_TABLE
 from freightliner.handler_outcomes import Trigger, handles
 from freightliner.invocation import InvocationDeadline
 from freightliner.observability import count_event, logger, short
-from freightliner.settings import ENV_QUEUE_URL, ENV_RULES, ENV_TABLE
 
 if TYPE_CHECKING:
     import flask

@@ -8,9 +8,9 @@ from typing import Any
 from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
 from freightliner.domain.events import ScanFinished
 from freightliner.engine.gate.scan_gate import wake_waiting_gates
+from freightliner.environment import ENV_SCAN_GATE_ARN, ENV_TABLE
 from freightliner.handler_outcomes import Trigger, handles
 from freightliner.observability import count_woken, logger, metrics, tracer
-from freightliner.settings import ENV_SCAN_GATE_ARN, ENV_TABLE
 
 
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)

@@ -9,6 +9,7 @@ from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
 from freightliner.domain.envelopes import SqsBatch
 from freightliner.domain.errors import FreightlinerError
 from freightliner.domain.work import WorkItem
+from freightliner.environment import ENV_QUEUE_URL, ENV_TABLE
 from freightliner.handler_outcomes import Trigger, handles
 from freightliner.lambda_support import VisibilityHeartbeat, retry_delay
 from freightliner.observability import (
@@ -20,7 +21,6 @@ from freightliner.observability import (
     metrics,
     tracer,
 )
-from freightliner.settings import ENV_QUEUE_URL, ENV_TABLE
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch import BatchProcessor

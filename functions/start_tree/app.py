@@ -7,9 +7,9 @@ from typing import Any
 
 from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
 from freightliner.domain.events import StartTreeRequest
+from freightliner.environment import ENV_QUEUE_URL, ENV_SYNCS, ENV_TABLE
 from freightliner.handler_outcomes import Trigger, handles
 from freightliner.observability import logger, metrics, tracer
-from freightliner.settings import ENV_QUEUE_URL, ENV_SYNCS, ENV_TABLE
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
-from freightliner.engine.gate.scan_gate import ParkRequest, park_wait
+from freightliner.environment import ENV_TABLE
 from freightliner.handler_outcomes import Trigger, handles
 from freightliner.lambda_support import task_input
 from freightliner.observability import logger, metrics, tracer
-from freightliner.settings import ENV_TABLE
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -22,6 +21,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
+    # The gate's models and decisions load on the first task, not during the cold start.
+    from freightliner.engine.gate.scan_gate import ParkRequest, park_wait  # noqa: PLC0415
+
     request = task_input(ParkRequest, event, "wait_for_scan input")
     park_wait(request, root.scan_waits)
     logger.info("parked", extra={"image": request.image, "seconds": request.seconds})

@@ -20,6 +20,7 @@ from freightliner.domain.errors import Unavailable
 from freightliner.domain.jobs import JobRecord, JobSummary
 from freightliner.domain.work import GateRequest, ItemStatus, gate_execution_name, job_id_for
 from freightliner.engine.jobs.resume import ResumeReport, resume_job
+from freightliner.environment import ENV_CONTAINER_ANALYSIS_ENDPOINT
 from freightliner.harness import demo_gate
 from freightliner.harness.functions import (
     EVENTS,
@@ -34,7 +35,6 @@ from freightliner.harness.lambda_runtime import LocalContext, drain
 from freightliner.harness.local_stack import ECR_CREDS, ECR_HOST, GAR_HOST, LocalStack
 from freightliner.harness.scan_gate import JOB_EVENT_SOURCE, LocalScanGate, scan_result
 from freightliner.ports.work import ItemRecord
-from freightliner.settings import ENV_CONTAINER_ANALYSIS_ENDPOINT
 from tests.support.container_analysis import container_analysis, discovery
 from tests.support.skopeo import skopeo_digest
 

@@ -13,8 +13,8 @@ import pytest
 
 from freightliner.domain import errors
 from freightliner.domain.events import ScanFinished
+from freightliner.environment import ENV_SCAN_GATE_ARN
 from freightliner.harness.scan_gate import DEFINITION, render_definition
-from freightliner.settings import ENV_SCAN_GATE_ARN
 from tests.unit.test_template import statements, template
 
 PLACEHOLDERS = set(re.findall(r"\$\{([A-Za-z0-9]+)\}", DEFINITION.read_text()))

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from freightliner.adapters.aws.table_schema import TABLE_DEFINITION, TTL_ATTRIBUTE
+from freightliner.environment import DEFAULT_WEB_IDENTITY_AUDIENCE
 from freightliner.harness.aws_resources import MAX_RECEIVE_COUNT
-from freightliner.settings import DEFAULT_WEB_IDENTITY_AUDIENCE
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 from freightliner.adapters.aws.sessions import AwsClients
 from freightliner.domain.errors import InvalidInput
 from freightliner.domain.secrets import RefScheme, SecretRef, StoreKind
+from freightliner.environment import ENV_GCP_SECRETMANAGER_ENDPOINT
 from freightliner.ports.secrets import SecretStore
-from freightliner.settings import ENV_GCP_SECRETMANAGER_ENDPOINT, aws_region
+from freightliner.settings import aws_region
 
 if TYPE_CHECKING:
     from freightliner.adapters.gcp.google_rest import GoogleRest

@@ -81,14 +81,14 @@ class AwsPipeline:
     @cached_property
     def rules(self) -> RulesDocument:
         from freightliner.domain.rules import parse_rules  # noqa: PLC0415
-        from freightliner.settings import ENV_RULES  # noqa: PLC0415
+        from freightliner.environment import ENV_RULES  # noqa: PLC0415
 
         return self.document(required(self.settings.rules, ENV_RULES), parse_rules)
 
     @cached_property
     def queue(self) -> WorkQueue:
         from freightliner.adapters.aws.sqs_queue import SqsWorkQueue  # noqa: PLC0415
-        from freightliner.settings import ENV_QUEUE_URL  # noqa: PLC0415
+        from freightliner.environment import ENV_QUEUE_URL  # noqa: PLC0415
 
         url = required(self.settings.queue_url, ENV_QUEUE_URL)
         return SqsWorkQueue(self.client("sqs"), url)
@@ -96,7 +96,7 @@ class AwsPipeline:
     @cached_property
     def table(self) -> Any:
         """The DynamoDB state table (jobs, items, scan waits, idempotency records)."""
-        from freightliner.settings import ENV_TABLE  # noqa: PLC0415
+        from freightliner.environment import ENV_TABLE  # noqa: PLC0415
 
         name = required(self.settings.table, ENV_TABLE)
         return self.aws.resource("dynamodb", self.settings.region).Table(name)
@@ -137,7 +137,7 @@ class AwsPipeline:
         the event is delivered: `accept(event, correlation_id, lambda_context=None)`."""
         from freightliner.adapters.aws.idempotency import OncePerEvent  # noqa: PLC0415
         from freightliner.engine.events.intake import IntakeResult, accept_event  # noqa: PLC0415
-        from freightliner.settings import ENV_TABLE  # noqa: PLC0415
+        from freightliner.environment import ENV_TABLE  # noqa: PLC0415
 
         def intake(event: ImageEvent, correlation_id: str) -> IntakeResult:
             return accept_event(

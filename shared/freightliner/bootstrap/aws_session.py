@@ -7,7 +7,8 @@ import os
 
 from freightliner.adapters.aws.sessions import AwsClients, CredentialSource
 from freightliner.adapters.credential_refs import DEFAULT_TTL
-from freightliner.settings import ENV_SECRET_TTL, Settings
+from freightliner.environment import ENV_SECRET_TTL
+from freightliner.settings import Settings
 
 
 def secret_ttl() -> float:

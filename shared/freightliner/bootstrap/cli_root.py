@@ -49,7 +49,7 @@ def checkpoints(path: Path) -> SqliteCheckpoints:
         load_or_create_key,
     )
     from freightliner.adapters.local.sqlite_checkpoints import SqliteCheckpoints  # noqa: PLC0415
-    from freightliner.settings import ENV_CHECKPOINT_KEY  # noqa: PLC0415
+    from freightliner.environment import ENV_CHECKPOINT_KEY  # noqa: PLC0415
 
     named = os.environ.get(ENV_CHECKPOINT_KEY)
     key_path = Path(named) if named else default_key_path(os.environ.get("XDG_CONFIG_HOME"))
@@ -68,7 +68,7 @@ def tree_schedules(pipeline: AwsPipeline) -> TreeSchedules:
     """EventBridge Scheduler's schedules that start the pipeline's tree syncs."""
     from freightliner.adapters.aws.tree_schedules import TreeSchedules  # noqa: PLC0415
     from freightliner.bootstrap.aws_pipeline import required  # noqa: PLC0415
-    from freightliner.settings import ENV_SCHEDULER_ROLE_ARN, ENV_START_TREE_ARN  # noqa: PLC0415
+    from freightliner.environment import ENV_SCHEDULER_ROLE_ARN, ENV_START_TREE_ARN  # noqa: PLC0415
 
     settings = pipeline.settings
     return TreeSchedules(

@@ -37,7 +37,7 @@ class LambdaRoot(AwsPipeline):
 
     def gate_to_wake(self) -> ScanGate:
         """The scan gate a scan-finished event wakes; a ConfigurationError where there is none."""
-        from freightliner.settings import ENV_SCAN_GATE_ARN  # noqa: PLC0415
+        from freightliner.environment import ENV_SCAN_GATE_ARN  # noqa: PLC0415
 
         gate = self.gate
         if gate is None:
@@ -57,7 +57,7 @@ class LambdaRoot(AwsPipeline):
             FORBIDDEN_HINT,
             PubSubNotificationSource,
         )
-        from freightliner.settings import ENV_GAR_SUBSCRIPTION  # noqa: PLC0415
+        from freightliner.environment import ENV_GAR_SUBSCRIPTION  # noqa: PLC0415
 
         subscription = required(self.settings.gar_subscription, ENV_GAR_SUBSCRIPTION)
         rest = GoogleRest(
@@ -70,7 +70,7 @@ class LambdaRoot(AwsPipeline):
     def syncs(self) -> SyncFile:
         """The sync file whose tree syncs the schedules start."""
         from freightliner.domain.sync import parse_sync_file  # noqa: PLC0415
-        from freightliner.settings import ENV_SYNCS  # noqa: PLC0415
+        from freightliner.environment import ENV_SYNCS  # noqa: PLC0415
 
         return self.document(required(self.settings.syncs, ENV_SYNCS), parse_sync_file)
 
@@ -84,7 +84,7 @@ class LambdaRoot(AwsPipeline):
 
     def extend_visibility(self, receipt_handle: str, seconds: int) -> None:
         """Keep an SQS message leased (or set when it comes back) for `seconds`."""
-        from freightliner.settings import ENV_QUEUE_URL  # noqa: PLC0415
+        from freightliner.environment import ENV_QUEUE_URL  # noqa: PLC0415
 
         url = required(self.settings.queue_url, ENV_QUEUE_URL)
         self.client("sqs").change_message_visibility(

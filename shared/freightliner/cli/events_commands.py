@@ -50,7 +50,7 @@ def run_events_command(args: argparse.Namespace) -> int:
         move_dead_letters,
         replay_failed_events,
     )
-    from freightliner.settings import (  # noqa: PLC0415 - pydantic: not for --help
+    from freightliner.environment import (  # noqa: PLC0415
         ENV_DLQ_URL,
         ENV_FAILED_EVENTS_URL,
         ENV_QUEUE_URL,

@@ -27,10 +27,10 @@ import httpx
 
 from freightliner.adapters.aws.eventbridge_notifier import SOURCE as JOB_EVENT_SOURCE
 from freightliner.adapters.aws.step_functions_gate import StepFunctionsScanGate
+from freightliner.environment import ENV_EVENT_BUS, ENV_SCAN_GATE_ARN
 from freightliner.harness.functions import REPO, load_handler
 from freightliner.harness.lambda_runtime import LocalContext
 from freightliner.harness.local_stack import ACCOUNT, REGION, LocalStack
-from freightliner.settings import ENV_EVENT_BUS, ENV_SCAN_GATE_ARN
 
 DEFINITION = REPO / "statemachine" / "scan_gate.asl.json"
 TASKS = ("check_scan", "evaluate_findings", "wait_for_scan", "record_gate_outcome")
