@@ -7,37 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from freightliner.adapters.aws.table_schema import TABLE_DEFINITION, TTL_ATTRIBUTE
 from freightliner.environment import DEFAULT_WEB_IDENTITY_AUDIENCE
 from freightliner.harness.aws_resources import MAX_RECEIVE_COUNT
+from freightliner.harness.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """Reads CloudFormation short-form tags as their long form: `!Ref X` is {"Ref": "X"},
-    `!If [c, a, b]` is {"Fn::If": ["c", a, b]}, and so on."""
-
-
-def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _any_tag)
-
-
 @cache  # read-only in every test
 def template() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
-    return loaded
+    return load_template()
 
 
 def test_state_table_matches_the_schema_the_code_uses() -> None:
