@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from freightliner.domain.errors import DigestMismatch, InvalidInput, Where
@@ -87,3 +88,17 @@ def verify_bytes(data: bytes, expected: Digest, where: Where | None = None) -> N
     verifier = DigestVerifier(expected, len(data), where)
     verifier.update(data)
     verifier.verify()
+
+
+def read_verified(chunks: Iterable[bytes], expected: Digest, limit: int, where: Where) -> bytes:
+    """A small blob's chunks joined, refused past `limit` bytes and verified against its
+    digest: what every registry implementation does for `get_blob`."""
+    verifier = DigestVerifier(expected, None, where)
+    parts: list[bytes] = []
+    for chunk in chunks:
+        verifier.update(chunk)
+        parts.append(chunk)
+        if verifier.seen > limit:
+            raise InvalidInput(f"blob larger than {limit} bytes", where)
+    verifier.verify()
+    return b"".join(parts)

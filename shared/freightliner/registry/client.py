@@ -18,7 +18,7 @@ from typing import TypeVar
 import httpx
 
 from freightliner.domain import mediatypes as mt
-from freightliner.domain.digest import Digest, DigestVerifier, verify_bytes
+from freightliner.domain.digest import Digest, DigestVerifier, read_verified, verify_bytes
 from freightliner.domain.errors import (
     DigestMismatch,
     InvalidInput,
@@ -279,16 +279,8 @@ class RegistryClient:
     def get_blob(self, repository: str, digest: Digest, limit: int = 16 * 1024 * 1024) -> bytes:
         """A small blob (a config) read whole and verified."""
         where = self._where(repository, str(digest), "GET blob")
-        verifier = DigestVerifier(digest, None, where)
-        parts: list[bytes] = []
         with self.open_blob(repository, digest) as chunks:
-            for chunk in chunks:
-                verifier.update(chunk)
-                parts.append(chunk)
-                if verifier.seen > limit:
-                    raise InvalidInput(f"blob larger than {limit} bytes", where)
-        verifier.verify()
-        return b"".join(parts)
+            return read_verified(chunks, digest, limit, where)
 
     def mount_blob(self, repository: str, digest: Digest, from_repository: str) -> str | None:
         """Mount from another repository; None when mounted, else the upload URL to use."""
