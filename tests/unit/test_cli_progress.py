@@ -59,14 +59,37 @@ def test_a_sync_counts_bytes_as_they_move() -> None:
     stream = io.StringIO()
     with TreeConsoleProgress(stream, every=0.05) as progress:
         progress.repository_found()
+        progress.images_found(1)
+        progress.blobs_planned(2, 3 * MiB)
         progress.bytes_moved(3 * MiB)  # mid-image: no image finished yet
         assert "images 0 copied" in progress.line() and "3.0 MiB at " in progress.line()
+        assert "ETA" not in progress.line()  # the listing may still find more
         time.sleep(0.2)
         progress.image_done("copied", 3 * MiB)  # not counted twice
+        progress.listing_done()
         progress.repository_done()
     last = stream.getvalue().splitlines()[-1]
-    assert last.startswith("repositories 1/1 | images 1 copied, 0 present, 0 failed | 3.0 MiB ")
-    assert "ETA" not in last  # a streamed listing has no total
+    assert last.startswith(
+        "repositories 1/1 | images 1 copied, 0 present, 0 failed | 3.0 MiB of 3.0 MiB (100%) "
+    )
+
+
+def test_a_sync_estimates_its_byte_total_and_eta_once_listed() -> None:
+    progress = TreeConsoleProgress(io.StringIO(), every=60)
+    for _ in range(2):
+        progress.repository_found()
+    progress.images_found(4)  # the second repository is not listed yet: counts as 4 more
+    progress.listing_done()
+    progress.blobs_planned(3, 10 * MiB)  # the first image: 10 MiB, 4 MiB of it present
+    progress.blob_done("sha256:a", 4 * MiB, "skipped")
+    progress.image_done("skipped", 0)  # the second: already there
+    progress.bytes_moved(2 * MiB)
+    progress.bytes_moved(-1 * MiB)  # a retried chunk is counted once
+    # seen 2 images, 6 MiB to move among them; 6 more images at 3 MiB each: ~24 MiB
+    line = progress.line()
+    assert "1.0 MiB of ~24.0 MiB (4%)" in line and "ETA " in line
+    progress.images_found(2)  # the second repository held 2: 4 more images, 3 MiB each
+    assert "of ~18.0 MiB" in progress.line()
 
 
 def test_a_dry_run_sync_line_claims_no_bytes() -> None:

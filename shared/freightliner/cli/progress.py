@@ -42,20 +42,23 @@ class _Counter:
         self.started = time.monotonic()
         self.total = 0
         self.moved = 0
-        self.total_known = False
+        self.total_known = False  # a copy knows its total once its manifests are read
 
     def rate(self) -> float:
         return self.moved / max(time.monotonic() - self.started, 1e-6)
 
-    def summary(self) -> str:
+    def summary(self, total: int | None, *, approximate: bool = False) -> str:
+        """Bytes moved, of `total` (None: unknown; `approximate`: an estimate) with percent
+        and ETA, and the rate."""
         rate = self.rate()
         text = human_bytes(self.moved)
-        if self.total_known:
-            percent = 100.0 * self.moved / self.total if self.total else 100.0
-            text += f" of {human_bytes(self.total)} ({min(percent, 100.0):.0f}%)"
+        if total is not None:
+            percent = 100.0 * self.moved / total if total else 100.0
+            about = "~" if approximate else ""
+            text += f" of {about}{human_bytes(total)} ({min(percent, 100.0):.0f}%)"
         text += f" at {human_bytes(rate)}/s"
-        if self.total_known and rate > 0 and self.moved < self.total:
-            text += f", ETA {_duration((self.total - self.moved) / rate)}"
+        if total is not None and rate > 0 and self.moved < total:
+            text += f", ETA {_duration((total - self.moved) / rate)}"
         return text
 
 
@@ -183,7 +186,8 @@ class ConsoleProgress:
 
     def line(self) -> str:
         with self.counter.lock:
-            return f"blobs {self.blobs_done}/{self.blobs_total} | {self.counter.summary()}"
+            total = self.counter.total if self.counter.total_known else None
+            return f"blobs {self.blobs_done}/{self.blobs_total} | {self.counter.summary(total)}"
 
     def _print(self) -> None:
         if self.live:
@@ -196,7 +200,14 @@ class ConsoleProgress:
 class TreeConsoleProgress:
     """The TreeProgress of `freightliner sync`: repositories and images as they finish and
     bytes as they move (the shared copier reports every chunk); a live line on a terminal,
-    else a line every 10 s. A sync streams its listing, so its total is unknown: no ETA."""
+    else a line every 10 s.
+
+    A sync streams its listing, so its byte total is an estimate: the bytes to move of every
+    image planned so far, plus, for each image not yet planned, the mean of the images already
+    seen (up-to-date ones count as zero); repositories not yet listed count as the mean of
+    those listed. Once every repository has been found the line shows that total, marked `~`
+    while it is estimated, and an ETA on bytes.
+    """
 
     def __init__(
         self,
@@ -210,6 +221,8 @@ class TreeConsoleProgress:
         self.dry_run = dry_run
         self.counter = _Counter()
         self.found = self.done = self.copied = self.skipped = self.failed = 0
+        self.images_listed = self.images_planned = self.repositories_listed = 0
+        self.listed = False
         self._ticker = _Ticker(EVERY_ON_TERMINAL if self.live else every, self._print)
 
     def __enter__(self) -> TreeConsoleProgress:
@@ -224,6 +237,15 @@ class TreeConsoleProgress:
         with self.counter.lock:
             self.found += 1
 
+    def images_found(self, count: int) -> None:
+        with self.counter.lock:
+            self.images_listed += count
+            self.repositories_listed += 1
+
+    def listing_done(self) -> None:
+        with self.counter.lock:
+            self.listed = True
+
     def repository_done(self) -> None:
         with self.counter.lock:
             self.done += 1
@@ -234,7 +256,9 @@ class TreeConsoleProgress:
 
     # ProgressSink: the copier's bytes, counted as they move
     def blobs_planned(self, count: int, size: int) -> None:
-        return None
+        with self.counter.lock:
+            self.images_planned += 1
+            self.counter.total += size
 
     def blob_started(self, digest: str, size: int) -> None:
         return None
@@ -244,16 +268,35 @@ class TreeConsoleProgress:
             self.counter.moved += count
 
     def blob_done(self, digest: str, size: int, how: str) -> None:
-        return None
+        if how != "copied":  # present or mounted: it does not travel
+            with self.counter.lock:
+                self.counter.total = max(self.counter.total - size, self.counter.moved)
+
+    def _total(self) -> tuple[int | None, bool]:
+        """The bytes this sync moves (lock held), and whether that is an estimate; None
+        while the listing runs."""
+        if not self.listed:
+            return None, False
+        listed = max(self.repositories_listed, self.done)
+        images = self.images_listed + (self.found - listed) * self.images_listed // max(listed, 1)
+        seen = self.images_planned + self.skipped + self.failed
+        unplanned = max(images - seen, 0)
+        if unplanned and not seen:
+            return None, False
+        return self.counter.total + unplanned * self.counter.total // max(seen, 1), unplanned > 0
 
     def line(self) -> str:
         with self.counter.lock:
-            images = (
-                f"images {self.copied} to copy, {self.skipped} present, {self.failed} failed"
-                if self.dry_run
-                else f"images {self.copied} copied, {self.skipped} present, {self.failed} "
-                f"failed | {self.counter.summary()}"
-            )
+            if self.dry_run:
+                images = (
+                    f"images {self.copied} to copy, {self.skipped} present, {self.failed} failed"
+                )
+            else:
+                total, approximate = self._total()
+                images = (
+                    f"images {self.copied} copied, {self.skipped} present, {self.failed} "
+                    f"failed | {self.counter.summary(total, approximate=approximate)}"
+                )
             return f"repositories {self.done}/{self.found} | {images}"
 
     def _print(self, final: bool = False) -> None:

@@ -46,8 +46,11 @@ class LocalRegistry:
         basic_auth: tuple[str, str] | None = None,
         token_auth: TokenAuthSettings | None = None,
         startup_timeout: float = 15.0,
+        *,
+        deletes: bool = True,
     ) -> None:
         self.basic_auth = basic_auth
+        self.deletes = deletes
         self.token_auth = token_auth
         self.startup_timeout = startup_timeout
         self.port = 0
@@ -84,7 +87,7 @@ class LocalRegistry:
             "log: {level: warn, formatter: text}",
             "storage:",
             f"  filesystem: {{rootdirectory: {self.storage_dir}}}",
-            "  delete: {enabled: true}",
+            f"  delete: {{enabled: {'true' if self.deletes else 'false'}}}",
             "  maintenance: {uploadpurging: {enabled: false}}",
             "http:",
             f"  addr: 127.0.0.1:{self.port}",

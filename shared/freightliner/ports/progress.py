@@ -13,7 +13,10 @@ class ProgressSink(Protocol):
 
     def blob_started(self, digest: str, size: int) -> None: ...
 
-    def bytes_moved(self, count: int) -> None: ...
+    def bytes_moved(self, count: int) -> None:
+        """`count` more bytes sent; negative when a failed attempt's bytes are to be sent
+        again, so a retried blob is counted once."""
+        ...
 
     def blob_done(self, digest: str, size: int, how: str) -> None:
         """`how` is one of "copied", "mounted", "skipped"."""

@@ -39,6 +39,7 @@ from freightliner.ports.registry import (
 from freightliner.registry.auth import safe_url
 from freightliner.registry.retry import call_with_retry
 from freightliner.registry.transport import CredentialsRefreshed, RegistryTransport, Reply
+from freightliner.registry.untag import delete_tag_by_placeholder
 
 __all__ = [
     "BlobSource",
@@ -244,17 +245,16 @@ class RegistryClient:
         )
 
     def delete_tag(self, repository: str, tag: str) -> None:
-        """`DELETE /v2/<name>/manifests/<tag>` (OCI distribution 1.1); registries that only
-        delete by digest (distribution 2.x answers 400 DIGEST_INVALID) raise `Unsupported`."""
+        """`DELETE /v2/<name>/manifests/<tag>` (OCI distribution 1.1); where the registry only
+        deletes by digest (distribution 2.x answers 400 DIGEST_INVALID), through a placeholder
+        manifest (`registry.untag`)."""
         where = self._where(repository, tag, "DELETE tag")
         try:
             self.transport.request(
                 "DELETE", f"/v2/{repository}/manifests/{tag}", where, ok=(200, 202)
             )
         except (InvalidInput, DigestMismatch, Unsupported) as exc:
-            raise Unsupported(
-                f"the registry does not delete a tag alone ({exc.detail})", where
-            ) from None
+            delete_tag_by_placeholder(self, repository, tag, where, exc.detail)
 
     # -- blobs --------------------------------------------------------------------------
 

@@ -223,3 +223,38 @@ def test_an_image_missing_at_the_source_is_not_found(registries: MemoryRegistrie
     with pytest.raises(NotFound) as raised:
         copy(registries, f"{SRC}/team/app:v1", f"{DST}/team/app:v1")
     assert not raised.value.retryable and raised.value.where.registry == SRC
+
+
+class CountedBytes:
+    """A ProgressSink that keeps the net bytes the copier reported."""
+
+    def __init__(self) -> None:
+        self.moved = 0
+
+    def blobs_planned(self, count: int, size: int) -> None:
+        return None
+
+    def blob_started(self, digest: str, size: int) -> None:
+        return None
+
+    def bytes_moved(self, count: int) -> None:
+        self.moved += count
+
+    def blob_done(self, digest: str, size: int, how: str) -> None:
+        return None
+
+
+def test_a_blob_retried_after_a_reset_counts_its_bytes_once(
+    registries: MemoryRegistries, src: MemoryRegistry, dst: MemoryRegistry
+) -> None:
+    image = push_image(src, "team/app", "v1", [layer(1, 20_000)])
+    dst.faults.fail("patch_upload", Unavailable, after=2)  # the third 4 kB chunk is reset
+    progress = CountedBytes()
+    options = CopyOptions()
+    with Copier(registries, options, progress) as copier:
+        report = copier.copy(
+            Reference.parse(f"{SRC}/team/app:v1"), Reference.parse(f"{DST}/mirror/app:v1")
+        )
+    assert dst.faults.pending("patch_upload") == 0
+    assert report.bytes_copied == progress.moved
+    assert progress.moved == len(layer(1, 20_000)) + len(src.get_blob("team/app", image.blobs[0]))

@@ -380,6 +380,8 @@ class Copier:
 
         def attempt() -> None:
             nonlocal location
+            if moved[0]:  # a failed attempt's bytes are sent again: count them once
+                self.progress.bytes_moved(-moved[0])
             moved[0] = 0
             try:
                 route.dest.upload_blob(

@@ -43,6 +43,14 @@ class TreeProgress(ProgressSink, Protocol):
 
     def repository_found(self) -> None: ...
 
+    def images_found(self, count: int) -> None:
+        """A repository's listing selected `count` images."""
+        ...
+
+    def listing_done(self) -> None:
+        """Every repository has been found: the image count is final once each is listed."""
+        ...
+
     def repository_done(self) -> None: ...
 
     def image_done(self, outcome: str, bytes_copied: int) -> None: ...
@@ -125,6 +133,8 @@ class _Run:
         except FreightlinerError as exc:
             self._fail(repository, None, str(exc), exc.kind)
             return
+        if self.progress:
+            self.progress.images_found(len(images))
         target = self.spec.destination_repository(repository)
         for image in images:
             src = Reference(self.spec.source.registry, repository, image.tag)
@@ -264,6 +274,8 @@ def run_sync(
                 future: Future[None] = pool.submit(run.sync_repository, repository)
                 future.add_done_callback(lambda _f: run.repository_finished(slots))
             run.enumerated = True
+            if progress:
+                progress.listing_done()
     run.save_progress()
     run.report.plan.sort(key=lambda p: p.source)
     run.report.failures.sort(key=lambda f: (f.repository, f.tag or ""))
