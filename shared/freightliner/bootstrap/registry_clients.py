@@ -33,6 +33,7 @@ from freightliner.ports.scans import ImageScanner
 from freightliner.registry.auth import RegistryAuth
 from freightliner.registry.client import RegistryClient
 from freightliner.registry.retry import RetryPolicy
+from freightliner.registry.tls import tls_context
 from freightliner.registry.transport import RegistryTransport
 from freightliner.settings import Settings
 
@@ -157,7 +158,7 @@ class RegistryClients:
         config = self.registries.get(host)
         tls = self.registries.tls(host)
         verify = tls is not TlsMode.INSECURE
-        token_client = httpx.Client(verify=verify, timeout=30.0, follow_redirects=True)
+        token_client = httpx.Client(verify=tls_context(verify), timeout=30.0, follow_redirects=True)
         auth = RegistryAuth(host, self.credentials.provider(host), token_client)
         transport = RegistryTransport(
             host,

@@ -36,6 +36,7 @@ from freightliner.domain.registries import TransferLimits
 from freightliner.registry.auth import AUTH_REFRESHED, MOUNT_FROM, RegistryAuth
 from freightliner.registry.retry import RetryPolicy, call_with_retry
 from freightliner.registry.throughput import ThroughputFloor
+from freightliner.registry.tls import tls_context
 
 USER_AGENT = user_agent()
 BODY_LIMIT = 1024 * 1024
@@ -164,7 +165,7 @@ class RegistryTransport:
         self._client = httpx.Client(
             base_url=self.endpoint,
             auth=auth,
-            verify=verify_tls,
+            verify=tls_context(verify_tls),
             timeout=httpx.Timeout(self.limits.read_timeout, connect=self.limits.connect_timeout),
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
