@@ -1,0 +1,115 @@
+"""Large uploads that outlive one invocation.
+
+A blob at or above the threshold records its upload session (the registry's URL and the
+bytes it acknowledged) with its work item after every chunk. A later attempt, in this
+invocation or another, asks the registry how much of that session it holds and continues
+from there; a session the registry has forgotten, or reports inconsistently, is dropped and
+the upload starts over. Nothing is trusted for content: the source is read again from its
+start and hashed whole, and the registry checks the digest the final PUT names.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from freightliner.domain.digest import Digest
+from freightliner.domain.errors import DigestMismatch, NotFound
+from freightliner.domain.uploads import UploadOwner, UploadPaused, UploadSession
+from freightliner.ports.registry import BlobSource, Registry
+from freightliner.ports.uploads import UploadSessions
+
+log = logging.getLogger(__name__)
+
+
+def _never() -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """Stop when fewer than `margin` seconds are left of this invocation (`remaining`
+    reports them: Lambda's context, or `InvocationDeadline` where the runtime gives none)."""
+
+    remaining: Callable[[], float]
+    margin: float
+
+    def near(self) -> bool:
+        return self.remaining() <= self.margin
+
+
+@dataclass(frozen=True)
+class Resumable:
+    """What lets one work item's large uploads continue elsewhere: where their sessions are
+    kept, the size from which a blob is resumable, and when to stop between chunks."""
+
+    sessions: UploadSessions
+    owner: UploadOwner
+    threshold: int
+    stop: Callable[[], bool] = field(default=_never)
+
+    def applies(self, size: int) -> bool:
+        return size >= self.threshold
+
+
+@dataclass(frozen=True)
+class ResumePolicy:
+    """A worker's resumption settings; `for_item` binds them to the item it runs."""
+
+    sessions: UploadSessions
+    threshold: int
+    deadline: Deadline | None = None
+
+    def for_item(self, owner: UploadOwner) -> Resumable:
+        stop = self.deadline.near if self.deadline is not None else _never
+        return Resumable(self.sessions, owner, self.threshold, stop)
+
+
+def upload_resumable(
+    dest: Registry,
+    repository: str,
+    digest: Digest,
+    size: int,
+    source: BlobSource,
+    *,
+    resumable: Resumable,
+    location: str | None = None,
+    on_bytes: Callable[[int], None] | None = None,
+) -> None:
+    """Upload one blob, continuing its recorded session where the registry still holds it.
+    `location`: a session the registry already opened (a refused mount), used when there is
+    nothing to continue. Raises `UploadPaused` (the session recorded) when `stop` says so."""
+    sessions, owner, key = resumable.sessions, resumable.owner, str(digest)
+    offset = 0
+    stored = sessions.get(owner, key)
+    if stored is not None:
+        held = dest.upload_offset(repository, stored.location) if stored.size == size else None
+        if held is not None and held <= size:
+            location, offset = stored.location, held
+            log.info("upload of %s continues at byte %d of %d", digest.short, held, size)
+        else:
+            log.info("upload session of %s is gone or inconsistent: starting over", digest.short)
+            sessions.drop(owner, key)
+
+    def record(at: str, acknowledged: int) -> None:
+        sessions.save(owner, UploadSession(digest=key, size=size, location=at, offset=acknowledged))
+
+    try:
+        dest.upload_blob(
+            repository,
+            digest,
+            size,
+            source,
+            location=location,
+            on_bytes=on_bytes,
+            offset=offset,
+            on_chunk=record,
+            stop=resumable.stop,
+        )
+    except UploadPaused:
+        raise
+    except (DigestMismatch, NotFound):
+        sessions.drop(owner, key)  # bad bytes, or a session lost mid-way: start over next time
+        raise
+    sessions.drop(owner, key)
