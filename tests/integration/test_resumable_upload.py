@@ -14,14 +14,13 @@ import pytest
 
 from freightliner.adapters.memory.uploads import MemoryUploadSessions
 from freightliner.bootstrap.registry_clients import RegistryClients
-from freightliner.domain.digest import Digest
 from freightliner.domain.reference import Reference
 from freightliner.domain.registries import Registries, RegistryConfig
 from freightliner.domain.uploads import UploadOwner, UploadPaused, UploadSession
 from freightliner.engine.copying.copy import Copier
 from freightliner.engine.copying.models import CopyReport
 from freightliner.engine.copying.resumable import Resumable
-from freightliner.harness.images import Pusher, Pushed, RandomBlob
+from freightliner.harness.images import Pushed, Pusher, RandomBlob
 from freightliner.harness.registry import LocalRegistry, free_port
 from freightliner.ports.progress import NullProgress
 
