@@ -54,13 +54,8 @@ def handle_record(record: SQSRecord, root: LambdaRoot, context: Any = None) -> d
     from freightliner.engine.jobs.worker import process_item  # noqa: PLC0415 - loads httpx: first use
 
     item = WorkItem.model_validate_json(record.body)
-    deadline = (
-        Deadline(
-            lambda: context.get_remaining_time_in_millis() / 1000, root.settings.handoff_margin
-        )
-        if context is not None
-        else None
-    )
+    margin = root.settings.handoff_margin
+    deadline = Deadline.of(context, margin) if context is not None else None
     resume = ResumePolicy(root.uploads, root.settings.resumable_upload_bytes, deadline)
     log_item(item)
     try:

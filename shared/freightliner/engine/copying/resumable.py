@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from freightliner.domain.digest import Digest
 from freightliner.domain.errors import DigestMismatch, NotFound
@@ -27,13 +28,23 @@ def _never() -> bool:
     return False
 
 
+class InvocationClock(Protocol):
+    """Lambda's context, or `InvocationDeadline` where the runtime hands none."""
+
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class Deadline:
     """Stop when fewer than `margin` seconds are left of this invocation (`remaining`
-    reports them: Lambda's context, or `InvocationDeadline` where the runtime gives none)."""
+    reports them)."""
 
     remaining: Callable[[], float]
     margin: float
+
+    @classmethod
+    def of(cls, invocation: InvocationClock, margin: float) -> Deadline:
+        return cls(lambda: invocation.get_remaining_time_in_millis() / 1000, margin)
 
     def near(self) -> bool:
         return self.remaining() <= self.margin
