@@ -105,8 +105,9 @@ def test_an_interrupted_upload_continues_in_a_new_invocation(
     assert sessions.sessions == {}
 
 
+@pytest.mark.parametrize("lost", ["cancelled", "state-token-tampered"])
 def test_a_session_the_registry_forgot_starts_over(
-    registry: LocalRegistry, dest_registry: LocalRegistry, image: Pushed
+    registry: LocalRegistry, dest_registry: LocalRegistry, image: Pushed, lost: str
 ) -> None:
     sessions = MemoryUploadSessions()
     src, dst = f"{registry.host}/team/big:v1", f"{dest_registry.host}/mirror/big:v1"
@@ -114,7 +115,11 @@ def test_a_session_the_registry_forgot_starts_over(
         Invocation(sessions, registry.host, dest_registry.host).copy(src, dst, stop_after=4)
     session = sessions.get(OWNER, LAYER.digest())
     assert session is not None and session.offset == 2 * CHUNK
-    httpx.delete(session.location).raise_for_status()  # the registry drops the upload
+    if lost == "cancelled":
+        httpx.delete(session.location).raise_for_status()  # the registry drops the upload
+    else:  # the recorded URL's state no longer matches what the registry signed
+        tampered = str(httpx.URL(session.location).copy_set_param("_state", "Zm9yZ2Vk"))
+        sessions.save(OWNER, session.model_copy(update={"location": tampered}))
     resumed = Invocation(sessions, registry.host, dest_registry.host)
     report = resumed.copy(src, dst)
     assert report.digest == image.digest and report.bytes_copied == LAYER.size

@@ -95,10 +95,6 @@ class _Upload:
             yield piece
 
 
-class _Forgotten(Exception):
-    """The registry no longer knows an upload session."""
-
-
 def _next_link(response: Reply) -> str | None:
     match = _LINK_RE.search(response.headers.get("Link", ""))
     return match.group(1) if match else None
@@ -360,9 +356,11 @@ class RegistryClient:
             )
             return None
         try:
-            return self._upload_status(absolute, where, missing_ok=True)[1]
-        except _Forgotten:
+            response = self.transport.request("GET", absolute, where, ok=(204,), missing_ok=True)
+        except InvalidInput as exc:  # e.g. a session state token the registry no longer takes
+            log.info("%s refused a recorded upload session (%s); not resumed", self.host, exc)
             return None
+        return _received(response, where) if response is not None else None
 
     def retrying(self, operation: Callable[[], T]) -> T:
         return call_with_retry(operation, self.transport.retry)
@@ -440,21 +438,11 @@ class RegistryClient:
             f"upload kept losing its place after {MAX_UPLOAD_RESTARTS} restarts", where
         )
 
-    def _upload_status(
-        self, location: str, where: Where, *, missing_ok: bool = False
-    ) -> tuple[str, int]:
-        """Ask the registry how much of an upload it holds (after a 416, or to resume one);
-        `missing_ok`: a forgotten session raises `_Forgotten` instead of `NotFound`."""
-        response = self.transport.request("GET", location, where, ok=(204,), missing_ok=missing_ok)
-        if response is None:
-            raise _Forgotten
-        received = response.headers.get("Range", "")
-        match = _RANGE_RE.match(received)
-        if received and not match:
-            raise Unavailable(f"registry sent an unreadable upload Range {received!r}", where)
-        # "0-N" is inclusive; registries spell an empty upload "0-0" or "0--1".
-        offset = int(match.group(1)) + 1 if match and int(match.group(1)) > 0 else 0
-        return self._location(response, where, default=location), offset
+    def _upload_status(self, location: str, where: Where) -> tuple[str, int]:
+        """Ask the registry how much of an upload it holds (after a 416)."""
+        response = self.transport.request("GET", location, where, ok=(204,))
+        assert response is not None
+        return self._location(response, where, default=location), _received(response, where)
 
     def _location(self, response: Reply | httpx.Response, where: Where, default: str = "") -> str:
         location = response.headers.get("Location") or default
@@ -524,6 +512,16 @@ class RegistryClient:
         if self.head_manifest(repository, tag) is None:
             return None
         return self.get_manifest(repository, tag)
+
+
+def _received(response: Reply, where: Where) -> int:
+    """The bytes an upload session holds, from its status reply's `Range`."""
+    received = response.headers.get("Range", "")
+    match = _RANGE_RE.match(received)
+    if received and not match:
+        raise Unavailable(f"registry sent an unreadable upload Range {received!r}", where)
+    # "0-N" is inclusive; registries spell an empty upload "0-0" or "0--1".
+    return int(match.group(1)) + 1 if match and int(match.group(1)) > 0 else 0
 
 
 def _page_items(response: Reply, key: str, where: Where) -> list[str]:
