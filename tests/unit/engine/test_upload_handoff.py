@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import pytest
 
-from freightliner.adapters.memory.registry import MemoryRegistries
+from freightliner.adapters.memory.registry import MemoryRegistries, MemoryRegistry
 from freightliner.adapters.memory.uploads import MemoryUploadSessions
 from freightliner.domain.digest import Digest
 from freightliner.domain.errors import Timeout
 from freightliner.domain.events import ImageEvent
 from freightliner.domain.rules import RulesDocument, parse_rules
+from freightliner.domain.uploads import UploadOwner, UploadSession
 from freightliner.domain.work import ItemStatus, WorkItem
-from freightliner.engine.copying.resumable import Deadline, ResumePolicy
+from freightliner.engine.copying.resumable import (
+    Deadline,
+    Resumable,
+    ResumePolicy,
+    upload_resumable,
+)
 from freightliner.engine.events.intake import accept_event
 from freightliner.engine.jobs.worker import ItemOutcome, process_item
 from tests.support.memory_work import (
@@ -22,7 +28,7 @@ from tests.support.memory_work import (
     MemoryRejectionLog,
     MemoryStateStore,
 )
-from tests.support.oci_images import Image, layer, push_image
+from tests.support.oci_images import Image, layer, push_image, source_of
 
 SRC, DST = "src.test", "dst.test"
 CHUNK = 64 * 1024
@@ -169,3 +175,32 @@ def test_without_a_deadline_a_large_upload_completes_and_leaves_no_session() -> 
     )
     assert outcome.outcome == "done" and LAYER < outcome.bytes < LAYER + CHUNK
     assert pipeline.sessions.saves == LAYER // CHUNK and pipeline.sessions.sessions == {}
+
+
+@pytest.mark.parametrize("recorded", ["another size", "more than the blob"])
+def test_an_inconsistent_session_starts_over(recorded: str) -> None:
+    registry = MemoryRegistry("dst.test", chunk_size=CHUNK)
+    data = layer(3, 2 * CHUNK + 10)
+    digest = Digest.of(data)
+    location = registry.start_upload("mirror/app")
+    held = 3 * CHUNK if recorded == "more than the blob" else CHUNK
+    registry.patch_upload(location, 0, layer(4, held))
+    size = len(data) + 1 if recorded == "another size" else len(data)
+    sessions = MemoryUploadSessions()
+    owner = UploadOwner("job", "item")
+    sessions.save(
+        owner, UploadSession(digest=str(digest), size=size, location=location, offset=held)
+    )
+    sent: list[int] = []
+    resumable = Resumable(sessions, owner, threshold=CHUNK)
+    upload_resumable(
+        registry,
+        "mirror/app",
+        digest,
+        len(data),
+        source_of(data),
+        resumable=resumable,
+        on_bytes=sent.append,
+    )
+    assert sum(sent) == len(data) and registry.get_blob("mirror/app", digest) == data
+    assert sessions.sessions == {}
