@@ -9,7 +9,7 @@ import pytest
 from freightliner.adapters.memory.registry import MemoryRegistries, MemoryRegistry
 from freightliner.adapters.memory.uploads import MemoryUploadSessions
 from freightliner.domain.digest import Digest
-from freightliner.domain.errors import Timeout
+from freightliner.domain.errors import NotFound, Timeout, Unavailable
 from freightliner.domain.events import ImageEvent
 from freightliner.domain.rules import RulesDocument, parse_rules
 from freightliner.domain.uploads import UploadOwner, UploadSession
@@ -204,3 +204,28 @@ def test_an_inconsistent_session_starts_over(recorded: str) -> None:
     )
     assert sum(sent) == len(data) and registry.get_blob("mirror/app", digest) == data
     assert sessions.sessions == {}
+
+
+def test_a_session_lost_mid_way_is_retried_from_the_start_not_failed() -> None:
+    registry = MemoryRegistry("dst.test", chunk_size=CHUNK)
+    data = layer(5, 3 * CHUNK)
+    digest = Digest.of(data)
+    sessions = MemoryUploadSessions()
+    resumable = Resumable(sessions, UploadOwner("job", "item"), threshold=CHUNK)
+    registry.faults.fail("patch_upload", NotFound, after=1)
+    with pytest.raises(Unavailable, match="lost the upload session"):
+        upload_resumable(
+            registry, "mirror/app", digest, len(data), source_of(data), resumable=resumable
+        )
+    assert sessions.sessions == {}
+    source = MemoryRegistry("src.test")
+    source.faults.fail("open_blob", NotFound)  # the source's blob is gone: that stays permanent
+    with pytest.raises(NotFound):
+        upload_resumable(
+            registry,
+            "mirror/app",
+            digest,
+            len(data),
+            lambda: source.open_blob("team/app", digest),
+            resumable=resumable,
+        )

@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from freightliner.domain.digest import Digest
-from freightliner.domain.errors import DigestMismatch, NotFound
+from freightliner.domain.errors import DigestMismatch, NotFound, Unavailable
 from freightliner.domain.uploads import UploadOwner, UploadPaused, UploadSession
 from freightliner.ports.registry import BlobSource, Registry
 from freightliner.ports.uploads import UploadSessions
 
 log = logging.getLogger(__name__)
+SESSION_OPERATIONS = ("PATCH blob", "PUT blob")
+"""Where a session the registry lost mid-way shows (another delivery of the same item may
+have finished it, or the registry purged it): retried from the start, not a missing image."""
 
 
 def _never() -> bool:
@@ -120,7 +123,15 @@ def upload_resumable(
         )
     except UploadPaused:
         raise
-    except (DigestMismatch, NotFound):
-        sessions.drop(owner, key)  # bad bytes, or a session lost mid-way: start over next time
+    except DigestMismatch:
+        sessions.drop(owner, key)  # bad bytes: start over next time
+        raise
+    except NotFound as exc:
+        sessions.drop(owner, key)
+        if exc.where.registry == dest.host and exc.where.operation in SESSION_OPERATIONS:
+            raise Unavailable(
+                f"the registry lost the upload session mid-way ({exc.detail}); starting over",
+                exc.where,
+            ) from None
         raise
     sessions.drop(owner, key)
