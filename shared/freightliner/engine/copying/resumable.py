@@ -17,7 +17,7 @@ from typing import Protocol
 
 from freightliner.domain.digest import Digest
 from freightliner.domain.errors import DigestMismatch, NotFound, Unavailable
-from freightliner.domain.uploads import UploadOwner, UploadPaused, UploadSession
+from freightliner.domain.uploads import UploadOwner, UploadSession
 from freightliner.ports.registry import BlobSource, Registry
 from freightliner.ports.uploads import UploadSessions
 
@@ -93,7 +93,8 @@ def upload_resumable(
 ) -> None:
     """Upload one blob, continuing its recorded session where the registry still holds it.
     `location`: a session the registry already opened (a refused mount), used when there is
-    nothing to continue. Raises `UploadPaused` (the session recorded) when `stop` says so."""
+    nothing to continue. `UploadPaused` (the session recorded) passes through when `stop`
+    says so; a paused session, or one that failed retryably, is kept for the next attempt."""
     sessions, owner, key = resumable.sessions, resumable.owner, str(digest)
     offset = 0
     stored = sessions.get(owner, key)
@@ -121,8 +122,6 @@ def upload_resumable(
             on_chunk=record,
             stop=resumable.stop,
         )
-    except UploadPaused:
-        raise
     except DigestMismatch:
         sessions.drop(owner, key)  # bad bytes: start over next time
         raise
