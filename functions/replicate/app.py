@@ -40,18 +40,23 @@ def batch_processor() -> BatchProcessor:
 
 
 @handles("work item", Trigger.TASK, requires=(ENV_TABLE, ENV_QUEUE_URL))
-def record_handler(record: SQSRecord) -> dict[str, Any]:
-    return handle_record(record, lambda_root())
+def record_handler(record: SQSRecord, lambda_context: Any = None) -> dict[str, Any]:
+    return handle_record(record, lambda_root(), lambda_context)
 
 
-def handle_record(record: SQSRecord, root: LambdaRoot) -> dict[str, Any]:
+def handle_record(record: SQSRecord, root: LambdaRoot, context: Any = None) -> dict[str, Any]:
     """Every failure raises: the message comes back (retryable and configuration errors after
     a growing visibility timeout; an unreadable body until maxReceiveCount sends it to the
     DLQ). Permanent copy failures do not raise: the worker records them FAILED; an item its
-    job does not imply is recorded as rejected and never run."""
+    job does not imply is recorded as rejected and never run. With the Lambda `context`, a
+    copy nearing the deadline hands off to a new message, and this one is acknowledged."""
+    from freightliner.engine.copying.resumable import Deadline, ResumePolicy  # noqa: PLC0415
     from freightliner.engine.jobs.worker import process_item  # noqa: PLC0415 - loads httpx: first use
 
     item = WorkItem.model_validate_json(record.body)
+    margin = root.settings.handoff_margin
+    deadline = Deadline.of(context, margin) if context is not None else None
+    resume = ResumePolicy(root.uploads, root.settings.resumable_upload_bytes, deadline)
     log_item(item)
     try:
         with VisibilityHeartbeat(root.extend_visibility, record.receipt_handle):
@@ -64,6 +69,7 @@ def handle_record(record: SQSRecord, root: LambdaRoot) -> dict[str, Any]:
                 rejections=root.rejections,
                 queue=root.queue,
                 notifier=root.notifier,
+                resume=resume,
             )
     except FreightlinerError as exc:
         if not exc.outcome.acknowledged:

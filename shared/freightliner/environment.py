@@ -36,3 +36,9 @@ ENV_AWS_ROLE_ARN = "FREIGHTLINER_AWS_ROLE_ARN"
 ENV_AWS_WEB_IDENTITY_AUDIENCE = "FREIGHTLINER_AWS_WEB_IDENTITY_AUDIENCE"
 ENV_AWS_CREDENTIALS = "FREIGHTLINER_AWS_CREDENTIALS"
 DEFAULT_WEB_IDENTITY_AUDIENCE = "sts.amazonaws.com"
+# Blobs of at least this many bytes keep their upload session with the work item, so another
+# invocation continues them; and seconds before the function's deadline a copy hands off.
+ENV_RESUMABLE_UPLOAD_BYTES = "FREIGHTLINER_RESUMABLE_UPLOAD_BYTES"
+DEFAULT_RESUMABLE_UPLOAD_BYTES = 64 * 1024 * 1024
+ENV_HANDOFF_MARGIN = "FREIGHTLINER_HANDOFF_MARGIN"
+DEFAULT_HANDOFF_MARGIN = 60  # longer than one upload chunk takes, with the handoff's writes

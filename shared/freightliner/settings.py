@@ -15,6 +15,8 @@ from freightliner.domain.registries import ROLE_ARN_RE
 from freightliner.domain.secrets import SecretRef
 from freightliner.environment import (
     DEFAULT_FUNCTION_TIMEOUT,
+    DEFAULT_HANDOFF_MARGIN,
+    DEFAULT_RESUMABLE_UPLOAD_BYTES,
     DEFAULT_WEB_IDENTITY_AUDIENCE,
     ENV_AWS_CREDENTIALS,
     ENV_AWS_ROLE_ARN,
@@ -24,11 +26,13 @@ from freightliner.environment import (
     ENV_FAILED_EVENTS_ARN,
     ENV_FUNCTION_TIMEOUT,
     ENV_GAR_SUBSCRIPTION,
+    ENV_HANDOFF_MARGIN,
     ENV_JOBS,
     ENV_PUBSUB_ENDPOINT,
     ENV_QUEUE_URL,
     ENV_REGION,
     ENV_REGISTRIES,
+    ENV_RESUMABLE_UPLOAD_BYTES,
     ENV_RULES,
     ENV_SCAN_GATE_ARN,
     ENV_SCHEDULER_ROLE_ARN,
@@ -63,6 +67,8 @@ class Settings(BaseModel):
     aws_role_arn: str | None = None
     aws_web_identity_audience: str = DEFAULT_WEB_IDENTITY_AUDIENCE
     aws_credentials: SecretRef | None = None
+    resumable_upload_bytes: int = Field(default=DEFAULT_RESUMABLE_UPLOAD_BYTES, ge=1)
+    handoff_margin: int = Field(default=DEFAULT_HANDOFF_MARGIN, ge=0, le=3600)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -101,6 +107,12 @@ class Settings(BaseModel):
             aws_web_identity_audience=env.get(ENV_AWS_WEB_IDENTITY_AUDIENCE)
             or DEFAULT_WEB_IDENTITY_AUDIENCE,
             aws_credentials=_aws_credentials(env.get(ENV_AWS_CREDENTIALS)),
+            resumable_upload_bytes=_count(
+                ENV_RESUMABLE_UPLOAD_BYTES, env.get(ENV_RESUMABLE_UPLOAD_BYTES)
+            )
+            or DEFAULT_RESUMABLE_UPLOAD_BYTES,
+            handoff_margin=_count(ENV_HANDOFF_MARGIN, env.get(ENV_HANDOFF_MARGIN))
+            or DEFAULT_HANDOFF_MARGIN,
         )
 
 
@@ -109,6 +121,15 @@ def _seconds(variable: str, value: str | None) -> int:
         return DEFAULT_FUNCTION_TIMEOUT
     if not value.isdigit():
         raise InvalidInput(f"{variable}={value!r} is not a number of seconds")
+    return int(value)
+
+
+def _count(variable: str, value: str | None) -> int | None:
+    """A whole number from the environment; None when unset."""
+    if not value:
+        return None
+    if not value.isdigit():
+        raise InvalidInput(f"{variable}={value!r} is not a whole number")
     return int(value)
 
 

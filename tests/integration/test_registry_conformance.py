@@ -21,6 +21,7 @@ from freightliner.domain.errors import (
     Unavailable,
 )
 from freightliner.domain.registries import Registries, RegistryConfig
+from freightliner.domain.uploads import UploadPaused
 from freightliner.ports.registry import Registry, fallback_tag
 from tests.support.oci_images import (
     layer,
@@ -143,6 +144,50 @@ def test_a_blob_larger_than_a_chunk_goes_up_in_chunks(reg: Registry) -> None:
     assert sum(counted) == len(data)
     assert reg.head_blob("team/big", digest) == len(data)
     assert reg.get_blob("team/big", digest, limit=len(data)) == data
+
+
+def test_a_paused_upload_continues_from_the_offset_the_registry_reports(reg: Registry) -> None:
+    data = layer(6, CHUNK * 3 + 10)
+    digest = Digest.of(data)
+    acknowledged: list[tuple[str, int]] = []
+    checks = [0]
+
+    def stop() -> bool:
+        checks[0] += 1
+        return checks[0] > 2
+
+    with pytest.raises(UploadPaused) as paused:
+        reg.upload_blob(
+            "team/big",
+            digest,
+            len(data),
+            source_of(data),
+            on_chunk=lambda at, offset: acknowledged.append((at, offset)),
+            stop=stop,
+        )
+    location, offset = acknowledged[-1]
+    assert [o for _, o in acknowledged] == [CHUNK, 2 * CHUNK] and paused.value.offset == offset
+    assert reg.upload_offset("team/big", location) == offset
+    assert reg.head_blob("team/big", digest) is None
+    sent: list[int] = []
+    reg.upload_blob(
+        "team/big",
+        digest,
+        len(data),
+        source_of(data),
+        location=location,
+        offset=offset,
+        on_bytes=sent.append,
+    )
+    assert sum(sent) == len(data) - offset
+    assert reg.get_blob("team/big", digest, limit=len(data)) == data
+
+
+def test_a_finished_upload_session_reports_no_offset(reg: Registry) -> None:
+    location = reg.start_upload("team/app")
+    data = layer(7, 1000)
+    reg.upload_blob("team/app", Digest.of(data), len(data), source_of(data), location=location)
+    assert reg.upload_offset("team/app", location) is None
 
 
 @pytest.mark.parametrize("size", [1000, CHUNK + 1000], ids=["monolithic", "chunked"])

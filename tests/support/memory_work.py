@@ -27,6 +27,7 @@ class MemoryQueue:
     def __init__(self) -> None:
         self.items: list[WorkItem] = []
         self.sent = 0
+        self.requeued: list[int] = []
 
     def send(self, items: Sequence[WorkItem]) -> None:
         self.items += items
@@ -34,6 +35,11 @@ class MemoryQueue:
 
     def take(self) -> WorkItem | None:
         return self.items.pop(0) if self.items else None
+
+    def requeue(self, item: WorkItem, *, delay_seconds: int) -> None:
+        """Back of the queue (delays are not simulated); `requeued` keeps each delay."""
+        self.requeued.append(delay_seconds)
+        self.send([item])
 
 
 class MemoryNotifier:

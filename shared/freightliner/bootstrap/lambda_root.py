@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from freightliner.domain.sync import SyncFile, SyncSpec
     from freightliner.ports.rejections import RejectionLog
     from freightliner.ports.scans import ScanWaits
+    from freightliner.ports.uploads import UploadSessions
     from freightliner.ports.work import NotificationSource, ScanGate
 
 
@@ -34,6 +35,13 @@ class LambdaRoot(AwsPipeline):
         from freightliner.adapters.aws.dynamo_rejections import DynamoRejectionLog  # noqa: PLC0415
 
         return DynamoRejectionLog(self.table)
+
+    @cached_property
+    def uploads(self) -> UploadSessions:
+        """Large uploads' sessions, kept with their work items (the state table)."""
+        from freightliner.adapters.aws.dynamo_uploads import DynamoUploadSessions  # noqa: PLC0415
+
+        return DynamoUploadSessions(self.table)
 
     def gate_to_wake(self) -> ScanGate:
         """The scan gate a scan-finished event wakes; a ConfigurationError where there is none."""

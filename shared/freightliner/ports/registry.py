@@ -107,9 +107,20 @@ class Registry(Protocol):
         *,
         location: str | None = None,
         on_bytes: Callable[[int], None] | None = None,
+        offset: int = 0,
+        on_chunk: Callable[[str, int], None] | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> None:
         """Upload `size` bytes from `source` (in chunks above the registry's chunk size);
-        nothing is committed unless every byte matched `digest`."""
+        nothing is committed unless every byte matched `digest`. Continuing the session
+        `location` from `offset`, the source is read from its start and the first `offset`
+        bytes only hashed. `on_chunk(location, offset)` follows every chunk the registry
+        acknowledged; once `stop()` is true, it raises `UploadPaused` between chunks."""
+        ...
+
+    def upload_offset(self, repository: str, location: str) -> int | None:
+        """How many bytes an upload session holds, as the registry reports it; None when it
+        has forgotten the session or `location` is not on the registry's own origin."""
         ...
 
     def retrying(self, operation: Callable[[], T]) -> T:

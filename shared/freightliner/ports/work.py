@@ -61,6 +61,11 @@ class WorkQueue(Protocol):
         """Enqueue every item or raise; never a silent partial send."""
         ...
 
+    def requeue(self, item: WorkItem, *, delay_seconds: int) -> None:
+        """Send the item again as a new message, delivered after `delay_seconds` (so the
+        message being processed can be acknowledged); raise if it could not be sent."""
+        ...
+
 
 class StateStore(Protocol):
     def create_job(

@@ -29,6 +29,7 @@ from freightliner.domain.errors import (
     Where,
 )
 from freightliner.domain.manifest import Descriptor, parse_manifest
+from freightliner.domain.uploads import UploadPaused
 from freightliner.ports.registry import (
     BlobSource,
     FetchedManifest,
@@ -36,7 +37,7 @@ from freightliner.ports.registry import (
     PushedManifest,
     fallback_tag,
 )
-from freightliner.registry.auth import safe_url
+from freightliner.registry.auth import origin, safe_url
 from freightliner.registry.retry import call_with_retry
 from freightliner.registry.transport import CredentialsRefreshed, RegistryTransport, Reply
 from freightliner.registry.untag import delete_tag_by_placeholder
@@ -85,6 +86,8 @@ class _Upload:
     size: int
     source: BlobSource
     on_bytes: Callable[[int], None] | None
+    on_chunk: Callable[[str, int], None] | None = None
+    stop: Callable[[], bool] | None = None
 
     def counted(self, pieces: Iterator[bytes]) -> Iterator[bytes]:
         for piece in pieces:
@@ -315,12 +318,18 @@ class RegistryClient:
         *,
         location: str | None = None,
         on_bytes: Callable[[int], None] | None = None,
+        offset: int = 0,
+        on_chunk: Callable[[str, int], None] | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> None:
         """Upload a blob from `source`, verifying it as it streams; nothing is committed unless
-        every byte matched `digest`."""
-        upload = _Upload(repository, digest, size, source, on_bytes)
+        every byte matched `digest`. A chunked upload may continue `location` from `offset`
+        (the source is read again from its start and the bytes before `offset` only hashed),
+        reports each chunk the registry acknowledged to `on_chunk(location, offset)`, and
+        raises `UploadPaused` between chunks once `stop()` says so."""
+        upload = _Upload(repository, digest, size, source, on_bytes, on_chunk, stop)
         try:
-            self._upload(upload, location or self.start_upload(repository))
+            self._upload(upload, location or self.start_upload(repository), offset)
         except CredentialsRefreshed:
             try:  # once more from the start, with the credentials now in hand
                 self._upload(upload, self.start_upload(repository))
@@ -329,11 +338,29 @@ class RegistryClient:
                     "authentication failed (HTTP 401) even after a credential refresh", exc.where
                 ) from None
 
-    def _upload(self, upload: _Upload, location: str) -> None:
-        if upload.size <= self.chunk_size:
+    def _upload(self, upload: _Upload, location: str, offset: int = 0) -> None:
+        if upload.size <= self.chunk_size and not offset:
             self._upload_monolithic(upload, location)
         else:
-            self._upload_chunked(upload, location)
+            self._upload_chunked(upload, location, offset)
+
+    def upload_offset(self, repository: str, location: str) -> int | None:
+        """How many bytes an upload session holds (GET on its URL, the `Range` it answers);
+        None when the registry has forgotten it (404), or the URL is not on this registry's
+        own origin (a session URL is the registry's word: it is not followed elsewhere)."""
+        where = self._where(repository, "", "upload status")
+        absolute = self.transport.absolute(location)
+        if origin(httpx.URL(absolute)) != origin(httpx.URL(self.transport.endpoint)):
+            log.warning(
+                "%s: a recorded upload session is on another origin; not resumed", self.host
+            )
+            return None
+        try:
+            response = self.transport.request("GET", absolute, where, ok=(204,), missing_ok=True)
+        except InvalidInput as exc:  # e.g. a session state token the registry no longer takes
+            log.info("%s refused a recorded upload session (%s); not resumed", self.host, exc)
+            return None
+        return _received(response, where) if response is not None else None
 
     def retrying(self, operation: Callable[[], T]) -> T:
         return call_with_retry(operation, self.transport.retry)
@@ -363,10 +390,9 @@ class RegistryClient:
             ):
                 pass
 
-    def _upload_chunked(self, upload: _Upload, location: str) -> None:
+    def _upload_chunked(self, upload: _Upload, location: str, offset: int = 0) -> None:
         where = self._where(upload.repository, str(upload.digest), "PATCH blob")
         size = upload.size
-        offset = 0
         floor = self.transport.write_floor(where)
         for _ in range(MAX_UPLOAD_RESTARTS + 1):
             with upload.source() as chunks:
@@ -374,6 +400,8 @@ class RegistryClient:
                 for _piece in reader.take(offset):
                     pass  # bytes the registry already holds: hash them, do not resend
                 while offset < size:
+                    if upload.stop is not None and upload.stop():
+                        raise UploadPaused(offset)
                     count = min(self.chunk_size, size - offset)
                     with self.transport.stream(
                         "PATCH",
@@ -392,6 +420,8 @@ class RegistryClient:
                             break
                         location = self._location(response, where)
                         offset += count
+                    if upload.on_chunk is not None:
+                        upload.on_chunk(location, offset)
                 else:
                     reader.finish()
                     self.transport.request(
@@ -412,13 +442,7 @@ class RegistryClient:
         """Ask the registry how much of an upload it holds (after a 416)."""
         response = self.transport.request("GET", location, where, ok=(204,))
         assert response is not None
-        received = response.headers.get("Range", "")
-        match = _RANGE_RE.match(received)
-        if received and not match:
-            raise Unavailable(f"registry sent an unreadable upload Range {received!r}", where)
-        # "0-N" is inclusive; registries spell an empty upload "0-0" or "0--1".
-        offset = int(match.group(1)) + 1 if match and int(match.group(1)) > 0 else 0
-        return self._location(response, where, default=location), offset
+        return self._location(response, where, default=location), _received(response, where)
 
     def _location(self, response: Reply | httpx.Response, where: Where, default: str = "") -> str:
         location = response.headers.get("Location") or default
@@ -488,6 +512,16 @@ class RegistryClient:
         if self.head_manifest(repository, tag) is None:
             return None
         return self.get_manifest(repository, tag)
+
+
+def _received(response: Reply, where: Where) -> int:
+    """The bytes an upload session holds, from its status reply's `Range`."""
+    received = response.headers.get("Range", "")
+    match = _RANGE_RE.match(received)
+    if received and not match:
+        raise Unavailable(f"registry sent an unreadable upload Range {received!r}", where)
+    # "0-N" is inclusive; registries spell an empty upload "0-0" or "0--1".
+    return int(match.group(1)) + 1 if match and int(match.group(1)) > 0 else 0
 
 
 def _page_items(response: Reply, key: str, where: Where) -> list[str]:

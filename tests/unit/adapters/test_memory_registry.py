@@ -74,7 +74,7 @@ def test_upload_sessions_take_chunks_at_their_offset_only() -> None:
     assert reg.patch_upload(location, 0, data[:1000]) == 1000
     with pytest.raises(InvalidInput, match="starts at 500"):
         reg.patch_upload(location, 500, data[1000:2000])
-    assert reg.upload_offset(location) == 1000
+    assert reg.upload_offset("team/app", location) == 1000
     reg.patch_upload(location, 1000, data[1000:2000])
     reg.finish_upload(location, Digest.of(data), data[2000:])
     assert reg.head_blob("team/app", Digest.of(data)) == 3000

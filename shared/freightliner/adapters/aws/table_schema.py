@@ -6,6 +6,7 @@ Single-table design:
 | --- | --- | --- | --- | --- |
 | job | `JOB#<job id>` | `JOB` | `JOBSTATUS#<status>` | created time |
 | work item | `JOB#<job id>` | `ITEM#<item id>` | | |
+| large blob's upload session | `JOB#<job id>` | `UPLOAD#<item id>#<digest>` | | |
 | parked gate wait | `SCANWAIT#<source image>` | `TOKEN#<token hash>` | | |
 | rejected work item | `REJECTED#<job id>` | `ITEM#<item id>` | `REJECTED` | rejected time |
 

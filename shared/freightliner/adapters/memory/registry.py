@@ -31,6 +31,7 @@ from freightliner.domain.errors import (
 )
 from freightliner.domain.manifest import Descriptor, Manifest, parse_manifest
 from freightliner.domain.sync import TaggedImage
+from freightliner.domain.uploads import UploadPaused
 from freightliner.ports.registry import (
     BlobSource,
     FetchedManifest,
@@ -292,11 +293,17 @@ class MemoryRegistry:
             self._sessions[location] = _Session(repository)
         return location
 
-    def upload_offset(self, location: str) -> int:
-        """How many bytes the session holds (what a GET on the upload URL reports)."""
+    def upload_offset(self, repository: str, location: str) -> int | None:
+        """How many bytes the session holds (what a GET on the upload URL reports); None
+        when the registry does not know it."""
         with self._lock:
-            where = self._session_where(location, "", "upload status")
-            return len(self._session(location, where).received)
+            session = self._sessions.get(location)
+            return len(session.received) if session is not None else None
+
+    def forget_uploads(self) -> None:
+        """Drop every open upload session, as a registry does after its upload purge."""
+        with self._lock:
+            self._sessions.clear()
 
     def _session_where(self, location: str, reference: str, operation: str) -> Where:
         with self._lock:
@@ -347,25 +354,39 @@ class MemoryRegistry:
         *,
         location: str | None = None,
         on_bytes: Callable[[int], None] | None = None,
+        offset: int = 0,
+        on_chunk: Callable[[str, int], None] | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> None:
-        """Monolithic up to `chunk_size`, else chunk by chunk at the session's offset; the
-        stream is verified as it is read and nothing is committed if it does not match."""
+        """Monolithic up to `chunk_size`, else chunk by chunk at the session's offset (from
+        `offset` when continuing `location`: the bytes before it are read and hashed, not
+        sent); the stream is verified as it is read and nothing is committed if it does not
+        match. `stop()` pauses between chunks (`UploadPaused`)."""
         where = self._where(repository, str(digest), "upload blob")
         location = location or self.start_upload(repository)
         verifier = DigestVerifier(digest, size, where)
+        chunked = size > self.chunk_size or offset > 0
         pending = bytearray()
-        offset = 0
+        skip = offset
         with source() as chunks:
             for chunk in chunks:
                 verifier.update(chunk)
-                if on_bytes:
-                    on_bytes(len(chunk))
-                pending += chunk
-                while size > self.chunk_size and len(pending) >= self.chunk_size:
+                held = min(skip, len(chunk))  # bytes the session holds already: not sent
+                skip -= held
+                pending += chunk[held:]
+                while chunked and len(pending) >= self.chunk_size:
+                    if stop is not None and stop():
+                        raise UploadPaused(offset)
                     offset = self.patch_upload(location, offset, bytes(pending[: self.chunk_size]))
                     del pending[: self.chunk_size]
+                    if on_bytes:
+                        on_bytes(self.chunk_size)
+                    if on_chunk:
+                        on_chunk(location, offset)
         verifier.verify()
         self.finish_upload(location, digest, bytes(pending))
+        if on_bytes and pending:
+            on_bytes(len(pending))
 
     def retrying(self, operation: Callable[[], T]) -> T:
         for _ in range(self.retry_attempts - 1):

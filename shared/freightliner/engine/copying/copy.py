@@ -13,8 +13,9 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -25,7 +26,9 @@ from freightliner.domain.errors import DigestMismatch, NotFound, TagConflict, Wh
 from freightliner.domain.manifest import Descriptor, parse_manifest
 from freightliner.domain.platform import Platform
 from freightliner.domain.reference import Reference
+from freightliner.domain.uploads import UploadPaused
 from freightliner.engine.copying.models import CopyOptions, CopyReport
+from freightliner.engine.copying.resumable import Resumable, upload_resumable
 from freightliner.ports.progress import NullProgress, ProgressSink
 from freightliner.ports.registry import ClientSource, FetchedManifest, Registry, fallback_tag
 
@@ -88,11 +91,13 @@ class Copier:
         options: CopyOptions | None = None,
         progress: ProgressSink | None = None,
         locations: BlobLocations | None = None,
+        resumable: Resumable | None = None,
     ) -> None:
         self.clients = clients
         self.options = options or CopyOptions()
         self.progress = progress or NullProgress()
         self.locations = locations or BlobLocations()
+        self.resumable = resumable
         self._blob_pool = ThreadPoolExecutor(self.options.jobs, thread_name_prefix="blob")
 
     def close(self) -> None:
@@ -357,6 +362,8 @@ class Copier:
         stats: _Stats,
     ) -> None:
         digest = blob.parsed_digest
+        if self.resumable is not None and self.resumable.stop():
+            raise UploadPaused  # the deadline is near: leave this blob to the next invocation
         if blob.urls:
             log.info("skipping foreign layer %s (served from its own URLs)", digest.short)
             stats.add("blobs_skipped")
@@ -378,17 +385,36 @@ class Copier:
             moved[0] += count
             self.progress.bytes_moved(count)
 
+        def source() -> AbstractContextManager[Iterator[bytes]]:
+            return route.source.open_blob(route.src_repo, digest)
+
+        resumable = self.resumable
+        if resumable is not None and not resumable.applies(blob.size):
+            resumable = None
+
         def attempt() -> None:
             nonlocal location
             if moved[0]:  # a failed attempt's bytes are sent again: count them once
                 self.progress.bytes_moved(-moved[0])
             moved[0] = 0
             try:
+                if resumable is not None:
+                    upload_resumable(
+                        route.dest,
+                        route.dst_repo,
+                        digest,
+                        blob.size,
+                        source,
+                        resumable=resumable,
+                        location=location,
+                        on_bytes=on_bytes,
+                    )
+                    return
                 route.dest.upload_blob(
                     route.dst_repo,
                     digest,
                     blob.size,
-                    lambda: route.source.open_blob(route.src_repo, digest),
+                    source,
                     location=location,
                     on_bytes=on_bytes,
                 )

@@ -17,13 +17,15 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from freightliner.domain.digest import Digest
-from freightliner.domain.errors import FreightlinerError, InvalidInput
+from freightliner.domain.errors import FreightlinerError, InvalidInput, Timeout
 from freightliner.domain.jobs import JobRecord, JobSummary
 from freightliner.domain.reference import Reference
 from freightliner.domain.rules import RulesDocument
+from freightliner.domain.uploads import UploadOwner, UploadPaused
 from freightliner.domain.work import ItemStatus, WorkItem
 from freightliner.engine.copying.copy import Copier
 from freightliner.engine.copying.models import CopyOptions, CopyReport
+from freightliner.engine.copying.resumable import ResumePolicy
 from freightliner.engine.jobs.authorization import rejection_reason
 from freightliner.engine.jobs.end import announce
 from freightliner.engine.tree.fanout import expand_repository
@@ -37,7 +39,7 @@ log = logging.getLogger(__name__)
 class ItemOutcome(BaseModel):
     item_id: str
     job_id: str
-    outcome: Literal["done", "skipped", "failed", "duplicate", "rejected"]
+    outcome: Literal["done", "skipped", "failed", "duplicate", "rejected", "handed_off"]
     source: str
     destination: str
     digest: str | None = None
@@ -81,9 +83,12 @@ def process_item(
     rejections: RejectionLog,
     queue: WorkQueue | None = None,
     notifier: JobNotifier | None = None,
+    resume: ResumePolicy | None = None,
 ) -> ItemOutcome:
     """Run one item its job implies; when it was the job's last, announce the job's end.
-    `rules` loads the current replication rules (event jobs are checked against them)."""
+    `rules` loads the current replication rules (event jobs are checked against them).
+    `resume`: large uploads record their sessions with the item, and a copy nearing the
+    invocation's deadline stops between chunks and is handed off to a new message."""
     reason = rejection_reason(item, state.get_job(item.job_id), rules)
     if reason is not None:
         rejections.record(item, reason)
@@ -96,7 +101,7 @@ def process_item(
             destination=item.destination,
             error=InvalidInput(f"work item rejected: {reason}").to_dict(),
         )
-    outcome, closed = _run(item, clients, state, jobs, queue)
+    outcome, closed = _run(item, clients, state, jobs, queue, resume=resume)
     if closed is not None:
         outcome.job_closed = announce(closed, notifier)
     return outcome
@@ -108,6 +113,8 @@ def _run(
     state: StateStore,
     jobs: int,
     queue: WorkQueue | None,
+    *,
+    resume: ResumePolicy | None = None,
 ) -> tuple[ItemOutcome, JobRecord | None]:
     base = {
         "item_id": item.item_id,
@@ -136,10 +143,15 @@ def _run(
             verify=item.verify,
             jobs=jobs,
         )
-        with Copier(clients, options) as copier:
+        owner = UploadOwner(item.job_id, item.item_id)
+        resumable = resume.for_item(owner) if resume is not None else None
+        with Copier(clients, options, resumable=resumable) as copier:
             report: CopyReport = copier.copy(
                 Reference.parse(item.source), Reference.parse(item.destination)
             )
+    except UploadPaused as paused:
+        _hand_off(item, state, queue, paused)
+        return ItemOutcome(outcome="handed_off", **base), None
     except FreightlinerError as exc:
         if not exc.outcome.acknowledged:
             state.release(item, str(exc), exc.kind)
@@ -157,3 +169,20 @@ def _run(
         **base,
     )
     return outcome, closed
+
+
+def _hand_off(
+    item: WorkItem, state: StateStore, queue: WorkQueue | None, paused: UploadPaused
+) -> None:
+    """The copy stopped before the deadline with its sessions recorded: the item is PENDING
+    again, then goes out as a new message (so this one is acknowledged). Released first, so
+    the new message's worker never finds it RUNNING; a failed send raises, and this
+    message comes back instead."""
+    note = f"handed off to a new invocation before the deadline ({paused})"
+    if queue is None:  # nothing to hand off to: the message's own redelivery continues it
+        error = Timeout(note)
+        state.release(item, str(error), error.kind)
+        raise error
+    state.release(item, note, "handoff")
+    queue.requeue(item, delay_seconds=0)
+    log.info("item %s %s", item.item_id, note)
