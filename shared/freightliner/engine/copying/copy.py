@@ -394,9 +394,9 @@ class Copier:
 
         def attempt() -> None:
             nonlocal location
-            if moved[0]:  # a failed attempt's bytes are sent again: count them once
+            if moved[0] and resumable is None:  # sent again from byte 0: count them once
                 self.progress.bytes_moved(-moved[0])
-            moved[0] = 0
+                moved[0] = 0
             try:
                 if resumable is not None:
                     upload_resumable(
