@@ -36,3 +36,11 @@ ENV_AWS_ROLE_ARN = "FREIGHTLINER_AWS_ROLE_ARN"
 ENV_AWS_WEB_IDENTITY_AUDIENCE = "FREIGHTLINER_AWS_WEB_IDENTITY_AUDIENCE"
 ENV_AWS_CREDENTIALS = "FREIGHTLINER_AWS_CREDENTIALS"
 DEFAULT_WEB_IDENTITY_AUDIENCE = "sts.amazonaws.com"
+# `freightliner trace`: the stack's log groups (comma-separated; the stack's LogGroups output),
+# or the stack whose AWS::Logs::LogGroup resources they are, and the GCP project whose Cloud
+# Logging holds the Cloud Function's lines (default: the GAR subscription's project).
+ENV_LOG_GROUPS = "FREIGHTLINER_LOG_GROUPS"
+ENV_STACK = "FREIGHTLINER_STACK"
+ENV_GCP_PROJECT = "FREIGHTLINER_GCP_PROJECT"
+# Where Cloud Logging's REST API is (default: Google's).
+ENV_GCP_LOGGING_ENDPOINT = "FREIGHTLINER_GCP_LOGGING_ENDPOINT"

@@ -24,7 +24,9 @@ from freightliner.environment import (
     ENV_FAILED_EVENTS_ARN,
     ENV_FUNCTION_TIMEOUT,
     ENV_GAR_SUBSCRIPTION,
+    ENV_GCP_PROJECT,
     ENV_JOBS,
+    ENV_LOG_GROUPS,
     ENV_PUBSUB_ENDPOINT,
     ENV_QUEUE_URL,
     ENV_REGION,
@@ -32,6 +34,7 @@ from freightliner.environment import (
     ENV_RULES,
     ENV_SCAN_GATE_ARN,
     ENV_SCHEDULER_ROLE_ARN,
+    ENV_STACK,
     ENV_START_TREE_ARN,
     ENV_SYNCS,
     ENV_TABLE,
@@ -63,6 +66,17 @@ class Settings(BaseModel):
     aws_role_arn: str | None = None
     aws_web_identity_audience: str = DEFAULT_WEB_IDENTITY_AUDIENCE
     aws_credentials: SecretRef | None = None
+    log_groups: list[str] = Field(default_factory=list)
+    stack: str | None = None
+    gcp_project: str | None = None
+
+    @property
+    def trace_gcp_project(self) -> str | None:
+        """Where the Cloud Function logs: the named project, else the GAR subscription's."""
+        if self.gcp_project:
+            return self.gcp_project
+        parts = (self.gar_subscription or "").split("/")
+        return parts[1] if len(parts) == 4 and parts[0] == "projects" else None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -101,6 +115,9 @@ class Settings(BaseModel):
             aws_web_identity_audience=env.get(ENV_AWS_WEB_IDENTITY_AUDIENCE)
             or DEFAULT_WEB_IDENTITY_AUDIENCE,
             aws_credentials=_aws_credentials(env.get(ENV_AWS_CREDENTIALS)),
+            log_groups=[g.strip() for g in env.get(ENV_LOG_GROUPS, "").split(",") if g.strip()],
+            stack=env.get(ENV_STACK) or None,
+            gcp_project=env.get(ENV_GCP_PROJECT) or None,
         )
 
 
