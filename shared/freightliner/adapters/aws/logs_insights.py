@@ -85,6 +85,7 @@ class InsightsSearch:
         *,
         timeout: float = 120.0,
         max_queries: int = 32,
+        row_limit: int = ROW_LIMIT,
         first_delay: float = 0.5,
         max_delay: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
@@ -94,6 +95,7 @@ class InsightsSearch:
         self._groups = list(log_groups)
         self._timeout = timeout
         self._max_queries = max_queries
+        self._row_limit = row_limit  # what one query returns at most (the service's cap)
         self._first_delay = first_delay
         self._max_delay = max_delay
         self._clock = clock
@@ -101,7 +103,7 @@ class InsightsSearch:
 
     def search(self, criteria: LogCriteria, start: float, end: float) -> LogSearchResult:
         result = LogSearchResult(source=self.source)
-        query = trace_query(criteria)
+        query = trace_query(criteria, self._row_limit)
         deadline = self._clock() + self._timeout
         found: dict[str, LogRecord] = {}
         windows = [(int(start), max(int(start), int(end + 0.999)))]
@@ -139,7 +141,7 @@ class InsightsSearch:
                         windows = []
                         break
                     continue
-                if not _truncated(ran):
+                if not self._truncated(ran):
                     continue
                 if high - low >= 2 and budget >= 2 * per_window:
                     middle = (low + high) // 2
@@ -147,11 +149,14 @@ class InsightsSearch:
                     break  # the halves cover every log group again
                 result.complete = False
                 result.notes.append(
-                    f"more than {ROW_LIMIT} lines between {_iso(low)} and {_iso(high)}: "
-                    f"only the first {ROW_LIMIT} are shown"
+                    f"more than {self._row_limit} lines between {_iso(low)} and {_iso(high)}: "
+                    f"only the first {self._row_limit} are shown"
                 )
         result.records = sorted(found.values(), key=lambda r: r.at)
         return result
+
+    def _truncated(self, query: _Query) -> bool:
+        return len(query.rows) >= self._row_limit or query.matched > len(query.rows)
 
     @staticmethod
     def _keep(query: _Query, found: dict[str, LogRecord]) -> None:
@@ -202,7 +207,7 @@ class InsightsSearch:
                     startTime=start,
                     endTime=end,
                     queryString=query,
-                    limit=ROW_LIMIT,
+                    limit=self._row_limit,
                 )
                 return str(reply["queryId"])
             except ClientError as exc:
@@ -228,10 +233,6 @@ class InsightsSearch:
             return dict(method(**kwargs))
         except (ClientError, BotoCoreError) as exc:
             raise aws_error(exc, _where(operation)) from None
-
-
-def _truncated(query: _Query) -> bool:
-    return len(query.rows) >= ROW_LIMIT or query.matched > len(query.rows)
 
 
 def _where(operation: str) -> Where:
