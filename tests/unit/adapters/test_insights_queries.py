@@ -29,7 +29,7 @@ def unquote(literal: str) -> str:
 
 @pytest.mark.parametrize(
     "value",
-    ['plain-id', 'a"b', "back\\slash", '\\"', 'x" or level = "ERROR', "ends with \\", "ü/ñ|#"],
+    ["plain-id", 'a"b', "back\\slash", '\\"', 'x" or level = "ERROR', "ends with \\", "ü/ñ|#"],
 )
 def test_a_value_is_one_literal_that_reads_back_as_itself(value: str) -> None:
     literal = string_literal(value)
