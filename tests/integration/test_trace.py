@@ -139,7 +139,8 @@ def test_trace_by_digest_prefix_prints_the_state_and_the_logs_as_one_timeline(
     text = capsys.readouterr().out
     assert f"trace {item.job_id} (job)" in text
     assert "will be retried: HTTP 503 (retry in 30 s)" in text
-    assert "failed: us-docker.pkg.dev/proj/mirror/app:1.2: HTTP 403 from GAR" in text
+    assert "failed: us-docker.pkg.dev/proj/mirror/app:1.2: forbidden: HTTP 403 from GAR" in text
+    assert "attempt 1: will be retried" in text and DIGEST not in text
 
 
 def test_the_by_trace_index_finds_an_events_jobs_and_a_digests_items(table: Any) -> None:

@@ -209,3 +209,18 @@ def test_rows_without_a_time_are_skipped_and_epoch_milliseconds_are_read() -> No
     assert parse_row([{"field": "@message", "value": "x"}]) is None
     parsed = parse_row([{"field": "@timestamp", "value": "1764093274123"}])
     assert parsed is not None and parsed[1].at == pytest.approx(1_764_093_274.123)
+
+
+def test_ctrl_c_while_waiting_for_a_query_slot_starts_nothing_and_stops_nothing() -> None:
+    time = FakeTime()
+    time.interrupt_after = 1
+    client = RecordedLogs(recording("trace_run.json"), ["LimitExceededException"] * 5)
+    result = search(client, time).search(CRITERIA, 0, 60)
+    assert result.interrupted and client.started == [] and client.stopped == []
+
+
+def test_no_free_query_slot_before_the_deadline_is_a_timeout() -> None:
+    time = FakeTime()
+    client = RecordedLogs(recording("trace_run.json"), ["LimitExceededException"] * 50)
+    result = search(client, time, timeout=5.0).search(CRITERIA, 0, 60)
+    assert client.started == [] and not result.complete and "timed out" in result.notes[0]

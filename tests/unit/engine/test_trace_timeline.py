@@ -116,7 +116,8 @@ def test_a_digest_trace_joins_the_state_table_and_the_log_lines_in_order() -> No
     ]
     retry = timeline.events[2]
     assert (retry.attempt, retry.error_kind, retry.error) == (1, "unavailable", "HTTP 503")
-    assert "retry in 25 s" in retry.summary
+    assert retry.summary == "attempt 1: will be retried: HTTP 503 (retry in 25 s)"
+    assert "app@sha256:0123456789ab… (event e-1)" in timeline.events[0].summary
     assert timeline.events[4].seconds == 2.5 and timeline.events[5].seconds == 40
     criteria, start, end = logs.asked[0]
     assert criteria == LogCriteria(

@@ -168,10 +168,15 @@ class InsightsSearch:
     def _run(self, query: str, groups: list[str], start: int, end: int, deadline: float) -> _Query:
         """One query to its end, its time out or Ctrl-C (then stopped, with its rows so
         far)."""
-        query_id = self._start(query, groups, start, end, deadline)
-        if query_id is None:
-            return _Query(stopped="timeout")
         ran = _Query()
+        try:
+            query_id = self._start(query, groups, start, end, deadline)
+        except KeyboardInterrupt:  # while waiting for a free query slot: nothing to stop
+            ran.stopped = "interrupted"
+            raise _Interrupted(ran) from None
+        if query_id is None:
+            ran.stopped = "timeout"
+            return ran
         delay = self._first_delay
         try:
             while True:

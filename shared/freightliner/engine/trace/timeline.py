@@ -9,6 +9,7 @@ reach further back, so a target the table no longer knows is still searched in t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from freightliner.domain.errors import InvalidInput
@@ -39,6 +40,12 @@ _OUTCOMES: dict[str, Stage] = {
     "rejected": "rejected",
 }
 _INTAKE = {"enqueued", "duplicate", "no-match"}
+_LONG_DIGEST = re.compile(r"\b(sha256|sha512):([0-9a-f]{12})[0-9a-f]{20,}")
+
+
+def shorter(text: str) -> str:
+    """Digests in a summary cut to 12 characters, as in log lines."""
+    return _LONG_DIGEST.sub(r"\1:\2…", text)
 _ENDED: dict[ItemStatus, Stage] = {
     ItemStatus.DONE: "done",
     ItemStatus.SKIPPED: "skipped",
@@ -205,7 +212,7 @@ def _state_events(found: _Found) -> Iterable[TimelineEvent]:
         detail = job.detail
         if job.kind == "event":
             what = f"{detail.get('action', 'event')} {detail.get('source', '')}".strip()
-            summary = f"event received: {what} (event {detail.get('event_id', '?')})"
+            summary = f"event received: {shorter(what)} (event {detail.get('event_id', '?')})"
         else:
             summary = f"{job.kind} job started" + (
                 f": sync {detail['sync']}" if "sync" in detail else ""
@@ -274,7 +281,7 @@ def _item_events(item: ItemRecord) -> Iterable[TimelineEvent]:
             summary = f"copied to {item.destination}: {item.bytes} bytes"
         else:
             summary = f"{ended}: {item.destination}" + (
-                f": {item.last_error}" if item.last_error else ""
+                f": {item.error_kind}: {item.last_error}" if item.last_error else ""
             )
         yield TimelineEvent(
             at=item.finished_at,
@@ -321,8 +328,12 @@ def _log_event(record: LogRecord, source: str) -> TimelineEvent:
     stage = classify(record)
     message = record.text("message")
     error = record.text("error")
-    summary = message[:300] + (f": {error[:300]}" if error and error not in message else "")
+    summary = shorter(message[:300]) + (
+        f": {shorter(error[:300])}" if error and error not in message else ""
+    )
     attempt = record.fields.get("attempt")
+    if stage in ("retry", "failed") and attempt is not None:
+        summary = f"attempt {attempt}: {summary}"
     retry_in = record.text("retry_in")
     if retry_in:
         summary += f" (retry in {retry_in} s)"
