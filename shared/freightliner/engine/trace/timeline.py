@@ -46,6 +46,8 @@ _LONG_DIGEST = re.compile(r"\b(sha256|sha512):([0-9a-f]{12})[0-9a-f]{20,}")
 def shorter(text: str) -> str:
     """Digests in a summary cut to 12 characters, as in log lines."""
     return _LONG_DIGEST.sub(r"\1:\2…", text)
+
+
 _ENDED: dict[ItemStatus, Stage] = {
     ItemStatus.DONE: "done",
     ItemStatus.SKIPPED: "skipped",
