@@ -153,6 +153,14 @@ def test_the_by_trace_index_finds_an_events_jobs_and_a_digests_items(table: Any)
         (item.item_id, 2, "6a7e3c1e-evt")
     ]
     assert index.items_by_digest("sha256:0123456788") == []
+    tree = [
+        WorkItem(job_id="tree-1", source=SOURCE, destination=f"{DEST}-{n}", source_digest=DIGEST)
+        for n in range(3)
+    ]
+    assert DynamoStateStore(table).create_job(JobRecord(job_id="tree-1", created_at=1.0), tree)
+    assert len(index.list_items("tree-1")) == 3
+    assert len(DynamoTraceIndex(table, limit=2).list_items("tree-1")) == 2  # bounded
+    assert len(index.items_by_digest(DIGEST)) == 4  # the tree's items share the digest
 
 
 def test_an_image_tag_is_resolved_in_its_registry_before_the_trace(

@@ -46,8 +46,14 @@ class RecordedLogs:
     """A `logs` client answering with a recorded StartQuery reply and GetQueryResults polls
     (the last one repeats)."""
 
-    def __init__(self, recorded: dict[str, Any], start_errors: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        recorded: dict[str, Any],
+        start_errors: list[str] | None = None,
+        get_errors: list[str] | None = None,
+    ) -> None:
         self.recorded = recorded
+        self.get_errors = list(get_errors or [])
         self.polls = list(recorded["polls"])
         self.started: list[dict[str, Any]] = []
         self.stopped: list[str] = []
@@ -62,6 +68,9 @@ class RecordedLogs:
 
     def get_query_results(self, queryId: str) -> dict[str, Any]:  # noqa: N803 - boto3's name
         assert queryId == self.recorded["start"]["queryId"]
+        if self.get_errors:
+            code = self.get_errors.pop(0)
+            raise ClientError({"Error": {"Code": code, "Message": code}}, "GetQueryResults")
         return dict(self.polls.pop(0) if len(self.polls) > 1 else self.polls[0])
 
     def stop_query(self, queryId: str) -> dict[str, Any]:  # noqa: N803
@@ -224,3 +233,11 @@ def test_no_free_query_slot_before_the_deadline_is_a_timeout() -> None:
     client = RecordedLogs(recording("trace_run.json"), ["LimitExceededException"] * 50)
     result = search(client, time, timeout=5.0).search(CRITERIA, 0, 60)
     assert client.started == [] and not result.complete and "timed out" in result.notes[0]
+
+
+def test_throttled_polls_wait_and_poll_again() -> None:
+    time = FakeTime()
+    client = RecordedLogs(recording("trace_run.json"), get_errors=["ThrottlingException"] * 2)
+    result = search(client, time).search(CRITERIA, 0, 60)
+    assert time.slept == [0.5, 1.0, 2.0, 4.0, 5.0]  # two throttled polls, then as before
+    assert result.complete and len(result.records) == 3

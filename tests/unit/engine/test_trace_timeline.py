@@ -179,3 +179,10 @@ def test_log_lines_are_read_by_their_fields() -> None:
     assert stage(level="INFO", message="done", destination=DEST) == "done"
     assert stage(level="INFO", message="verdict", allowed=True) == "gate"
     assert stage(level="ERROR", message="malformed SQS records dropped") == "log"
+
+
+def test_a_job_with_more_images_than_read_says_how_many_are_shown() -> None:
+    index = failed_event()
+    index.jobs["evt-1"] = index.jobs["evt-1"].model_copy(update={"total": 5000})
+    timeline = trace(TraceTarget.parse("evt-1"), index, [], now=T0, since=60)
+    assert "job evt-1: 1 of its 5000 images shown" in timeline.notes

@@ -28,7 +28,9 @@ class DynamoTraceIndex:
         return self._store.get_job(job_id)
 
     def list_items(self, job_id: str) -> list[ItemRecord]:
-        return self._store.list_items(job_id)
+        """The job's first items (a tree job has thousands: the trace shows a sample)."""
+        condition = Key("PK").eq(f"JOB#{job_id}") & Key("SK").begins_with("ITEM#")
+        return [ItemRecord.model_validate(row) for row in self._query(condition, index=None)]
 
     def jobs_by_correlation(self, correlation_id: str) -> list[JobRecord]:
         found = self._query(Key("GSI2PK").eq(correlation_key(correlation_id)))
@@ -38,8 +40,10 @@ class DynamoTraceIndex:
         condition = Key("GSI2PK").eq(digest_key(prefix)) & Key("GSI2SK").begins_with(prefix)
         return [ItemRecord.model_validate(row) for row in self._query(condition)]
 
-    def _query(self, condition: Any) -> Iterator[dict[str, Any]]:
-        kwargs: dict[str, Any] = {"IndexName": TRACE_INDEX, "KeyConditionExpression": condition}
+    def _query(self, condition: Any, index: str | None = TRACE_INDEX) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"KeyConditionExpression": condition}
+        if index is not None:
+            kwargs["IndexName"] = index
         read = 0
         while read < self._limit:
             try:

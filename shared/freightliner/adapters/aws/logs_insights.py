@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from freightliner.adapters.aws.errors import aws_error, error_code
 from freightliner.adapters.aws.insights_queries import ROW_LIMIT, trace_query
-from freightliner.domain.errors import Where
+from freightliner.domain.errors import RateLimited, Where
 from freightliner.domain.trace import LogCriteria, LogRecord, LogSearchResult
 
 GROUPS_PER_QUERY = 50  # StartQuery's limit on logGroupNames
@@ -180,14 +180,19 @@ class InsightsSearch:
         delay = self._first_delay
         try:
             while True:
-                reply = self._call(
-                    "GetQueryResults", self._client.get_query_results, queryId=query_id
-                )
-                ran.rows = reply.get("results") or ran.rows
-                ran.status = str(reply.get("status", ""))
-                ran.matched = int(float((reply.get("statistics") or {}).get("recordsMatched", 0)))
-                if ran.status in _FINISHED:
-                    return ran
+                try:
+                    reply = self._call(
+                        "GetQueryResults", self._client.get_query_results, queryId=query_id
+                    )
+                except RateLimited:  # GetQueryResults allows a few calls a second: wait
+                    reply = None
+                if reply is not None:
+                    ran.rows = reply.get("results") or ran.rows
+                    ran.status = str(reply.get("status", ""))
+                    statistics = reply.get("statistics") or {}
+                    ran.matched = int(float(statistics.get("recordsMatched", 0)))
+                    if ran.status in _FINISHED:
+                        return ran
                 if self._clock() + delay > deadline:
                     ran.stopped = "timeout"
                     self._stop(query_id)

@@ -147,7 +147,12 @@ def _resolve(target: TraceTarget, index: TraceIndex) -> _Found:
                 found.jobs[job_id] = job
     elif found.jobs and not found.items:
         for job_id in sorted(found.jobs)[:MAX_JOBS]:
-            found.items += index.list_items(job_id)
+            items = index.list_items(job_id)
+            found.items += items
+            if len(items) < found.jobs[job_id].total:
+                found.notes.append(
+                    f"job {job_id}: {len(items)} of its {found.jobs[job_id].total} images shown"
+                )
     if not found.jobs and not found.items:
         found.notes.append("the state table knows nothing of it (rows expire after 30 days)")
     if len({i.job_id for i in found.items}) > MAX_JOBS:
