@@ -3,6 +3,7 @@ search gets, and the one ordered timeline both make (a step both know, once)."""
 
 from __future__ import annotations
 
+from freightliner.domain.errors import Forbidden
 from freightliner.domain.jobs import JobRecord
 from freightliner.domain.trace import (
     LogCriteria,
@@ -186,3 +187,18 @@ def test_a_job_with_more_images_than_read_says_how_many_are_shown() -> None:
     index.jobs["evt-1"] = index.jobs["evt-1"].model_copy(update={"total": 5000})
     timeline = trace(TraceTarget.parse("evt-1"), index, [], now=T0, since=60)
     assert "job evt-1: 1 of its 5000 images shown" in timeline.notes
+
+
+class Denied:
+    source = "cloud-logging"
+
+    def search(self, criteria: LogCriteria, start: float, end: float) -> LogSearchResult:
+        raise Forbidden("HTTP 403 (the caller needs roles/logging.viewer)")
+
+
+def test_a_search_that_fails_leaves_the_rest_of_the_timeline_and_says_why() -> None:
+    timeline = trace(TraceTarget.parse("evt-1"), failed_event(), [Denied()], now=T0, since=60)
+    assert not timeline.complete and len(timeline.events) == 5
+    assert timeline.notes == [
+        "cloud-logging: not searched: forbidden: HTTP 403 (the caller needs roles/logging.viewer)"
+    ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from freightliner.domain.errors import InvalidInput
+from freightliner.domain.errors import FreightlinerError, InvalidInput
 from freightliner.domain.jobs import JobRecord
 from freightliner.domain.reference import Reference
 from freightliner.domain.trace import (
@@ -106,7 +106,12 @@ def trace(
             timeline.notes.append(f"{search.source}: not searched (interrupted)")
             timeline.complete = False
             continue
-        result = search.search(criteria, start, end)
+        try:
+            result = search.search(criteria, start, end)
+        except FreightlinerError as exc:  # the table's part (and other logs) still show
+            timeline.notes.append(f"{search.source}: not searched: {exc.kind}: {exc}")
+            timeline.complete = False
+            continue
         log_events += [_log_event(record, search.source) for record in result.records]
         timeline.notes += [f"{search.source}: {note}" for note in result.notes]
         timeline.complete = timeline.complete and result.complete
