@@ -161,6 +161,9 @@ def test_the_by_trace_index_finds_an_events_jobs_and_a_digests_items(table: Any)
     assert len(index.list_items("tree-1")) == 3
     assert len(DynamoTraceIndex(table, limit=2).list_items("tree-1")) == 2  # bounded
     assert len(index.items_by_digest(DIGEST)) == 4  # the tree's items share the digest
+    by_hand = WorkItem(job_id="none", source=SOURCE, destination=DEST, source_digest=DIGEST)
+    DynamoStateStore(table).claim(by_hand)  # an item sent by hand: recorded by its claim
+    assert by_hand.item_id in {i.item_id for i in index.items_by_digest(DIGEST)}
 
 
 def test_an_image_tag_is_resolved_in_its_registry_before_the_trace(
