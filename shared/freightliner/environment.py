@@ -42,3 +42,11 @@ ENV_RESUMABLE_UPLOAD_BYTES = "FREIGHTLINER_RESUMABLE_UPLOAD_BYTES"
 DEFAULT_RESUMABLE_UPLOAD_BYTES = 64 * 1024 * 1024
 ENV_HANDOFF_MARGIN = "FREIGHTLINER_HANDOFF_MARGIN"
 DEFAULT_HANDOFF_MARGIN = 60  # longer than one upload chunk takes, with the handoff's writes
+# `freightliner trace`: the stack's log groups (comma-separated; the stack's LogGroups output),
+# or the stack whose AWS::Logs::LogGroup resources they are, and the GCP project whose Cloud
+# Logging holds the Cloud Function's lines (default: the GAR subscription's project).
+ENV_LOG_GROUPS = "FREIGHTLINER_LOG_GROUPS"
+ENV_STACK = "FREIGHTLINER_STACK"
+ENV_GCP_PROJECT = "FREIGHTLINER_GCP_PROJECT"
+# Where Cloud Logging's REST API is (default: Google's).
+ENV_GCP_LOGGING_ENDPOINT = "FREIGHTLINER_GCP_LOGGING_ENDPOINT"

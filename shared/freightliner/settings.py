@@ -26,8 +26,10 @@ from freightliner.environment import (
     ENV_FAILED_EVENTS_ARN,
     ENV_FUNCTION_TIMEOUT,
     ENV_GAR_SUBSCRIPTION,
+    ENV_GCP_PROJECT,
     ENV_HANDOFF_MARGIN,
     ENV_JOBS,
+    ENV_LOG_GROUPS,
     ENV_PUBSUB_ENDPOINT,
     ENV_QUEUE_URL,
     ENV_REGION,
@@ -36,6 +38,7 @@ from freightliner.environment import (
     ENV_RULES,
     ENV_SCAN_GATE_ARN,
     ENV_SCHEDULER_ROLE_ARN,
+    ENV_STACK,
     ENV_START_TREE_ARN,
     ENV_SYNCS,
     ENV_TABLE,
@@ -69,6 +72,17 @@ class Settings(BaseModel):
     aws_credentials: SecretRef | None = None
     resumable_upload_bytes: int = Field(default=DEFAULT_RESUMABLE_UPLOAD_BYTES, ge=1)
     handoff_margin: int = Field(default=DEFAULT_HANDOFF_MARGIN, ge=0, le=3600)
+    log_groups: list[str] = Field(default_factory=list)
+    stack: str | None = None
+    gcp_project: str | None = None
+
+    @property
+    def trace_gcp_project(self) -> str | None:
+        """Where the Cloud Function logs: the named project, else the GAR subscription's."""
+        if self.gcp_project:
+            return self.gcp_project
+        parts = (self.gar_subscription or "").split("/")
+        return parts[1] if len(parts) == 4 and parts[0] == "projects" else None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -113,6 +127,9 @@ class Settings(BaseModel):
             or DEFAULT_RESUMABLE_UPLOAD_BYTES,
             handoff_margin=_count(ENV_HANDOFF_MARGIN, env.get(ENV_HANDOFF_MARGIN))
             or DEFAULT_HANDOFF_MARGIN,
+            log_groups=[g.strip() for g in env.get(ENV_LOG_GROUPS, "").split(",") if g.strip()],
+            stack=env.get(ENV_STACK) or None,
+            gcp_project=env.get(ENV_GCP_PROJECT) or None,
         )
 
 

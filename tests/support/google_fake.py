@@ -3,7 +3,9 @@
 There is no Secret Manager emulator, and no Pub/Sub one speaking REST installs here: this
 serves Secret Manager's v1 REST endpoints (create, addVersion, access, list, delete, destroy),
 Pub/Sub's v1 REST endpoints (topics, subscriptions, publish, pull, acknowledge,
-modifyAckDeadline, with ack deadlines and redelivery), an OAuth token endpoint for
+modifyAckDeadline, with ack deadlines and redelivery), Cloud Logging's `entries:list` (the
+filter subset `freightliner trace` writes: a timestamp window AND an OR of `jsonPayload`
+equalities and regular expressions, pages by `pageToken`), an OAuth token endpoint for
 service-account keys (JWT bearer grant, signature checked), the STS token exchange that
 workload identity federation uses, and the metadata server's probe, access token and ID token
 endpoints (point GCE_METADATA_HOST and GCE_METADATA_IP at `host`). Every API call needs a
@@ -36,6 +38,8 @@ _PUBSUB = re.compile(
     r"^/v1/(?P<name>projects/[^/]+/(?P<kind>topics|subscriptions)/[^/:]+)(?::(?P<verb>\w+))?$"
 )
 SERVICE_ACCOUNT_ID = "112233445566778899001"  # the `sub` of the ID tokens it issues
+_COMPARISON = re.compile(r'(?P<field>[\w.]+)(?P<op>>=|<=|=~|=)"(?P<value>(?:[^"\\]|\\.)*)"')
+_FILTER_SHAPE = re.compile(r"^timestamp>=\S+ AND timestamp<=\S+ AND \((?P<any>.+)\)$")
 
 
 @dataclass
@@ -74,6 +78,8 @@ class GoogleFake:
     topics: set[str] = field(default_factory=set)
     subscriptions: dict[str, _Subscription] = field(default_factory=dict)
     acked: list[str] = field(default_factory=list)  # message ids
+    log_entries: list[dict] = field(default_factory=list)
+    entry_filters: list[str] = field(default_factory=list)  # the filters entries:list got
     _key: rsa.RSAPrivateKey = field(
         default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
     )
@@ -142,6 +148,8 @@ class GoogleFake:
             return _error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
         pubsub = _PUBSUB.match(path)
         with self._lock:
+            if path == "/v2/entries:list" and method == "POST":
+                return self._list_entries(json.loads(body))
             if pubsub:
                 return self._pubsub(method, pubsub["name"], pubsub["kind"], pubsub["verb"], body)
             return self._secret_manager(method, path, query, body)
@@ -390,6 +398,73 @@ class GoogleFake:
             )
         return {"receivedMessages": received} if received else {}
 
+    # -- Cloud Logging ----------------------------------------------------------------
+
+    def add_log_entry(
+        self, project: str, payload: dict, timestamp: str, severity: str = "INFO"
+    ) -> None:
+        """A line the Cloud Function wrote (its JSON payload), as Cloud Logging keeps it."""
+        with self._lock:
+            self.log_entries.append(
+                {
+                    "logName": f"projects/{project}/logs/run.googleapis.com%2Fstdout",
+                    "resource": {
+                        "type": "cloud_run_revision",
+                        "labels": {"service_name": "on-gar-push", "project_id": project},
+                    },
+                    "jsonPayload": payload,
+                    "timestamp": timestamp,
+                    "severity": severity,
+                    "insertId": f"e{len(self.log_entries)}",
+                }
+            )
+
+    def _list_entries(self, request: dict) -> tuple[int, dict]:
+        names = request.get("resourceNames") or []
+        text = request.get("filter", "")
+        self.entry_filters.append(text)
+        shape = _FILTER_SHAPE.match(text)
+        if not names or not shape:
+            return _error(400, "INVALID_ARGUMENT", "unsupported filter or no resourceNames")
+        bounds = {
+            m["op"]: _rfc3339(m["value"])
+            for m in _COMPARISON.finditer(text)
+            if m["field"] == "timestamp"
+        }
+        alternatives = [
+            (m["field"].removeprefix("jsonPayload."), m["op"], re.sub(r"\\(.)", r"\1", m["value"]))
+            for m in _COMPARISON.finditer(shape["any"])
+        ]
+        if not alternatives or any(f == "timestamp" for f, _, _ in alternatives):
+            return _error(400, "INVALID_ARGUMENT", "unsupported filter")
+
+        def wanted(entry: dict) -> bool:
+            at = _rfc3339(entry["timestamp"])
+            if not bounds[">="] <= at <= bounds["<="]:
+                return False
+            if not any(entry["logName"].startswith(n + "/") for n in names):
+                return False
+            payload = entry["jsonPayload"]
+            return any(
+                field in payload
+                and (
+                    str(payload[field]) == value
+                    if op == "="
+                    else re.search(value, str(payload[field])) is not None
+                )
+                for field, op, value in alternatives
+            )
+
+        found = sorted(
+            (e for e in self.log_entries if wanted(e)), key=lambda e: _rfc3339(e["timestamp"])
+        )
+        start = int(request.get("pageToken") or 0)
+        size = min(int(request.get("pageSize") or 50), self.page_size)
+        reply: dict = {"entries": found[start : start + size]}
+        if start + size < len(found):
+            reply["nextPageToken"] = str(start + size)
+        return 200, reply
+
     # -- helpers ----------------------------------------------------------------------
 
     def put_secret(self, project: str, secret_id: str, data: bytes) -> None:
@@ -400,6 +475,10 @@ class GoogleFake:
 
     def value(self, project: str, secret_id: str) -> list[bytes | None]:
         return [data for data, _ in self.secrets[(project, secret_id)].versions]
+
+
+def _rfc3339(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def _now() -> str:

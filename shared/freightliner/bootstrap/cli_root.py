@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from freightliner.domain.secrets import StoreKind
     from freightliner.ports.credentials import Credential
     from freightliner.ports.secrets import SecretStore
+    from freightliner.ports.trace import LogSearch, TraceIndex
 
 
 def registry_clients(
@@ -86,3 +87,65 @@ def secret_store(kind: StoreKind, location: str | None) -> SecretStore:
     from freightliner.adapters.secret_stores import SecretStores  # noqa: PLC0415
 
     return SecretStores(AwsClients()).get(kind, location)
+
+
+def trace_index(pipeline: AwsPipeline) -> TraceIndex:
+    """The state table's jobs and items, found by correlation id or source digest."""
+    from freightliner.adapters.aws.dynamo_trace import DynamoTraceIndex  # noqa: PLC0415
+
+    return DynamoTraceIndex(pipeline.table)
+
+
+def log_searches(
+    pipeline: AwsPipeline, *, timeout: float, gcp_project: str | None = None
+) -> list[LogSearch]:
+    """CloudWatch Logs Insights over the stack's log groups (FREIGHTLINER_LOG_GROUPS, else
+    the resources of FREIGHTLINER_STACK) and Cloud Logging in the Cloud Function's project
+    (`gcp_project`, FREIGHTLINER_GCP_PROJECT or the GAR subscription's); a side nothing
+    locates is reported as not searched."""
+    import os  # noqa: PLC0415
+
+    from freightliner.adapters.aws.logs_insights import InsightsSearch  # noqa: PLC0415
+    from freightliner.adapters.aws.stack_log_groups import stack_log_groups  # noqa: PLC0415
+    from freightliner.engine.trace.timeline import Unsearched  # noqa: PLC0415
+    from freightliner.environment import (  # noqa: PLC0415
+        ENV_GCP_LOGGING_ENDPOINT,
+        ENV_GCP_PROJECT,
+        ENV_LOG_GROUPS,
+        ENV_STACK,
+    )
+
+    settings = pipeline.settings
+    searches: list[LogSearch] = []
+    groups = settings.log_groups
+    if not groups and settings.stack:
+        groups = stack_log_groups(pipeline.client("cloudformation"), settings.stack)
+    if groups:
+        searches.append(InsightsSearch(pipeline.client("logs"), groups, timeout=timeout))
+    else:
+        reason = f"not searched: set {ENV_LOG_GROUPS} (the stack's LogGroups output) or {ENV_STACK}"
+        searches.append(Unsearched("cloudwatch", reason))
+    project = gcp_project or settings.trace_gcp_project
+    if project:
+        import httpx  # noqa: PLC0415
+
+        from freightliner.adapters.gcp.cloud_logging import (  # noqa: PLC0415
+            API_ENDPOINT,
+            CloudLoggingSearch,
+        )
+        from freightliner.adapters.gcp.gar_auth import GarCredentialProvider  # noqa: PLC0415
+        from freightliner.adapters.gcp.google_rest import GoogleRest  # noqa: PLC0415
+
+        hint = "the caller needs roles/logging.viewer on the project"
+        rest = GoogleRest(
+            httpx.Client(timeout=timeout),
+            GarCredentialProvider(),
+            forbidden_hint=hint,
+            attempts=3,
+        )
+        endpoint = os.environ.get(ENV_GCP_LOGGING_ENDPOINT) or API_ENDPOINT
+        searches.append(CloudLoggingSearch(rest, project, endpoint, timeout=timeout))
+    else:
+        reason = f"not searched: set {ENV_GCP_PROJECT} (or --gcp-project) for the GAR side"
+        searches.append(Unsearched("cloud-logging", reason))
+    return searches

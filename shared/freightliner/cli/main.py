@@ -38,6 +38,8 @@ from freightliner.cli.sync_commands import (
     run_sync_command,
     run_tree_command,
 )
+from freightliner.cli.trace_command import add_parser as add_trace_parser
+from freightliner.cli.trace_command import run_trace_command
 from freightliner.cli.version import VersionFlag, run_version_command
 from freightliner.cli.version import add_parser as add_version_parser
 from freightliner.domain.errors import FreightlinerError, InvalidInput
@@ -53,7 +55,7 @@ ENV_DEST_CREDS = "FREIGHTLINER_DEST_CREDS"
 EXIT_UNEXPECTED = 70
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one line per command
     parser = argparse.ArgumentParser(
         prog="freightliner",
         description="Replicate container images between ECR, Artifact Registry and any OCI "
@@ -130,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sync_parsers(sub)
     add_secrets_parser(sub)
     add_events_parser(sub)
+    add_trace_parser(sub)
     add_version_parser(sub)
     add_completion_parser(sub)
 
@@ -283,6 +286,7 @@ COMMANDS: dict[str, Any] = {
     "tree": run_tree_command,
     "secrets": run_secrets_command,
     "events": run_events_command,
+    "trace": run_trace_command,
     "local": _run_local,
     "invoke": _run_invoke,
     "digest": run_digest_command,

@@ -53,6 +53,7 @@ class JobRecord(BaseModel):
     repositories_failed: int = 0
     enqueued: bool = False
     detail: dict[str, str] = Field(default_factory=dict)
+    correlation_id: str = Field(default="", description="the event it came from (trace)")
 
     @property
     def images_finished(self) -> int:

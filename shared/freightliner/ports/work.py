@@ -35,6 +35,9 @@ class ItemRecord(BaseModel):
     scan_verdict: str | None = Field(default=None, description="why the scan gate let it pass")
     gate_execution: str | None = None
     gated: bool = Field(default=False, description="the scan gate decides whether it is copied")
+    created_at: float | None = Field(default=None, description="when the item was planned")
+    correlation_id: str = Field(default="", description="the event's id (a tree job's: its id)")
+    gate_at: float | None = Field(default=None, description="when the scan gate decided")
 
     @property
     def held_by_gate(self) -> bool:

@@ -22,7 +22,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import BotoCoreError, ClientError
 
 from freightliner.adapters.aws.errors import error_code, own_resource_error
-from freightliner.adapters.aws.table_schema import STATUS_INDEX
+from freightliner.adapters.aws.table_schema import STATUS_INDEX, correlation_key, digest_key
 from freightliner.domain.errors import Where
 from freightliner.domain.jobs import (
     JobRecord,
@@ -67,6 +67,16 @@ def _job_key(job_id: str) -> dict[str, str]:
 
 def _item_key(job_id: str, item_id: str) -> dict[str, str]:
     return {"PK": f"JOB#{job_id}", "SK": f"ITEM#{item_id}"}
+
+
+def _trace_keys(item: WorkItem, now: float) -> dict[str, str]:
+    """An item's place in the by-trace index (by source digest); none for a repository."""
+    if not item.source_digest:
+        return {}
+    return {
+        "GSI2PK": digest_key(item.source_digest),
+        "GSI2SK": f"{item.source_digest}#{now:017.6f}",
+    }
 
 
 class Update:
@@ -171,6 +181,8 @@ class DynamoStateStore:
         now = self._clock()
         record = job.model_dump(exclude_none=True)
         record.update(total=len(items) + len(gated), created_at=Decimal(str(job.created_at)))
+        if job.correlation_id:  # `freightliner trace <correlation id>` finds the job
+            record.update(GSI2PK=correlation_key(job.correlation_id), GSI2SK=f"{now:017.6f}")
         try:
             self._table.put_item(
                 Item={
@@ -269,21 +281,30 @@ class DynamoStateStore:
             "source_digest": item.source_digest,
             "attempts": 0,
             "work": item.model_dump_json(exclude_defaults=True),
+            "created_at": Decimal(str(now)),
+            "correlation_id": item.trace_id,
+            **_trace_keys(item, now),
         }
 
     def claim(self, item: WorkItem) -> ItemRecord | None:
+        now = self._clock()
         update = (
             Update(_item_key(item.job_id, item.item_id))
             .set(
                 status=ItemStatus.RUNNING,
-                started_at=self._clock(),
+                started_at=now,
                 job_id=item.job_id,
                 item_id=item.item_id,
                 source=item.source,
                 destination=item.destination,
                 source_digest=item.source_digest,
             )
-            .set_once(work=item.model_dump_json(exclude_defaults=True))
+            .set_once(
+                work=item.model_dump_json(exclude_defaults=True),
+                created_at=now,
+                correlation_id=item.trace_id,
+                **_trace_keys(item, now),
+            )
             .add({"attempts": 1})
             .when_status(ItemStatus.PENDING, ItemStatus.RUNNING, or_new=True)
         )
@@ -328,7 +349,9 @@ class DynamoStateStore:
 
     def record_gate(self, item: WorkItem, outcome: GateOutcome, execution: str) -> Recorded:
         item_update = Update(_item_key(item.job_id, item.item_id))
-        item_update.set(scan_findings=dict(outcome.findings), gate_execution=execution)
+        item_update.set(
+            scan_findings=dict(outcome.findings), gate_execution=execution, gate_at=self._clock()
+        )
         item_update.when_status(ItemStatus.PENDING)
         if outcome.status is ItemStatus.PENDING:  # let through: why stays on the item
             recorded = self._update(

@@ -57,6 +57,7 @@ def accept_event(
         job_id=plan.job_id,
         kind="event",
         created_at=time.time(),
+        correlation_id=correlation_id or event.event_id,
         detail={
             "event_id": event.event_id,
             EVENT_ACTION: event.action,

@@ -1,0 +1,1 @@
+"""`freightliner trace`: one timeline from the state table and the logs."""
