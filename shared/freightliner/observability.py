@@ -35,8 +35,16 @@ class LazyTracer:
     def _get(self) -> Tracer:
         with self._lock:
             if self._tracer is None:
-                self._tracer = Tracer(service=SERVICE)
+                # AWS calls (botocore) traced by the SDK; registry requests by the registry
+                # client's request observer (bootstrap.request_tracing), not by the SDK's httpx
+                # patch, which would end a subsegment at the headers and send trace headers
+                # to third-party registries.
+                self._tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
             return self._tracer
+
+    def recorder(self) -> Any:
+        """The X-Ray recorder behind the Tracer (a no-op one where tracing is disabled)."""
+        return self._get().provider
 
     def capture_lambda_handler(self, handler: H) -> H:
         """`Tracer.capture_lambda_handler`, applied on the first call."""
