@@ -26,7 +26,7 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
 )
 
-from freightliner.domain.jobs import JobRecord, JobSummary
+from freightliner.domain.jobs import JobMetric, JobRecord, JobSummary
 from freightliner.domain.work import WorkItem
 from freightliner.environment import ENV_METRICS_NAMESPACE, ENV_SERVICE_NAME
 
@@ -110,7 +110,7 @@ class MetricName(StrEnum):
     GATES_WOKEN = "ScanGatesWoken"  # scan-gate waits a scan-finished event ended early
     REJECTED = "Rejected"  # input refused before any work: what
     COLD_START = "ColdStart"  # Powertools' (capture_cold_start_metric): function_name
-    BREAKER_OPEN = "BreakerOpen"  # a registry host's circuit breaker is open (domain/breaker)
+    BREAKER_OPEN = "BreakerOpen"  # a registry host's circuit breaker is open (the breaker's)
 
 
 def service() -> str:
@@ -211,18 +211,16 @@ class JobEndMetrics:
     the domain's JobSummary states them, whichever function closed the job."""
 
     def job_finished(self, job: JobRecord) -> None:
-        found = JobSummary.of(job).metrics()
-
-        def dimensions_of(metric: Any) -> list[tuple[str, str]]:
-            return sorted(metric.dimensions.items())
-
-        for dimensions, group in itertools.groupby(
-            sorted(found, key=dimensions_of), key=dimensions_of
-        ):
+        found = sorted(JobSummary.of(job).metrics(), key=_dimensions_of)
+        for dimensions, group in itertools.groupby(found, key=_dimensions_of):
             emit(
                 dict(dimensions),
                 [(MetricName(m.name), MetricUnit(m.unit), m.value) for m in group],
             )
+
+
+def _dimensions_of(metric: JobMetric) -> list[tuple[str, str]]:
+    return sorted(metric.dimensions.items())
 
 
 def count_verdict(allowed: bool) -> None:
