@@ -169,8 +169,10 @@ def count_item(
     lag: float | None = None,
 ) -> None:
     """A work item's end (done, skipped, failed, blocked, rejected) by kind and destination
-    registry; a done copy also adds its bytes, duration and replication lag."""
-    destination = registry_host(item.destination)
+    registry; a done copy also adds its bytes, duration and replication lag. A rejected item's
+    destination is whatever its sender wrote: it is not a dimension (each new value would be
+    a new metric, billed), `unverified` stands for all of them."""
+    destination = registry_host(item.destination) if outcome != "rejected" else "unverified"
     emit(
         {"kind": item.action, "outcome": outcome, "destination": destination},
         [(MetricName.ITEMS, MetricUnit.Count, 1)],

@@ -29,6 +29,7 @@ from freightliner.observability import (
     JobEndMetrics,
     MetricName,
     count_failure,
+    count_item,
     count_retry,
     emit,
 )
@@ -162,6 +163,20 @@ def test_a_permanent_failure_counts_the_item_failed_and_the_failure_by_its_kind(
     [failure] = named(out, "Failures")
     assert failure.dimensions["error_kind"] == "not_found"
     assert failure.dimension_sets == [["error_kind", "service"], ["service"]]  # the alarm's
+
+
+def test_a_rejected_items_claimed_destination_is_no_dimension(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    forged = WorkItem(
+        job_id="evt-forged",
+        source=f"{SRC}/team/app@sha256:" + "a" * 64,
+        destination="attacker-chosen-1234.example/x:v1",
+        source_digest="sha256:" + "a" * 64,
+    )
+    count_item(forged, "rejected")
+    [rejected] = named(capsys.readouterr().out, "Items", outcome="rejected")
+    assert rejected.dimensions["destination"] == "unverified"
 
 
 def test_permanent_and_retryable_failures_are_apart(capsys: pytest.CaptureFixture[str]) -> None:
