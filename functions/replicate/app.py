@@ -77,14 +77,13 @@ def handle_record(record: SQSRecord, root: LambdaRoot) -> dict[str, Any]:
         count_failure(str((outcome.error or {}).get("error", "error")))
     elif outcome.outcome == "rejected":
         count_rejected("WorkItems")
-    if outcome.outcome != "duplicate":
-        count_item(
-            item,
-            outcome.outcome,
-            bytes_copied=outcome.bytes,
-            seconds=outcome.seconds,
-            lag=outcome.lag_seconds,
-        )
+    count_item(
+        item,
+        outcome.outcome,
+        bytes_copied=outcome.bytes,
+        seconds=outcome.seconds,
+        lag=outcome.lag_seconds,
+    )
     logger.info(outcome.outcome, extra={"destination": item.destination, "bytes": outcome.bytes})
     return outcome.model_dump()
 

@@ -26,7 +26,7 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
 )
 
-from freightliner.domain.jobs import JobMetric, JobRecord, JobSummary
+from freightliner.domain.jobs import IMAGE_COUNTER, JobMetric, JobRecord, JobSummary
 from freightliner.domain.work import WorkItem
 from freightliner.environment import ENV_METRICS_NAMESPACE, ENV_SERVICE_NAME
 
@@ -110,7 +110,8 @@ class MetricName(StrEnum):
     GATES_WOKEN = "ScanGatesWoken"  # scan-gate waits a scan-finished event ended early
     REJECTED = "Rejected"  # input refused before any work: what
     COLD_START = "ColdStart"  # Powertools' (capture_cold_start_metric): function_name
-    BREAKER_OPEN = "BreakerOpen"  # a registry host's circuit breaker is open (the breaker's)
+    BREAKER_OPEN = "BreakerOpen"  # a registry host's circuit breaker opened (the breaker's)
+    ITEMS_DEFERRED = "ItemsDeferred"  # items waiting on an open breaker (the breaker's)
 
 
 def service() -> str:
@@ -143,6 +144,11 @@ def emit(
     blob.flush_metrics()
 
 
+# How a work item ends, in metrics as in the table and the logs (domain.jobs.IMAGE_COUNTER),
+# plus `rejected`: an item its job does not imply.
+ITEM_ENDS = frozenset({*IMAGE_COUNTER.values(), "rejected"})
+
+
 def registry_host(reference: str) -> str:
     """The registry host of a full reference (`host/repository:tag`), for a dimension."""
     return reference.split("/", 1)[0]
@@ -172,6 +178,8 @@ def count_item(
     registry; a done copy also adds its bytes, duration and replication lag. A rejected item's
     destination is whatever its sender wrote: it is not a dimension (each new value would be
     a new metric, billed), `unverified` stands for all of them."""
+    if outcome not in ITEM_ENDS:  # a duplicate delivery, or an item that comes back later
+        return
     destination = registry_host(item.destination) if outcome != "rejected" else "unverified"
     emit(
         {"kind": item.action, "outcome": outcome, "destination": destination},

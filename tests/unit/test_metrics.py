@@ -177,6 +177,8 @@ def test_a_rejected_items_claimed_destination_is_no_dimension(
     count_item(forged, "rejected")
     [rejected] = named(capsys.readouterr().out, "Items", outcome="rejected")
     assert rejected.dimensions["destination"] == "unverified"
+    count_item(forged, "duplicate")  # not an end: the first delivery counted it
+    assert emitted(capsys.readouterr().out) == []
 
 
 def test_permanent_and_retryable_failures_are_apart(capsys: pytest.CaptureFixture[str]) -> None:
