@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -20,7 +21,6 @@ from freightliner.engine.copying.models import CopyOptions
 from freightliner.harness.images import Pusher, RandomBlob
 from freightliner.harness.registry import LocalRegistry
 from freightliner.registry.observe import RequestRecord
-from freightliner.registry.retry import RetryPolicy
 
 
 class Recording:
@@ -69,9 +69,10 @@ def test_a_copy_reports_each_request_with_its_operation_status_and_bytes(
 
 def test_a_failed_request_is_observed_with_its_error(registry: LocalRegistry) -> None:
     seen = Recording()
-    clients = RegistryClients(retry=RetryPolicy(sleep=lambda _: None), observer=seen)
+    clients = RegistryClients(observer=seen)
     try:
         client = clients.client(registry.host)
+        retry = client.transport.retry = replace(client.transport.retry, sleep=lambda _: None)
         assert client.head_manifest("team/none", "v1") is None  # 404: missing is an answer
         registry.stop()
         try:
@@ -84,7 +85,7 @@ def test_a_failed_request_is_observed_with_its_error(registry: LocalRegistry) ->
         clients.close()
     assert seen.records[0].status == 404 and seen.records[0].operation == "manifest-head"
     refused = seen.records[1:]
-    assert len(refused) == RetryPolicy().attempts  # every attempt is a request of its own
+    assert len(refused) == retry.attempts  # every attempt is a request of its own
     assert all(r.status is None and r.error == "Unavailable" for r in refused)
 
 
