@@ -13,7 +13,7 @@ from freightliner.observability import count_verdict, log_item, logger, metrics,
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 @handles("evaluate_findings input", Trigger.TASK)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(event, lambda_root())

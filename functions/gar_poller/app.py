@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
 from freightliner.environment import ENV_GAR_SUBSCRIPTION, ENV_QUEUE_URL, ENV_RULES, ENV_TABLE
 from freightliner.handler_outcomes import Trigger, handles
-from freightliner.observability import count_retry, logger, metrics, tracer
+from freightliner.observability import count_event, count_retry, logger, metrics, tracer
 
 
 class ScheduledEvent(BaseModel):
@@ -22,7 +22,7 @@ class ScheduledEvent(BaseModel):
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 @handles(
     "scheduled poll",
     Trigger.EVENT,
@@ -47,5 +47,7 @@ def handle(event: dict[str, Any], context: Any, root: LambdaRoot) -> dict[str, A
     report = poll_notifications(root.notifications, accept)
     if report.retried:  # released unacknowledged: Pub/Sub delivers them to the next run
         count_retry("gar_poll", report.retried)
+    for outcome, count in report.outcomes().items():
+        count_event("gar", outcome, count)
     logger.info("polled", extra=report.model_dump())
     return report.model_dump()

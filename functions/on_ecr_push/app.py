@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 @handles("ECR event", Trigger.EVENT, requires=(ENV_TABLE, ENV_QUEUE_URL, ENV_RULES))
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(event, context, lambda_root().accept)
@@ -36,7 +36,7 @@ def handle(event: dict[str, Any], context: Any, accept: Accept) -> dict[str, Any
         return {"status": "ignored"}
     logger.append_keys(repository=image.repository, digest=short(image.digest))
     result = accept(image, action.id, context)
-    count_event(result.outcome)
+    count_event("ecr", result.outcome)
     logger.info(
         result.outcome, extra={"job_id": result.plan.job_id, "items": len(result.plan.items)}
     )

@@ -39,7 +39,7 @@ def on_gar_push(event: CloudEvent) -> dict[str, Any]:
 
 def handle_notification(event: CloudEvent, root: AwsPipeline) -> dict[str, Any]:
     message = PubSubPush.model_validate(event.get_data()).message
-    image = message.notification().image_event(message.message_id)
+    image = message.image_event()
     if image is None:
         logger.info("ignored GAR notification", extra={"message_id": message.message_id})
         return {"status": "ignored"}
@@ -48,7 +48,7 @@ def handle_notification(event: CloudEvent, root: AwsPipeline) -> dict[str, Any]:
     )
     deadline = InvocationDeadline(root.settings.function_timeout)
     result = root.accept(image, message.message_id, deadline)
-    count_event(result.outcome)
+    count_event("gar", result.outcome)
     logger.info(result.outcome, extra={"job_id": result.plan.job_id})
     return {"status": result.outcome, "job_id": result.plan.job_id, "items": len(result.plan.items)}
 

@@ -15,7 +15,7 @@ from freightliner.observability import count_woken, logger, metrics, tracer
 
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 @handles("scan event", Trigger.EVENT, requires=(ENV_TABLE, ENV_SCAN_GATE_ARN))
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(event, lambda_root())

@@ -9,12 +9,12 @@ from typing import Any
 from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
 from freightliner.handler_outcomes import Trigger, handles
 from freightliner.lambda_support import task_input
-from freightliner.observability import log_item, logger, metrics, tracer
+from freightliner.observability import count_item, log_item, logger, metrics, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 @handles("record_gate_outcome input", Trigger.TASK)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(event, lambda_root())
@@ -27,5 +27,8 @@ def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
     request = task_input(RecordGateRequest, event, "record_gate_outcome input")
     log_item(request.item)
     result = record_gate_outcome(request, root.state, root.notifier)
+    held = request.outcome.status.lower()
+    if result.recorded and held in ("blocked", "failed"):  # held back: the item ends here
+        count_item(request.item, held)
     logger.info("gate outcome recorded", extra={"recorded": result.recorded})
     return result.model_dump(mode="json")

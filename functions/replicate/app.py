@@ -13,8 +13,8 @@ from freightliner.environment import ENV_QUEUE_URL, ENV_TABLE
 from freightliner.handler_outcomes import Trigger, handles
 from freightliner.lambda_support import VisibilityHeartbeat, retry_delay
 from freightliner.observability import (
-    count_copy,
     count_failure,
+    count_item,
     count_rejected,
     log_item,
     logger,
@@ -83,15 +83,20 @@ def handle_record(record: SQSRecord, root: LambdaRoot, context: Any = None) -> d
         count_failure(str((outcome.error or {}).get("error", "error")))
     elif outcome.outcome == "rejected":
         count_rejected("WorkItems")
-    elif outcome.outcome == "done":
-        count_copy(outcome.bytes, outcome.seconds)
+    count_item(
+        item,
+        outcome.outcome,
+        bytes_copied=outcome.bytes,
+        seconds=outcome.seconds,
+        lag=outcome.lag_seconds,
+    )
     logger.info(outcome.outcome, extra={"destination": item.destination, "bytes": outcome.bytes})
     return outcome.model_dump()
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import process_partial_response  # noqa: PLC0415
 

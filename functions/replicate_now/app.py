@@ -6,12 +6,12 @@ from typing import Any
 
 from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
 from freightliner.handler_outcomes import Trigger, handles
-from freightliner.observability import count_copy, logger, metrics, tracer
+from freightliner.observability import count_copy, logger, metrics, registry_host, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 @handles("replicate-now request", Trigger.EVENT)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(event, lambda_root())
@@ -23,5 +23,5 @@ def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
 
     request = ReplicateNowRequest.model_validate(event)
     report = replicate_now(request, root.registry_clients, root.settings.jobs)
-    count_copy(report.bytes_copied, report.seconds)
+    count_copy(registry_host(request.destination), report.bytes_copied, report.seconds, None)
     return report.model_dump()

@@ -9,12 +9,12 @@ from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
 from freightliner.domain.events import StartTreeRequest
 from freightliner.environment import ENV_QUEUE_URL, ENV_SYNCS, ENV_TABLE
 from freightliner.handler_outcomes import Trigger, handles
-from freightliner.observability import logger, metrics, tracer
+from freightliner.observability import count_tree_started, logger, metrics, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 @handles("start tree", Trigger.EVENT, requires=(ENV_TABLE, ENV_QUEUE_URL, ENV_SYNCS))
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(event, lambda_root())
@@ -31,5 +31,6 @@ def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
         state=root.state,
         notifier=root.notifier,
     )
+    count_tree_started()
     logger.info("tree sync started", extra={"job_id": job_id, "sync": request.sync})
     return {"status": "started", "job_id": job_id, "sync": request.sync}

@@ -14,7 +14,7 @@ from freightliner.observability import logger, metrics, tracer
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 @handles("wait_for_scan input", Trigger.TASK, requires=(ENV_TABLE,))
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(event, lambda_root())

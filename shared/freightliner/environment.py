@@ -50,3 +50,6 @@ ENV_STACK = "FREIGHTLINER_STACK"
 ENV_GCP_PROJECT = "FREIGHTLINER_GCP_PROJECT"
 # Where Cloud Logging's REST API is (default: Google's).
 ENV_GCP_LOGGING_ENDPOINT = "FREIGHTLINER_GCP_LOGGING_ENDPOINT"
+# Powertools' own: the service dimension and log key, and the metrics namespace (template.yaml).
+ENV_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+ENV_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"

@@ -3,23 +3,36 @@
 Logs are JSON with a correlation id that follows the work from the event through the queue to
 the copy; digests appear as 12-character prefixes; credentials never appear (they are
 `Redacted` (a pydantic Secret) end to end and no log line formats one).
+
+Metrics are few names (`MetricName`) with dimensions saying which kind, outcome, status or
+destination registry they count. EMF gives one blob one dimension set (plus roll-ups), so each
+group of metrics sharing dimensions is its own blob, written when it happens; every blob also
+rolls up to `service` alone (or a coarser set), the series alarms and fleet percentiles read.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from enum import StrEnum
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
+    AmazonCloudWatchEMFProvider,
+)
 
-from freightliner.domain.jobs import JobRecord, JobSummary
+from freightliner.domain.jobs import IMAGE_COUNTER, JobMetric, JobRecord, JobSummary
 from freightliner.domain.work import WorkItem
+from freightliner.environment import ENV_METRICS_NAMESPACE, ENV_SERVICE_NAME
 
-SERVICE = "freightliner"
-NAMESPACE = "Freightliner"
+DEFAULT_SERVICE = "freightliner"
+DEFAULT_NAMESPACE = "Freightliner"
+SERVICE = os.environ.get(ENV_SERVICE_NAME) or DEFAULT_SERVICE
 H = TypeVar("H", bound=Callable[..., Any])
 
 
@@ -35,8 +48,16 @@ class LazyTracer:
     def _get(self) -> Tracer:
         with self._lock:
             if self._tracer is None:
-                self._tracer = Tracer(service=SERVICE)
+                # AWS calls (botocore) traced by the SDK; registry requests by the registry
+                # client's request observer (bootstrap.request_tracing), not by the SDK's httpx
+                # patch, which would end a subsegment at the headers and send trace headers
+                # to third-party registries.
+                self._tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
             return self._tracer
+
+    def recorder(self) -> Any:
+        """The X-Ray recorder behind the Tracer (a no-op one where tracing is disabled)."""
+        return self._get().provider
 
     def capture_lambda_handler(self, handler: H) -> H:
         """`Tracer.capture_lambda_handler`, applied on the first call."""
@@ -52,7 +73,9 @@ class LazyTracer:
 
 
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+metrics = Metrics(
+    namespace=os.environ.get(ENV_METRICS_NAMESPACE) or DEFAULT_NAMESPACE, service=SERVICE
+)
 tracer = LazyTracer()
 
 
@@ -70,52 +93,157 @@ def log_item(item: WorkItem) -> None:
     )
 
 
+class MetricName(StrEnum):
+    """Every metric the functions emit; the template's dashboard and alarms name only these."""
+
+    ITEMS = "Items"  # finished work items: kind, outcome, destination
+    BYTES = "Bytes"  # bytes copied: destination
+    COPY_SECONDS = "CopySeconds"  # how long a copy took: destination
+    REPLICATION_LAG = "ReplicationLag"  # the event's push time to the copy's end: destination
+    FAILURES = "Failures"  # permanent failures and configuration errors: error_kind
+    RETRIES = "Retries"  # failures that will be tried again: error_kind
+    EVENTS = "Events"  # registry events by what became of them: source, outcome
+    JOBS = "Jobs"  # ended jobs: kind, status
+    JOB_SECONDS = "JobSeconds"  # how long ended jobs ran: kind, status
+    JOBS_STARTED = "JobsStarted"  # tree syncs started: kind
+    GATE_VERDICTS = "GateVerdicts"  # scan-gate verdicts on completed scans: verdict
+    GATES_WOKEN = "ScanGatesWoken"  # scan-gate waits a scan-finished event ended early
+    REJECTED = "Rejected"  # input refused before any work: what
+    COLD_START = "ColdStart"  # Powertools' (capture_cold_start_metric): function_name
+    BREAKER_OPEN = "BreakerOpen"  # a registry host's circuit breaker opened (the breaker's)
+    ITEMS_DEFERRED = "ItemsDeferred"  # items waiting on an open breaker (the breaker's)
+
+
+def service() -> str:
+    """POWERTOOLS_SERVICE_NAME, as the template sets it."""
+    return os.environ.get(ENV_SERVICE_NAME) or DEFAULT_SERVICE
+
+
+def namespace() -> str:
+    """POWERTOOLS_METRICS_NAMESPACE, as the template sets it."""
+    return os.environ.get(ENV_METRICS_NAMESPACE) or DEFAULT_NAMESPACE
+
+
+Measure = tuple[MetricName, MetricUnit, float]
+
+
+def emit(
+    dimensions: Mapping[str, str], measures: Sequence[Measure], rollup: Sequence[str] | None = ()
+) -> None:
+    """One EMF blob: `measures` under `dimensions` (and `service`), rolled up to `service`
+    plus the `rollup` dimensions (None: no roll-up). Written now (stdout, which Lambda ships
+    to CloudWatch Logs), not at the end of the invocation."""
+    blob = AmazonCloudWatchEMFProvider(namespace=namespace(), service=service())
+    for name, unit, value in measures:
+        blob.add_metric(name=name.value, unit=unit, value=value)
+    for key, label in dimensions.items():
+        blob.add_dimension(name=key, value=label or "unknown")
+    if rollup is not None and dimensions:
+        kept = {key: dimensions[key] or "unknown" for key in rollup}
+        blob.add_dimensions(service=service(), **kept)
+    blob.flush_metrics()
+
+
+# How a work item ends, in metrics as in the table and the logs (domain.jobs.IMAGE_COUNTER),
+# plus `rejected`: an item its job does not imply.
+ITEM_ENDS = frozenset({*IMAGE_COUNTER.values(), "rejected"})
+
+
+def registry_host(reference: str) -> str:
+    """The registry host of a full reference (`host/repository:tag`), for a dimension."""
+    return reference.split("/", 1)[0]
+
+
 def count_failure(kind: str) -> None:
     """Failures that need a person: permanent ones (rejected input, FAILED items) and
-    configuration errors. One `Failures` total (alarmed on) and one per error kind."""
-    metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name=f"Failures_{kind}", unit=MetricUnit.Count, value=1)
+    configuration errors, by error kind (and in total: the alarm's series)."""
+    emit({"error_kind": kind}, [(MetricName.FAILURES, MetricUnit.Count, 1)])
 
 
 def count_retry(kind: str, count: int = 1) -> None:
-    """Failures that will be tried again (throttling, unavailable, timeouts): `Retries` and
-    one per kind, apart from `Failures` so a burst of 429s does not page anyone."""
-    metrics.add_metric(name="Retries", unit=MetricUnit.Count, value=count)
-    metrics.add_metric(name=f"Retries_{kind}", unit=MetricUnit.Count, value=count)
+    """Failures that will be tried again (throttling, unavailable, timeouts), apart from
+    `Failures` so a burst of 429s does not page anyone."""
+    emit({"error_kind": kind}, [(MetricName.RETRIES, MetricUnit.Count, count)])
 
 
-def count_copy(bytes_copied: int, seconds: float) -> None:
-    metrics.add_metric(name="ImagesCopied", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="BytesCopied", unit=MetricUnit.Bytes, value=bytes_copied)
-    metrics.add_metric(name="CopySeconds", unit=MetricUnit.Seconds, value=seconds)
+def count_item(
+    item: WorkItem,
+    outcome: str,
+    *,
+    bytes_copied: int = 0,
+    seconds: float = 0.0,
+    lag: float | None = None,
+) -> None:
+    """A work item's end (done, skipped, failed, blocked, rejected) by kind and destination
+    registry; a done copy also adds its bytes, duration and replication lag. A rejected item's
+    destination is whatever its sender wrote: it is not a dimension (each new value would be
+    a new metric, billed), `unverified` stands for all of them."""
+    if outcome not in ITEM_ENDS:  # a duplicate delivery, or an item that comes back later
+        return
+    destination = registry_host(item.destination) if outcome != "rejected" else "unverified"
+    emit(
+        {"kind": item.action, "outcome": outcome, "destination": destination},
+        [(MetricName.ITEMS, MetricUnit.Count, 1)],
+        rollup=("kind", "outcome"),
+    )
+    if item.action == "copy" and outcome == "done":
+        count_copy(destination, bytes_copied, seconds, lag)
 
 
-def count_event(outcome: str) -> None:
-    """Events by what became of them: enqueued, duplicate, no-match."""
-    metrics.add_metric(name=f"Events_{outcome.replace('-', '_')}", unit=MetricUnit.Count, value=1)
+def count_copy(destination: str, bytes_copied: int, seconds: float, lag: float | None) -> None:
+    """What one copy to `destination` (a registry host) moved and took."""
+    measures: list[Measure] = [
+        (MetricName.BYTES, MetricUnit.Bytes, bytes_copied),
+        (MetricName.COPY_SECONDS, MetricUnit.Seconds, seconds),
+    ]
+    if lag is not None:
+        measures.append((MetricName.REPLICATION_LAG, MetricUnit.Seconds, lag))
+    emit({"destination": destination}, measures)
+
+
+def count_event(source: str, outcome: str, count: int = 1) -> None:
+    """Registry events (`ecr`, `gar`) by what became of them: enqueued, duplicate, no-match,
+    ignored, rejected, retried."""
+    if count:
+        emit(
+            {"source": source, "outcome": outcome},
+            [(MetricName.EVENTS, MetricUnit.Count, count)],
+            rollup=None,
+        )
+
+
+def count_tree_started() -> None:
+    emit({"kind": "tree"}, [(MetricName.JOBS_STARTED, MetricUnit.Count, 1)], rollup=None)
 
 
 class JobEndMetrics:
-    """A JobNotifier: jobs by how they ended (Jobs_COMPLETE, Jobs_COMPLETED_WITH_ERRORS) and
-    how long they took, as the domain's JobSummary states them, whichever function closed
-    the job (flushed by that handler's `metrics.log_metrics`)."""
+    """A JobNotifier: jobs by how they ended and how long they took, by kind and status, as
+    the domain's JobSummary states them, whichever function closed the job."""
 
     def job_finished(self, job: JobRecord) -> None:
-        for metric in JobSummary.of(job).metrics():
-            metrics.add_metric(name=metric.name, unit=MetricUnit(metric.unit), value=metric.value)
+        found = sorted(JobSummary.of(job).metrics(), key=_dimensions_of)
+        for dimensions, group in itertools.groupby(found, key=_dimensions_of):
+            emit(
+                dict(dimensions),
+                [(MetricName(m.name), MetricUnit(m.unit), m.value) for m in group],
+            )
+
+
+def _dimensions_of(metric: JobMetric) -> list[tuple[str, str]]:
+    return sorted(metric.dimensions.items())
 
 
 def count_verdict(allowed: bool) -> None:
     """Scan-gate verdicts on completed scans: images their findings let through or blocked."""
-    name = "ScanGatePassed" if allowed else "ScanGateBlocked"
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    verdict = "passed" if allowed else "blocked"
+    emit({"verdict": verdict}, [(MetricName.GATE_VERDICTS, MetricUnit.Count, 1)], rollup=None)
 
 
 def count_woken(gates: int) -> None:
     """Scan-gate waits a scan-finished event ended early."""
-    metrics.add_metric(name="ScanGatesWoken", unit=MetricUnit.Count, value=gates)
+    emit({}, [(MetricName.GATES_WOKEN, MetricUnit.Count, gates)])
 
 
 def count_rejected(what: str, count: int = 1) -> None:
     """Input refused before any work: forged or unauthorized work items, malformed records."""
-    metrics.add_metric(name=f"Rejected_{what}", unit=MetricUnit.Count, value=count)
+    emit({"what": what}, [(MetricName.REJECTED, MetricUnit.Count, count)])

@@ -14,6 +14,7 @@ from freightliner.bootstrap.lambda_root import lambda_root
 from freightliner.domain.work import WorkItem
 from freightliner.harness.local_stack import ECR_HOST, GAR_HOST
 from tests.e2e.conftest import Stack
+from tests.support.emf import named
 
 GAR = GAR_HOST
 
@@ -53,7 +54,7 @@ def test_an_item_of_a_job_never_created_is_rejected_and_nothing_copied(
     assert record["job_id"] == "evt-forged" and record["destination"] == forged.destination
     assert "does not exist in the state table" in record["reason"]
     assert lambda_root().state.get_job("evt-forged") is None  # no job appears for it
-    assert '"Rejected_WorkItems"' in capsys.readouterr().out  # the EMF metric
+    assert named(capsys.readouterr().out, "Rejected", what="WorkItems")  # the EMF metric
 
 
 def test_an_item_of_a_real_job_sent_outside_every_rule_is_rejected(stack: Stack) -> None:

@@ -36,6 +36,7 @@ from freightliner.harness.local_stack import ECR_CREDS, ECR_HOST, GAR_HOST, Loca
 from freightliner.harness.scan_gate import JOB_EVENT_SOURCE, LocalScanGate, scan_result
 from freightliner.ports.work import ItemRecord
 from tests.support.container_analysis import container_analysis, discovery
+from tests.support.emf import named
 from tests.support.skopeo import skopeo_digest
 
 RULES = f"""\
@@ -419,17 +420,6 @@ def test_make_demo_gate_lets_one_image_through_and_holds_one(
     assert "on_scan_event secure/api: woke 1 gate(s)" in out
 
 
-def _job_metrics(out: str) -> dict[str, dict[str, Any]]:
-    """From the functions' stdout: the metrics (EMF) flushed with each `Jobs_<status>`."""
-    metrics: dict[str, dict[str, Any]] = {}
-    for line in out.splitlines():
-        record = json.loads(line) if line.startswith("{") else {}
-        for metric in record.get("_aws", {}).get("CloudWatchMetrics", [{}])[0].get("Metrics", []):
-            if metric["Name"].startswith("Jobs_"):
-                metrics[metric["Name"]] = record
-    return metrics
-
-
 def test_a_job_the_gate_closes_ends_as_one_the_worker_closes(
     gate: Gate, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -448,7 +438,7 @@ def test_a_job_the_gate_closes_ends_as_one_the_worker_closes(
     assert closed_by_gate.status == "COMPLETED_WITH_ERRORS" and closed_by_gate.blocked == 1
     assert closed_by_worker.status == "COMPLETE" and closed_by_worker.done == 1
     ends = {e["detail"]["job_id"]: e for e in gate.gate.announcements(JOB_EVENT_SOURCE)}
-    metrics = _job_metrics(capsys.readouterr().out)
+    out = capsys.readouterr().out
     lines = {
         r.job_summary["job_id"]: r.getMessage()
         for r in caplog.records
@@ -463,10 +453,10 @@ def test_a_job_the_gate_closes_ends_as_one_the_worker_closes(
         assert ends[job.job_id]["detail"] == detail
         # the summary log line
         assert lines[job.job_id] == JobSummary.of(job).line()
-        # the metrics: a count per final status and the job's duration
-        flushed = metrics[f"Jobs_{job.status}"]
-        assert flushed[f"Jobs_{job.status}"] in (1.0, [1.0])  # EMF: a value or a list of them
-        seconds = flushed["JobSeconds"]
-        [seconds] = seconds if isinstance(seconds, list) else [seconds]
-        assert seconds == pytest.approx(job.finished_at - job.created_at, abs=0.01)
+        # the metrics: a count by kind and final status, and the job's duration
+        [count] = named(out, "Jobs", kind="event", status=job.status)
+        assert count.value == 1
+        assert count.dimension_sets == [["kind", "status", "service"], ["service"]]
+        [seconds] = named(out, "JobSeconds", kind="event", status=job.status)
+        assert seconds.value == pytest.approx(job.finished_at - job.created_at, abs=0.01)
     assert set(ends) == {closed_by_gate.job_id, closed_by_worker.job_id}  # each said once

@@ -29,8 +29,8 @@ from freightliner.engine.events.gar_poll import poll_notifications
 from freightliner.engine.events.intake import IntakeResult
 from freightliner.handler_outcomes import Trigger, handles
 from freightliner.harness.functions import cloud_function_client
-from freightliner.observability import metrics
 from freightliner.ports.work import PulledMessage
+from tests.support.emf import emitted
 
 EXPECTED = {  # class: (outcome, HTTP status, exit code)
     "NotFound": (Outcome.REJECTED, 404, 3),
@@ -89,14 +89,13 @@ def _entry(trigger: Trigger, failure: Exception | None, requires: tuple[str, ...
     return entry
 
 
-@pytest.fixture(autouse=True)
-def _clean_metrics() -> Iterator[None]:
-    metrics.clear_metrics()
-    yield
-    metrics.clear_metrics()
+def _counted(out: str) -> set[tuple[str, str]]:
+    return {(e.name, e.dimensions.get("error_kind", "")) for e in emitted(out)}
 
 
-def test_events_answer_rejected_input_and_raise_everything_else() -> None:
+def test_events_answer_rejected_input_and_raise_everything_else(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     ok = {"name": "x"}
     assert _entry(Trigger.EVENT, None)(ok) == {"status": "done"}
     reply = _entry(Trigger.EVENT, NotFound("no such image"))(ok)
@@ -104,14 +103,19 @@ def test_events_answer_rejected_input_and_raise_everything_else() -> None:
     reply = _entry(Trigger.EVENT, None)({"nom": "x"})
     assert reply["status"] == "rejected" and reply["error"] == "invalid_input"
     assert "test input: name: Field required" in reply["message"]
-    assert set(metrics.metric_set) == {"Failures", "Failures_not_found", "Failures_invalid_input"}
-    metrics.clear_metrics()
+    assert _counted(capsys.readouterr().out) == {
+        ("Failures", "not_found"),
+        ("Failures", "invalid_input"),
+    }
     for failure in (Unavailable("down"), ConfigurationError("no table"), KeyError("bug")):
         with pytest.raises(type(failure)):
             _entry(Trigger.EVENT, failure)(ok)
     # a 503 is a retry, not a failure that pages; a configuration error is one
-    assert {"Retries", "Retries_unavailable", "Failures_configuration"} <= set(metrics.metric_set)
-    assert "Failures_unavailable" not in metrics.metric_set
+    assert _counted(capsys.readouterr().out) == {
+        ("Retries", "unavailable"),
+        ("Failures", "configuration"),
+        ("Retries", "unexpected"),
+    }
 
 
 def test_missing_settings_fail_before_the_event_is_touched(

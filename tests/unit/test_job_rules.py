@@ -130,9 +130,10 @@ def test_a_job_end_is_said_in_one_vocabulary_with_its_duration() -> None:
         "job j COMPLETED_WITH_ERRORS: 2 repositories (1 failed), 4 images: "
         "2 done, 1 skipped, 1 failed, 0 blocked, 2048 bytes"
     )
-    assert [(m.name, m.unit, m.value) for m in summary.metrics()] == [
-        ("Jobs_COMPLETED_WITH_ERRORS", "Count", 1),
-        ("JobSeconds", "Seconds", 12.5),
+    dimensions = {"kind": "tree", "status": "COMPLETED_WITH_ERRORS"}
+    assert [(m.name, m.unit, m.value, m.dimensions) for m in summary.metrics()] == [
+        ("Jobs", "Count", 1, dimensions),
+        ("JobSeconds", "Seconds", 12.5, dimensions),
     ]
     assert summary.model_dump(mode="json")["seconds"] == 12.5
 

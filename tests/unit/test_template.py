@@ -357,5 +357,6 @@ def test_alarms_watch_queues_every_function_and_permanent_failures_only() -> Non
             assert alarm is not None, (name, metric)
             assert alarm.get("Condition") == function.get("Condition"), (name, metric)
     failures = _alarm("Failures", "freightliner")
-    assert failures is not None and failures["Properties"]["Namespace"] == "Freightliner"
+    assert failures is not None
+    assert failures["Properties"]["Namespace"] == {"Ref": "MetricsNamespace"}
     # retryable errors are counted as Retries, never as Failures: test_handler_outcomes.py

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from freightliner.domain.rules import RulesDocument
     from freightliner.engine.events.intake import IntakeResult
     from freightliner.ports.work import JobNotifier, ScanGate, StateStore, WorkQueue
+    from freightliner.registry.observe import RequestObserver
     from freightliner.settings import Settings
 
 T = TypeVar("T")
@@ -63,7 +64,13 @@ class AwsPipeline:
         settings = self.settings
         registries = Registries.load(Path(settings.registries) if settings.registries else None)
         endpoint = settings.container_analysis_endpoint or DEFAULT_ENDPOINT
-        return RegistryClients(registries, aws=self.aws, scan_endpoint=endpoint)
+        return RegistryClients(
+            registries, aws=self.aws, scan_endpoint=endpoint, observer=self.request_observer()
+        )
+
+    def request_observer(self) -> RequestObserver | None:
+        """What hears of every registry request: nothing here (the Lambda root traces them)."""
+        return None
 
     def document(self, spec: str, parse: Callable[[str, str], T]) -> T:
         """A configuration document from a path, s3:// or ssm:, parsed; a missing, denied or

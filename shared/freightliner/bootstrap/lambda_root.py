@@ -20,9 +20,17 @@ if TYPE_CHECKING:
     from freightliner.ports.scans import ScanWaits
     from freightliner.ports.uploads import UploadSessions
     from freightliner.ports.work import NotificationSource, ScanGate
+    from freightliner.registry.observe import RequestObserver
 
 
 class LambdaRoot(AwsPipeline):
+    def request_observer(self) -> RequestObserver | None:
+        """Every registry request as an X-Ray subsegment of the invocation's trace."""
+        from freightliner.bootstrap.request_tracing import XRayRequests  # noqa: PLC0415
+        from freightliner.observability import tracer  # noqa: PLC0415 - Powertools
+
+        return XRayRequests(tracer.recorder)
+
     @cached_property
     def scan_waits(self) -> ScanWaits:
         from freightliner.adapters.aws.dynamo_scan_waits import DynamoScanWaits  # noqa: PLC0415

@@ -32,6 +32,7 @@ from freightliner.ports.repositories import RepositoryAdmin
 from freightliner.ports.scans import ImageScanner
 from freightliner.registry.auth import RegistryAuth
 from freightliner.registry.client import RegistryClient
+from freightliner.registry.observe import RequestObserver
 from freightliner.registry.retry import RetryPolicy
 from freightliner.registry.tls import tls_context
 from freightliner.registry.transport import RegistryTransport
@@ -51,8 +52,10 @@ class RegistryClients:
         scan_endpoint: str = DEFAULT_ENDPOINT,
         *,
         auth_file: Path | None = None,
+        observer: RequestObserver | None = None,
     ) -> None:
         self.registries = registries or Registries()
+        self._observer = observer
         self._retry = retry or RetryPolicy()
         self._scan_endpoint = scan_endpoint
         self._lock = threading.Lock()
@@ -168,6 +171,7 @@ class RegistryClients:
             max_connections=config.max_concurrency,
             limits=config.limits,
             retry=self._retry,
+            observer=self._observer,
         )
         return RegistryClient(host, transport, config.chunk_size)
 

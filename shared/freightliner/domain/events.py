@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -21,6 +22,15 @@ from freightliner.domain.reference import (
 )
 
 
+def epoch(moment: datetime | None) -> float | None:
+    """Epoch seconds of an event's time (UTC when it names no zone)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
 class ImageEvent(BaseModel):
     """An image pushed to or deleted from a registry; what the planner turns into work."""
 
@@ -32,6 +42,9 @@ class ImageEvent(BaseModel):
     repository: str
     digest: str = Field(default="", description="empty for an untag: only the tag is gone")
     tag: str | None = None
+    pushed_at: float | None = Field(
+        default=None, description="when the registry announced it (epoch seconds), if known"
+    )
 
     @property
     def source(self) -> Reference:
@@ -60,6 +73,7 @@ class EcrImageAction(BaseModel):
     source: Literal["aws.ecr"]
     account: str
     region: str
+    time: datetime | None = None
     detail: EcrDetail
 
     def image_event(self) -> ImageEvent | None:
@@ -77,6 +91,7 @@ class EcrImageAction(BaseModel):
             repository=self.detail.repository_name,
             digest=self.detail.image_digest,
             tag=self.detail.image_tag or None,
+            pushed_at=epoch(self.time),
         )
 
 
@@ -125,7 +140,7 @@ class GarNotification(BaseModel):
     digest: str | None = None
     tag: str | None = None
 
-    def image_event(self, message_id: str) -> ImageEvent | None:
+    def image_event(self, message_id: str, pushed_at: float | None = None) -> ImageEvent | None:
         """A push, a delete, or (a DELETE naming only a tag) an untag."""
         if self.action not in ("INSERT", "DELETE"):
             return None
@@ -139,6 +154,7 @@ class GarNotification(BaseModel):
                 registry=tagged.registry,
                 repository=tagged.repository,
                 tag=tagged.tag,
+                pushed_at=pushed_at,
             )
         if self.digest is None:
             raise InvalidInput(f"GAR {self.action} notification without a digest")
@@ -161,6 +177,7 @@ class GarNotification(BaseModel):
             repository=pinned.repository,
             digest=str(pinned.digest),
             tag=tag,
+            pushed_at=pushed_at,
         )
 
 
@@ -171,6 +188,7 @@ class PubSubMessage(BaseModel):
 
     data: str = ""
     message_id: str = Field(default="", alias="messageId")
+    publish_time: datetime | None = Field(default=None, alias="publishTime")
 
     @model_validator(mode="before")
     @classmethod
@@ -178,6 +196,10 @@ class PubSubMessage(BaseModel):
         if isinstance(raw, dict) and "messageId" not in raw and "message_id" in raw:
             raw = {**raw, "messageId": raw["message_id"]}
         return raw
+
+    def image_event(self) -> ImageEvent | None:
+        """The notification's image event, pushed when Pub/Sub received the message."""
+        return self.notification().image_event(self.message_id, epoch(self.publish_time))
 
     def notification(self) -> GarNotification:
         if not self.message_id:

@@ -119,6 +119,7 @@ class JobMetric(BaseModel):
     name: str
     unit: Literal["Count", "Seconds", "Bytes"]
     value: float
+    dimensions: dict[str, str] = Field(default_factory=dict)
 
 
 class JobSummary(BaseModel):
@@ -198,8 +199,13 @@ class JobSummary(BaseModel):
         )
 
     def metrics(self) -> list[JobMetric]:
-        """The job's end as metrics: one count per final status, and its duration."""
-        found = [JobMetric(name=f"Jobs_{self.status}", unit="Count", value=1)]
+        """The job's end as metrics: a count and its duration, by job kind and final status."""
+        dimensions = {"kind": self.kind, "status": str(self.status)}
+        found = [JobMetric(name="Jobs", unit="Count", value=1, dimensions=dimensions)]
         if self.seconds is not None:
-            found.append(JobMetric(name="JobSeconds", unit="Seconds", value=self.seconds))
+            found.append(
+                JobMetric(
+                    name="JobSeconds", unit="Seconds", value=self.seconds, dimensions=dimensions
+                )
+            )
         return found

@@ -58,6 +58,18 @@ class WorkItem(BaseModel):
     rule: str = ""
     correlation_id: str = ""
     page: RepositoryPage | None = None
+    pushed_at: float | None = Field(
+        default=None,
+        description="when the source image was pushed (epoch seconds, from the event), for the "
+        "ReplicationLag metric; not part of the item's identity nor of its authorization: it "
+        "changes no copy, only that metric",
+    )
+
+    def lag(self, now: float) -> float | None:
+        """Seconds from the push to `now`; None when the event gave no push time."""
+        if self.pushed_at is None:
+            return None
+        return max(0.0, round(now - self.pushed_at, 3))
 
     @property
     def item_id(self) -> str:

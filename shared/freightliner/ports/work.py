@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field, field_validator
@@ -171,6 +172,7 @@ class PulledMessage(BaseModel):
     ack_id: str
     message_id: str
     data: bytes
+    publish_time: datetime | None = None
 
 
 class NotificationSource(Protocol):

@@ -34,6 +34,7 @@ from freightliner.domain.errors import (
 )
 from freightliner.domain.registries import TransferLimits
 from freightliner.registry.auth import AUTH_REFRESHED, MOUNT_FROM, RegistryAuth
+from freightliner.registry.observe import RequestObserver, observed
 from freightliner.registry.retry import RetryPolicy, call_with_retry
 from freightliner.registry.throughput import ThroughputFloor
 from freightliner.registry.tls import tls_context
@@ -155,8 +156,10 @@ class RegistryTransport:
         max_connections: int = 16,
         limits: TransferLimits | None = None,
         retry: RetryPolicy | None = None,
+        observer: RequestObserver | None = None,
     ) -> None:
         self.host = host
+        self.observer = observer
         self.endpoint = endpoint.rstrip("/")
         self.retry = retry or RetryPolicy()
         self.limits = limits or TransferLimits()
@@ -273,7 +276,17 @@ class RegistryTransport:
             yield response
 
     @contextlib.contextmanager
-    def _send(
+    def _send(self, method: str, url: str, where: Where, **kwargs: Any) -> Iterator[httpx.Response]:
+        """One request, told to the request observer (if any) when it ends."""
+        with (
+            observed(self.observer, self.host, method, where.operation) as seen,
+            self._exchange(method, url, where, **kwargs) as response,
+        ):
+            seen.response = response
+            yield response
+
+    @contextlib.contextmanager
+    def _exchange(
         self,
         method: str,
         url: str,

@@ -211,10 +211,14 @@ def test_a_blocked_item_closes_its_job_as_the_worker_closes_one(
     assert recorded.job_closed == JobSummary.of(gated.job(gated_job))
     assert failed.job_closed == JobSummary.of(plain.job(plain_job))
     names = {
-        job_id: [metric.name for metric in JobSummary.of(deployment.job(job_id)).metrics()]
+        job_id: [
+            (metric.name, metric.dimensions)
+            for metric in JobSummary.of(deployment.job(job_id)).metrics()
+        ]
         for deployment, job_id in ((gated, gated_job), (plain, plain_job))
     }
-    assert names[gated_job] == names[plain_job] == ["Jobs_COMPLETED_WITH_ERRORS", "JobSeconds"]
+    ended = {"kind": "event", "status": "COMPLETED_WITH_ERRORS"}
+    assert names[gated_job] == names[plain_job] == [("Jobs", ended), ("JobSeconds", ended)]
 
 
 def test_an_item_the_gate_failed_is_not_copied_unscanned_by_a_retry_of_failures() -> None:

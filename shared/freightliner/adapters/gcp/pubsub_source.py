@@ -7,6 +7,7 @@ import base64
 import binascii
 import re
 from collections.abc import Sequence
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -25,6 +26,7 @@ class _Message(BaseModel):
 
     message_id: str = Field(alias="messageId")
     data: str = ""
+    publish_time: datetime | None = Field(default=None, alias="publishTime")
 
 
 class _Received(BaseModel):
@@ -80,6 +82,7 @@ class PubSubNotificationSource:
                     ack_id=r.ack_id,
                     message_id=r.message.message_id,
                     data=base64.b64decode(r.message.data, validate=True),
+                    publish_time=r.message.publish_time,
                 )
                 for r in received
             ]

@@ -30,6 +30,16 @@ class PollReport(BaseModel):
     rejected: int = 0
     retried: int = 0
 
+    def outcomes(self) -> dict[str, int]:
+        """The pulled messages by what became of them, in the event vocabulary."""
+        return {
+            "enqueued": self.enqueued,
+            "duplicate": self.duplicates,
+            "ignored": self.ignored,
+            "rejected": self.rejected,
+            "retried": self.retried,
+        }
+
 
 def poll_notifications(
     source: NotificationSource,
@@ -48,10 +58,12 @@ def poll_notifications(
         again: list[str] = []
         for message in messages:
             envelope = PubSubMessage(
-                data=base64.b64encode(message.data).decode(), messageId=message.message_id
+                data=base64.b64encode(message.data).decode(),
+                messageId=message.message_id,
+                publishTime=message.publish_time,
             )
             try:
-                event = envelope.notification().image_event(message.message_id)
+                event = envelope.image_event()
                 if event is None:
                     report.ignored += 1
                 else:

@@ -43,6 +43,7 @@ def plan_event(event: ImageEvent, rules: RulesDocument, correlation_id: str = ""
                 referrers=rule.referrers,
                 rule=rule.name,
                 correlation_id=correlation_id or event.event_id,
+                pushed_at=event.pushed_at,
             )
             if rule.scan_gate is not None and event.action == "push":
                 plan.gated.append(GateRequest(item=item, policy=rule.scan_gate))

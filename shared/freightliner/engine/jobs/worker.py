@@ -11,6 +11,7 @@ and never claimed, counted or run.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Literal
 
@@ -45,6 +46,7 @@ class ItemOutcome(BaseModel):
     digest: str | None = None
     bytes: int = 0
     seconds: float = 0.0
+    lag_seconds: float | None = Field(default=None, description="push to copied, when known")
     error: dict[str, object] | None = None
     job_closed: JobSummary | None = Field(default=None, description="this item ended its job")
 
@@ -166,6 +168,7 @@ def _run(
         digest=report.digest,
         bytes=report.bytes_copied,
         seconds=report.seconds,
+        lag_seconds=item.lag(time.time()) if status is ItemStatus.DONE else None,
         **base,
     )
     return outcome, closed
