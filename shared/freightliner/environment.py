@@ -36,3 +36,8 @@ ENV_AWS_ROLE_ARN = "FREIGHTLINER_AWS_ROLE_ARN"
 ENV_AWS_WEB_IDENTITY_AUDIENCE = "FREIGHTLINER_AWS_WEB_IDENTITY_AUDIENCE"
 ENV_AWS_CREDENTIALS = "FREIGHTLINER_AWS_CREDENTIALS"
 DEFAULT_WEB_IDENTITY_AUDIENCE = "sts.amazonaws.com"
+# botocore's retry mode for every AWS client: standard (default) or adaptive.
+ENV_AWS_RETRY_MODE = "FREIGHTLINER_AWS_RETRY_MODE"
+# How many copies of the replicate function run at most (the template's ReplicateConcurrency):
+# each process paces a registry at its configured rate divided by this (`registry.pacing`).
+ENV_FLEET_SIZE = "FREIGHTLINER_FLEET_SIZE"

@@ -7,6 +7,7 @@ ConfigurationError: the deployment is wrong, so no event is consumed until it is
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -17,11 +18,13 @@ from freightliner.environment import (
     DEFAULT_FUNCTION_TIMEOUT,
     DEFAULT_WEB_IDENTITY_AUDIENCE,
     ENV_AWS_CREDENTIALS,
+    ENV_AWS_RETRY_MODE,
     ENV_AWS_ROLE_ARN,
     ENV_AWS_WEB_IDENTITY_AUDIENCE,
     ENV_CONTAINER_ANALYSIS_ENDPOINT,
     ENV_EVENT_BUS,
     ENV_FAILED_EVENTS_ARN,
+    ENV_FLEET_SIZE,
     ENV_FUNCTION_TIMEOUT,
     ENV_GAR_SUBSCRIPTION,
     ENV_JOBS,
@@ -63,6 +66,8 @@ class Settings(BaseModel):
     aws_role_arn: str | None = None
     aws_web_identity_audience: str = DEFAULT_WEB_IDENTITY_AUDIENCE
     aws_credentials: SecretRef | None = None
+    aws_retry_mode: Literal["standard", "adaptive"] = "standard"
+    fleet_size: int = Field(default=1, ge=1, le=10_000)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -101,6 +106,8 @@ class Settings(BaseModel):
             aws_web_identity_audience=env.get(ENV_AWS_WEB_IDENTITY_AUDIENCE)
             or DEFAULT_WEB_IDENTITY_AUDIENCE,
             aws_credentials=_aws_credentials(env.get(ENV_AWS_CREDENTIALS)),
+            aws_retry_mode=env.get(ENV_AWS_RETRY_MODE) or "standard",
+            fleet_size=_count(ENV_FLEET_SIZE, env.get(ENV_FLEET_SIZE)),
         )
 
 
@@ -109,6 +116,14 @@ def _seconds(variable: str, value: str | None) -> int:
         return DEFAULT_FUNCTION_TIMEOUT
     if not value.isdigit():
         raise InvalidInput(f"{variable}={value!r} is not a number of seconds")
+    return int(value)
+
+
+def _count(variable: str, value: str | None) -> int:
+    if not value:
+        return 1
+    if not value.isdigit():
+        raise InvalidInput(f"{variable}={value!r} is not a whole number")
     return int(value)
 
 

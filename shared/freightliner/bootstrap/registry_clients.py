@@ -26,13 +26,13 @@ from freightliner.bootstrap.aws_session import aws_clients, secret_ttl
 from freightliner.domain.errors import Unsupported
 from freightliner.domain.reference import ecr_host, gar_host
 from freightliner.domain.registries import AuthKind, Registries, TlsMode
+from freightliner.domain.retry import RetryPolicy
 from freightliner.environment import ENV_REGISTRIES
 from freightliner.ports.credentials import Credential
 from freightliner.ports.repositories import RepositoryAdmin
 from freightliner.ports.scans import ImageScanner
 from freightliner.registry.auth import RegistryAuth
 from freightliner.registry.client import RegistryClient
-from freightliner.registry.retry import RetryPolicy
 from freightliner.registry.transport import RegistryTransport
 from freightliner.settings import Settings
 

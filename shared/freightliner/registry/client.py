@@ -37,7 +37,6 @@ from freightliner.ports.registry import (
     fallback_tag,
 )
 from freightliner.registry.auth import safe_url
-from freightliner.registry.retry import call_with_retry
 from freightliner.registry.transport import CredentialsRefreshed, RegistryTransport, Reply
 
 __all__ = [
@@ -336,7 +335,7 @@ class RegistryClient:
             self._upload_chunked(upload, location)
 
     def retrying(self, operation: Callable[[], T]) -> T:
-        return call_with_retry(operation, self.transport.retry)
+        return self.transport.retry.call(operation)
 
     def _upload_monolithic(self, upload: _Upload, location: str) -> None:
         where = self._where(upload.repository, str(upload.digest), "PUT blob")

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -33,8 +31,8 @@ from freightliner.domain.errors import (
     Where,
 )
 from freightliner.domain.registries import TransferLimits
+from freightliner.domain.retry import RetryPolicy, retry_after_seconds
 from freightliner.registry.auth import AUTH_REFRESHED, MOUNT_FROM, RegistryAuth
-from freightliner.registry.retry import RetryPolicy, call_with_retry
 from freightliner.registry.throughput import ThroughputFloor
 
 USER_AGENT = user_agent()
@@ -83,20 +81,6 @@ def read_capped(response: httpx.Response, limit: int) -> bytes:
     return data[:limit]
 
 
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 def _registry_errors(response: httpx.Response) -> str:
     """The OCI error codes and messages in a response body, if it has any."""
     try:
@@ -123,7 +107,7 @@ def classify(response: httpx.Response, where: Where) -> FreightlinerError:
         return RateLimited(
             f"rate limited (HTTP 429){suffix}",
             where,
-            retry_after=_retry_after(response.headers.get("Retry-After")),
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
         )
     if status >= 500 or status == 408:
         return Unavailable(f"registry error HTTP {status}{suffix}", where)
@@ -212,7 +196,7 @@ class RegistryTransport:
                 body = b"" if method == "HEAD" else self.read_body(response, where, limit, what)
                 return Reply(response.status_code, response.headers, body)
 
-        return call_with_retry(attempt, self.retry)
+        return self.retry.call(attempt)
 
     def read_body(self, response: httpx.Response, where: Where, limit: int, what: str) -> bytes:
         """A whole body, refused past `limit` bytes (before reading, when it says its size)."""
