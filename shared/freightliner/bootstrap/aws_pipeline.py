@@ -63,7 +63,9 @@ class AwsPipeline:
         settings = self.settings
         registries = Registries.load(Path(settings.registries) if settings.registries else None)
         endpoint = settings.container_analysis_endpoint or DEFAULT_ENDPOINT
-        return RegistryClients(registries, aws=self.aws, scan_endpoint=endpoint)
+        return RegistryClients(
+            registries, aws=self.aws, scan_endpoint=endpoint, fleet_size=settings.fleet_size
+        )
 
     def document(self, spec: str, parse: Callable[[str, str], T]) -> T:
         """A configuration document from a path, s3:// or ssm:, parsed; a missing, denied or

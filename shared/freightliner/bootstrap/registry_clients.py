@@ -33,6 +33,7 @@ from freightliner.ports.repositories import RepositoryAdmin
 from freightliner.ports.scans import ImageScanner
 from freightliner.registry.auth import RegistryAuth
 from freightliner.registry.client import RegistryClient
+from freightliner.registry.pacing import HostPacer
 from freightliner.registry.transport import RegistryTransport
 from freightliner.settings import Settings
 
@@ -50,9 +51,11 @@ class RegistryClients:
         scan_endpoint: str = DEFAULT_ENDPOINT,
         *,
         auth_file: Path | None = None,
+        fleet_size: int = 1,
     ) -> None:
         self.registries = registries or Registries()
         self._retry = retry or RetryPolicy()
+        self._fleet_size = fleet_size  # processes sharing each host's budget (registry.pacing)
         self._scan_endpoint = scan_endpoint
         self._lock = threading.Lock()
         self._clients: dict[str, RegistryClient] = {}
@@ -167,6 +170,7 @@ class RegistryClients:
             max_connections=config.max_concurrency,
             limits=config.limits,
             retry=self._retry,
+            pacer=HostPacer(host, self.registries.pacing(host), self._fleet_size),
         )
         return RegistryClient(host, transport, config.chunk_size)
 

@@ -33,6 +33,7 @@ from freightliner.domain.errors import (
 from freightliner.domain.registries import TransferLimits
 from freightliner.domain.retry import RetryPolicy, retry_after_seconds
 from freightliner.registry.auth import AUTH_REFRESHED, MOUNT_FROM, RegistryAuth
+from freightliner.registry.pacing import HostPacer, operation_class
 from freightliner.registry.throughput import ThroughputFloor
 
 USER_AGENT = user_agent()
@@ -138,10 +139,12 @@ class RegistryTransport:
         max_connections: int = 16,
         limits: TransferLimits | None = None,
         retry: RetryPolicy | None = None,
+        pacer: HostPacer | None = None,
     ) -> None:
         self.host = host
         self.endpoint = endpoint.rstrip("/")
         self.retry = retry or RetryPolicy()
+        self.pacer = pacer or HostPacer(host)
         self.limits = limits or TransferLimits()
         self.auth = auth
         auth.bind(self.endpoint)
@@ -274,22 +277,28 @@ class RegistryTransport:
         request = self._client.build_request(method, target, headers=headers, content=content)
         if mount_from:
             request.extensions[MOUNT_FROM] = mount_from
-        try:
-            response = self._client.send(request, stream=True, follow_redirects=True)
-        except httpx.TimeoutException as exc:
-            raise Timeout(f"timed out ({type(exc).__name__})", where) from None
-        except httpx.TransportError as exc:
-            raise Unavailable(f"connection failed ({type(exc).__name__}: {exc})", where) from None
-        try:
-            yield response
-        except httpx.TimeoutException as exc:
-            raise Timeout(f"timed out while streaming ({type(exc).__name__})", where) from None
-        except httpx.TransportError as exc:
-            raise Unavailable(
-                f"connection failed while streaming ({type(exc).__name__}: {exc})", where
-            ) from None
-        finally:
-            response.close()
+        with self.pacer.permit(operation_class(method, target.path), where) as permit:
+            try:
+                response = self._client.send(request, stream=True, follow_redirects=True)
+            except httpx.TimeoutException as exc:
+                raise Timeout(f"timed out ({type(exc).__name__})", where) from None
+            except httpx.TransportError as exc:
+                raise Unavailable(
+                    f"connection failed ({type(exc).__name__}: {exc})", where
+                ) from None
+            if response.status_code == 429:  # the whole host backs off, not one request
+                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+                self.pacer.throttled(permit, retry_after)
+            try:
+                yield response
+            except httpx.TimeoutException as exc:
+                raise Timeout(f"timed out while streaming ({type(exc).__name__})", where) from None
+            except httpx.TransportError as exc:
+                raise Unavailable(
+                    f"connection failed while streaming ({type(exc).__name__}: {exc})", where
+                ) from None
+            finally:
+                response.close()
 
     def write_floor(self, where: Where) -> ThroughputFloor:
         """The throughput floor for a request body sent to this registry."""
