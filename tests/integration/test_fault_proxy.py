@@ -5,6 +5,7 @@ Retry-After, the budget recovers, and the request rate stays within the configur
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from pathlib import Path
@@ -83,12 +84,16 @@ def test_resets_cut_blob_transfers_midway_and_uploads_are_counted(
         with Pusher(proxy.url) as through, pytest.raises(httpx.TransportError):
             through.blob("team/other", RandomBlob(2, 64 * 1024))
     assert proxy.counts.resets == 2
-    with FaultProxy(registry.url) as clean, Pusher(clean.url) as pusher:
-        blob = RandomBlob(3, 4096)
-        pusher.blob("team/a", blob)
-        pusher.blob("team/b", blob)  # another repository: uploaded again, committed twice
-    assert clean.counts.uploads_completed[blob.digest()] == 2
-    assert clean.counts.duplicate_uploads == 1
+    blob = b"a blob uploaded twice"
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    with FaultProxy(registry.url) as clean, httpx.Client(base_url=clean.url) as client:
+        for repository in ("team/a", "team/a", "team/b"):
+            started = client.post(f"/v2/{repository}/blobs/uploads/")
+            location = httpx.URL(started.headers["Location"])
+            done = client.put(location.copy_merge_params({"digest": digest}), content=blob)
+            assert done.status_code == 201
+    assert clean.counts.uploads_completed == {f"team/a@{digest}": 2, f"team/b@{digest}": 1}
+    assert clean.counts.duplicate_uploads == 1  # another repository's copy is no duplicate
 
 
 def test_a_429_storm_backs_the_whole_host_off_and_it_recovers_within_its_rate(

@@ -73,12 +73,13 @@ class FaultCounts:
     quota_429: int = 0
     outage: int = 0
     uploads_completed: collections.Counter[str] = field(default_factory=collections.Counter)
-    """Blob uploads the registry committed (PUT ...?digest= answered 201), per digest."""
+    """Blob uploads the registry committed (PUT ...?digest= answered 201), per
+    `repository@digest`."""
     answers: list[Answer] = field(default_factory=list)
 
     @property
     def duplicate_uploads(self) -> int:
-        """Committed uploads of a blob the registry already had from an earlier upload."""
+        """Committed uploads of a blob the repository already had from an earlier upload."""
         return sum(n - 1 for n in self.uploads_completed.values())
 
 
@@ -202,8 +203,9 @@ class FaultProxy:
             self.counts.forwarded += 1
             query = parse_qs(urlsplit(path).query)
             if method == "PUT" and status == 201 and "/blobs/uploads/" in path:
+                repository = urlsplit(path).path.removeprefix("/v2/").split("/blobs/uploads/")[0]
                 for digest in query.get("digest", []):
-                    self.counts.uploads_completed[digest] += 1
+                    self.counts.uploads_completed[f"{repository}@{digest}"] += 1
 
 
 def _drop(handler: BaseHTTPRequestHandler) -> None:
