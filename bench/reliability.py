@@ -15,7 +15,7 @@ lost, in the DLQ (none: the CLI sync has no queue), duplicate blob uploads %, 42
 vs the quota, the peak request rate the destination saw, and the time from the outage's end
 to the next image copied.
 
-    .venv/bin/python bench/reliability.py [--images 300 --outage 60 --quota 100]
+    .venv/bin/python bench/reliability.py [--images 300 --outage 60 --quota 100] [--unpaced]
 """
 
 from __future__ import annotations
@@ -102,6 +102,9 @@ def main() -> int:
     parser.add_argument("--error-rate", type=float, default=0.05)
     parser.add_argument("--reset-rate", type=float, default=0.02)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--unpaced", action="store_true", help="no pacing for the destination (to compare)"
+    )
     args = parser.parse_args()
     print(f"$ {shlex.join([Path(sys.executable).name, *sys.argv])}", flush=True)
 
@@ -128,11 +131,8 @@ def main() -> int:
         )
         with FaultProxy(source.url, noisy) as src_proxy, FaultProxy(dest.url, hostile) as proxy:
             registries = tmp / "registries.yaml"
-            registries.write_text(
-                "registries:\n"
-                f"  - host: {proxy.host}\n"
-                f"    pacing: {{all: {{rate: {args.quota}}}}}\n"
-            )
+            pacing = "{}" if args.unpaced else f"{{all: {{rate: {args.quota}}}}}"
+            registries.write_text(f"registries:\n  - host: {proxy.host}\n    pacing: {pacing}\n")
             spec = tmp / "sync.yaml"
             sync = {
                 "name": "reliability",
@@ -208,8 +208,9 @@ def main() -> int:
     )
     forwarded = [a.at for a in answers if a.fault != "outage"]
     print(
-        f"429s received: {counts.quota_429} from the {args.quota:g} req/s quota (paced at "
-        f"{args.quota:g} req/s), {counts.storm_429} in storms; peak destination rate "
+        f"429s received: {counts.quota_429} from the {args.quota:g} req/s quota ("
+        + ("unpaced" if args.unpaced else f"paced at {args.quota:g} req/s")
+        + f"), {counts.storm_429} in storms; peak destination rate "
         f"{peak_rate(forwarded)} req/s in any 1 s"
     )
     print(
