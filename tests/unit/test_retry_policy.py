@@ -24,6 +24,7 @@ from freightliner.domain.errors import (
     Where,
 )
 from freightliner.domain.retry import (
+    MIN_REDELIVERY,
     REDELIVERY,
     RetryPolicy,
     redelivery_delay,
@@ -108,7 +109,7 @@ def test_redelivery_delay_is_jittered_capped_and_honours_retry_after() -> None:
     for count in (1, 2, 5, 20):
         ceiling = min(900.0, 30.0 * 2 ** (count - 1))
         delays = {redelivery_delay(count) for _ in range(200)}
-        assert min(delays) >= 1 and max(delays) <= ceiling
+        assert min(delays) >= MIN_REDELIVERY and max(delays) <= ceiling
         assert len(delays) > 10  # jittered: a failed batch does not come back together
     assert redelivery_delay(1, RateLimited("quota", retry_after=240.0)) == 240
     assert redelivery_delay(1, RateLimited("quota", retry_after=86400.0)) == 900

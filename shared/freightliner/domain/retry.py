@@ -100,7 +100,12 @@ doubling to 15 minutes, full jitter so a failed batch does not come back at once
 delays are used: the queue's maxReceiveCount bounds the attempts."""
 
 
+MIN_REDELIVERY = 5
+"""Seconds a failed message waits at least: it never bounces straight back."""
+
+
 def redelivery_delay(receive_count: int, error: BaseException | None = None) -> int:
-    """Whole seconds (at least 1) an SQS message waits before its next delivery, after its
+    """Whole seconds an SQS message waits before its next delivery, after its
     `receive_count`-th delivery failed with `error`."""
-    return max(1, math.ceil(REDELIVERY.delay(receive_count, error or Exception())))
+    pause = REDELIVERY.delay(receive_count, error or Exception())
+    return max(MIN_REDELIVERY, math.ceil(pause))
