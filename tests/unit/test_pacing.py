@@ -4,6 +4,7 @@ concurrency slots, and the published-quota defaults of the registries config."""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from freightliner.domain.quotas import (
 from freightliner.domain.registries import Registries
 from freightliner.registry.pacing import (
     FLOOR,
+    LAMBDA_MAX_WAIT,
     RECOVERY_PER_SECOND,
     HostPacer,
     fleet_share,
@@ -45,9 +47,9 @@ class FakeClock:
         self.now += seconds
 
 
-def pacer(clock: FakeClock, **scopes: Pace) -> HostPacer:
+def pacer(clock: FakeClock, max_wait: float = LAMBDA_MAX_WAIT, **scopes: Pace) -> HostPacer:
     pacing = {PaceScope(name.replace("_", "-")): pace for name, pace in scopes.items()}
-    return HostPacer("r.test", pacing, clock=clock, sleep=clock.sleep)
+    return HostPacer("r.test", pacing, clock=clock, sleep=clock.sleep, max_wait=max_wait)
 
 
 def admit(host: HostPacer, operation: OperationClass = READ) -> float:
@@ -134,7 +136,7 @@ def test_retry_after_holds_every_request_to_the_host() -> None:
     assert admit(host) == pytest.approx(1002.5)  # the hold is over: no more waiting
 
 
-def test_a_wait_past_the_limit_fails_rate_limited_instead_of_blocking() -> None:
+def test_in_a_function_a_wait_past_the_limit_fails_rate_limited_instead_of_blocking() -> None:
     clock = FakeClock()
     host = pacer(clock, manifest_pull=Pace(rate=90 / 3600, burst=1))
     admit(host, OperationClass.MANIFEST_PULL)
@@ -147,6 +149,10 @@ def test_a_wait_past_the_limit_fails_rate_limited_instead_of_blocking() -> None:
     host.throttled(host.permit(READ, WHERE).__enter__(), 3600)
     with pytest.raises(RateLimited, match="pause of 60"):
         admit(host)  # a host held for longer than the wait limit: the caller retries later
+    patient = pacer(clock, max_wait=math.inf, manifest_pull=Pace(rate=90 / 3600, burst=1))
+    start = clock.now
+    admit(patient, OperationClass.MANIFEST_PULL)
+    assert admit(patient, OperationClass.MANIFEST_PULL) == pytest.approx(start + 40.0)  # the CLI
 
 
 def test_concurrency_slots_bound_requests_in_flight_across_threads() -> None:

@@ -104,6 +104,14 @@ def test_call_retries_retryable_errors_only_and_gives_up() -> None:
         policy.call(down)
     assert calls.count(2) == 3
 
+    def hour_long() -> None:
+        calls.append(3)
+        raise RateLimited("pull quota", retry_after=3600.0)
+
+    with pytest.raises(RateLimited):
+        policy.call(hour_long)
+    assert calls.count(3) == 1  # not slept on here: the caller's redelivery carries the wait
+
 
 def test_redelivery_delay_is_jittered_capped_and_honours_retry_after() -> None:
     for count in (1, 2, 5, 20):

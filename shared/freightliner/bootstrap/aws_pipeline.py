@@ -59,12 +59,17 @@ class AwsPipeline:
         from freightliner.adapters.gcp.container_analysis import DEFAULT_ENDPOINT  # noqa: PLC0415
         from freightliner.bootstrap.registry_clients import RegistryClients  # noqa: PLC0415
         from freightliner.domain.registries import Registries  # noqa: PLC0415
+        from freightliner.registry.pacing import LAMBDA_MAX_WAIT  # noqa: PLC0415
 
         settings = self.settings
         registries = Registries.load(Path(settings.registries) if settings.registries else None)
         endpoint = settings.container_analysis_endpoint or DEFAULT_ENDPOINT
         return RegistryClients(
-            registries, aws=self.aws, scan_endpoint=endpoint, fleet_size=settings.fleet_size
+            registries,
+            aws=self.aws,
+            scan_endpoint=endpoint,
+            fleet_size=settings.fleet_size,
+            max_pace_wait=LAMBDA_MAX_WAIT,
         )
 
     def document(self, spec: str, parse: Callable[[str, str], T]) -> T:

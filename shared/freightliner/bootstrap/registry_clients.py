@@ -6,6 +6,7 @@ uses it; it is the engine's `ClientSource`.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections.abc import Mapping
@@ -52,10 +53,14 @@ class RegistryClients:
         *,
         auth_file: Path | None = None,
         fleet_size: int = 1,
+        max_pace_wait: float = math.inf,
     ) -> None:
         self.registries = registries or Registries()
         self._retry = retry or RetryPolicy()
-        self._fleet_size = fleet_size  # processes sharing each host's budget (registry.pacing)
+        # Processes sharing each host's budget, and how long a request may wait for it
+        # (registry.pacing).
+        self._fleet_size = fleet_size
+        self._max_pace_wait = max_pace_wait
         self._scan_endpoint = scan_endpoint
         self._lock = threading.Lock()
         self._clients: dict[str, RegistryClient] = {}
@@ -170,7 +175,12 @@ class RegistryClients:
             max_connections=config.max_concurrency,
             limits=config.limits,
             retry=self._retry,
-            pacer=HostPacer(host, self.registries.pacing(host), self._fleet_size),
+            pacer=HostPacer(
+                host,
+                self.registries.pacing(host),
+                self._fleet_size,
+                max_wait=self._max_pace_wait,
+            ),
         )
         return RegistryClient(host, transport, config.chunk_size)
 

@@ -51,8 +51,9 @@ def retry_after_seconds(value: str | None, now: Callable[[], float] = time.time)
 class RetryPolicy:
     """`attempts` tries in all; before retry n (1-based) a pause drawn uniformly from
     [0, min(max_delay, base_delay * 2**(n-1))] ("full jitter": concurrent clients that failed
-    together do not retry together), or the server's Retry-After when it gave one (capped at
-    `max_retry_after`; a longer one is not waited for here: the caller's own redelivery is)."""
+    together do not retry together), or the server's Retry-After when it gave one. A
+    Retry-After longer than `max_retry_after` is not waited for here: the error goes to the
+    caller at once, whose redelivery (the work queue's, or the operator's) carries the wait."""
 
     attempts: int = 5
     base_delay: float = 0.5
@@ -73,6 +74,10 @@ class RetryPolicy:
             return min(max(error.retry_after, 0.0), self.max_retry_after)
         return self.backoff(attempt)
 
+    def _too_long(self, error: FreightlinerError) -> bool:
+        wait = error.retry_after if isinstance(error, RateLimited) else None
+        return wait is not None and wait > self.max_retry_after
+
     def call(self, fn: Callable[[], T]) -> T:
         """`fn()`, tried again after the policy's pause while it fails retryably."""
         attempt = 1
@@ -80,7 +85,7 @@ class RetryPolicy:
             try:
                 return fn()
             except FreightlinerError as exc:
-                if not exc.retryable or attempt >= self.attempts:
+                if not exc.retryable or attempt >= self.attempts or self._too_long(exc):
                     raise
                 pause = self.delay(attempt, exc)
                 log.info(

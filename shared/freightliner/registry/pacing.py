@@ -41,10 +41,11 @@ FLOOR = 1 / 64
 """f never goes below this: a budget throttled down is slowed, never stopped."""
 RECOVERY_PER_SECOND = 0.05
 """What f regains per second without a 429: from 1/2 back to 1 in 10 s."""
-MAX_WAIT = 30.0
-"""A request that would wait longer than this for its budget is not queued here: it fails
-as RateLimited with that wait as its Retry-After, so the caller's retry policy (or the work
-queue's redelivery) carries the wait instead of a thread or a Lambda invocation."""
+LAMBDA_MAX_WAIT = 30.0
+"""In a function, a request that would wait longer than this for its budget is not queued:
+it fails as RateLimited with that wait as its Retry-After, so the retry policy (or the work
+queue's redelivery) carries the wait instead of an invocation running out its time. The CLI
+waits as long as the budget says (`max_wait` infinite)."""
 MAX_BLOCK = 60.0
 """The longest Retry-After that holds the whole host (the per-request policy's cap too)."""
 
@@ -116,7 +117,7 @@ class HostPacer:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        max_wait: float = MAX_WAIT,
+        max_wait: float = math.inf,
     ) -> None:
         self.host = host
         self._clock = clock
