@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
 from freightliner.domain.envelopes import SqsBatch
 from freightliner.domain.errors import FreightlinerError
+from freightliner.domain.retry import redelivery_delay
 from freightliner.domain.work import WorkItem
 from freightliner.environment import ENV_QUEUE_URL, ENV_TABLE
 from freightliner.handler_outcomes import Trigger, handles
-from freightliner.lambda_support import VisibilityHeartbeat, retry_delay
+from freightliner.lambda_support import VisibilityHeartbeat
 from freightliner.observability import (
     count_failure,
     count_item,
@@ -73,7 +74,7 @@ def handle_record(record: SQSRecord, root: LambdaRoot, context: Any = None) -> d
             )
     except FreightlinerError as exc:
         if not exc.outcome.acknowledged:
-            delay = retry_delay(int(record.attributes.approximate_receive_count))
+            delay = redelivery_delay(int(record.attributes.approximate_receive_count), exc)
             try:
                 root.extend_visibility(record.receipt_handle, delay)
             except Exception:  # the queue itself is failing: the message's timeout stands

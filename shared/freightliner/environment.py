@@ -53,3 +53,8 @@ ENV_GCP_LOGGING_ENDPOINT = "FREIGHTLINER_GCP_LOGGING_ENDPOINT"
 # Powertools' own: the service dimension and log key, and the metrics namespace (template.yaml).
 ENV_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 ENV_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+# botocore's retry mode for every AWS client: standard (default) or adaptive.
+ENV_AWS_RETRY_MODE = "FREIGHTLINER_AWS_RETRY_MODE"
+# How many copies of the replicate function run at most (the template's ReplicateConcurrency):
+# each process paces a registry at its configured rate divided by this (`registry.pacing`).
+ENV_FLEET_SIZE = "FREIGHTLINER_FLEET_SIZE"

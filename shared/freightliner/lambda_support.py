@@ -61,8 +61,3 @@ class VisibilityHeartbeat:
     ) -> None:
         self._stop.set()
         self._thread.join()
-
-
-def retry_delay(receive_count: int) -> int:
-    """Visibility timeout before the next attempt: 30 s doubling, at most 15 minutes."""
-    return int(min(900, 30 * 2 ** max(receive_count - 1, 0)))

@@ -7,6 +7,7 @@ ConfigurationError: the deployment is wrong, so no event is consumed until it is
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -19,11 +20,13 @@ from freightliner.environment import (
     DEFAULT_RESUMABLE_UPLOAD_BYTES,
     DEFAULT_WEB_IDENTITY_AUDIENCE,
     ENV_AWS_CREDENTIALS,
+    ENV_AWS_RETRY_MODE,
     ENV_AWS_ROLE_ARN,
     ENV_AWS_WEB_IDENTITY_AUDIENCE,
     ENV_CONTAINER_ANALYSIS_ENDPOINT,
     ENV_EVENT_BUS,
     ENV_FAILED_EVENTS_ARN,
+    ENV_FLEET_SIZE,
     ENV_FUNCTION_TIMEOUT,
     ENV_GAR_SUBSCRIPTION,
     ENV_GCP_PROJECT,
@@ -75,6 +78,8 @@ class Settings(BaseModel):
     log_groups: list[str] = Field(default_factory=list)
     stack: str | None = None
     gcp_project: str | None = None
+    aws_retry_mode: Literal["standard", "adaptive"] = "standard"
+    fleet_size: int = Field(default=1, ge=1, le=10_000)
 
     @property
     def trace_gcp_project(self) -> str | None:
@@ -130,6 +135,8 @@ class Settings(BaseModel):
             log_groups=[g.strip() for g in env.get(ENV_LOG_GROUPS, "").split(",") if g.strip()],
             stack=env.get(ENV_STACK) or None,
             gcp_project=env.get(ENV_GCP_PROJECT) or None,
+            aws_retry_mode=env.get(ENV_AWS_RETRY_MODE) or "standard",
+            fleet_size=_count(ENV_FLEET_SIZE, env.get(ENV_FLEET_SIZE)) or 1,
         )
 
 

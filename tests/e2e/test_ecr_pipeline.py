@@ -281,7 +281,7 @@ def test_a_registry_down_beyond_client_retries_returns_the_message_with_backoff(
     assert response == {"batchItemFailures": [{"itemIdentifier": received[0]["MessageId"]}]}
     [item] = lambda_root().state.list_items(reply["job_id"])
     assert item.status is ItemStatus.PENDING and item.error_kind == "unavailable"
-    # The handler pushed the message's visibility out (30 s for a first receive).
+    # The handler pushed the message's visibility out (5 to 30 s, jittered, for a first receive).
     assert not stack.sqs.receive_message(QueueUrl=stack.resources.queue_url).get("Messages")
     fault.times = fault.hits  # the registry recovers
     stack.sqs.change_message_visibility(

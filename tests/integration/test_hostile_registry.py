@@ -25,6 +25,7 @@ from freightliner.domain.digest import Digest
 from freightliner.domain.errors import Timeout, Unauthorized, Unavailable, Unsupported, Where
 from freightliner.domain.reference import Reference
 from freightliner.domain.registries import Registries, RegistryConfig, TransferLimits
+from freightliner.domain.retry import RetryPolicy
 from freightliner.domain.secrets import Redacted
 from freightliner.engine.copying.copy import Copier
 from freightliner.engine.copying.models import CopyOptions, CopyReport
@@ -33,7 +34,6 @@ from freightliner.harness.registry import LocalRegistry, TokenAuthSettings
 from freightliner.ports.credentials import Credential
 from freightliner.registry import client as client_module
 from freightliner.registry.auth import RegistryAuth
-from freightliner.registry.retry import RetryPolicy
 from tests.conftest import AuthRegistry
 from tests.support.capture_server import CaptureServer, Route, capture_server
 from tests.support.faulty_proxy import FaultyProxy, start_proxy

@@ -1,4 +1,4 @@
-"""Pure parsing: challenges, scopes, platforms, manifests, the registries config, retry delays."""
+"""Pure parsing: challenges, scopes, platforms, manifests, the registries config."""
 
 import json
 from pathlib import Path
@@ -6,12 +6,11 @@ from pathlib import Path
 import pytest
 
 from freightliner.domain import mediatypes as mt
-from freightliner.domain.errors import InvalidInput, RateLimited, Unavailable, Unsupported
+from freightliner.domain.errors import InvalidInput, Unsupported
 from freightliner.domain.manifest import parse_manifest
 from freightliner.domain.platform import Platform
 from freightliner.domain.registries import AuthKind, Registries, TlsMode
 from freightliner.registry.challenge import parse_challenge, scopes_for
-from freightliner.registry.retry import RetryPolicy, call_with_retry
 
 
 def test_bearer_challenge_with_quoted_params() -> None:
@@ -121,25 +120,3 @@ def test_registries_config_errors_name_the_field(tmp_path: Path) -> None:
         Registries.load(path)
     with pytest.raises(InvalidInput, match="cannot read"):
         Registries.load(tmp_path / "missing.yaml")
-
-
-def test_retry_honours_retry_after_and_gives_up() -> None:
-    pauses: list[float] = []
-    policy = RetryPolicy(attempts=3, base_delay=1.0, sleep=pauses.append)
-    calls = iter([RateLimited("slow down", retry_after=7.0), Unavailable("503")])
-
-    def flaky() -> str:
-        error = next(calls, None)
-        if error:
-            raise error
-        return "ok"
-
-    assert call_with_retry(flaky, policy) == "ok"
-    assert pauses[0] == 7.0
-    assert 1.0 <= pauses[1] <= 2.0  # second retry: jitter within [ceiling/2, ceiling]
-
-    def always() -> None:
-        raise Unavailable("down")
-
-    with pytest.raises(Unavailable):
-        call_with_retry(always, RetryPolicy(attempts=2, sleep=pauses.append))

@@ -14,7 +14,7 @@ from freightliner.domain.rules import parse_rules
 from freightliner.domain.scans import ScanPolicy, Severity
 from freightliner.domain.work import GateRequest, ItemStatus, WorkItem
 from freightliner.engine.events.intake import accept_event
-from freightliner.lambda_support import VisibilityHeartbeat, retry_delay
+from freightliner.lambda_support import VisibilityHeartbeat
 from freightliner.ports.work import GateCovered, ItemRecord
 
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
@@ -155,11 +155,6 @@ def test_no_match_writes_nothing() -> None:
     other = EVENT.model_copy(update={"repository": "other/app"})
     result = accept_event(other, parse_rules(rules()), queue=queue, state=state, gate=None)
     assert result.outcome == "no-match" and state.jobs == {} and queue.sent == []
-
-
-def test_retry_delay_grows_and_is_capped() -> None:
-    assert [retry_delay(n) for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
-    assert retry_delay(20) == 900
 
 
 def test_heartbeat_extends_visibility_while_work_runs() -> None:

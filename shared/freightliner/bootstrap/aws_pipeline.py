@@ -60,12 +60,18 @@ class AwsPipeline:
         from freightliner.adapters.gcp.container_analysis import DEFAULT_ENDPOINT  # noqa: PLC0415
         from freightliner.bootstrap.registry_clients import RegistryClients  # noqa: PLC0415
         from freightliner.domain.registries import Registries  # noqa: PLC0415
+        from freightliner.registry.pacing import LAMBDA_MAX_WAIT  # noqa: PLC0415
 
         settings = self.settings
         registries = Registries.load(Path(settings.registries) if settings.registries else None)
         endpoint = settings.container_analysis_endpoint or DEFAULT_ENDPOINT
         return RegistryClients(
-            registries, aws=self.aws, scan_endpoint=endpoint, observer=self.request_observer()
+            registries,
+            aws=self.aws,
+            scan_endpoint=endpoint,
+            observer=self.request_observer(),
+            fleet_size=settings.fleet_size,
+            max_pace_wait=LAMBDA_MAX_WAIT,
         )
 
     def request_observer(self) -> RequestObserver | None:

@@ -43,4 +43,4 @@ def aws_credential_source(settings: Settings) -> CredentialSource | None:
 
 def aws_clients(settings: Settings) -> AwsClients:
     """The boto3 clients every runtime shares, signed as `settings` say."""
-    return AwsClients(aws_credential_source(settings))
+    return AwsClients(aws_credential_source(settings), settings.aws_retry_mode)

@@ -6,6 +6,7 @@ uses it; it is the engine's `ClientSource`.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ from freightliner.bootstrap.aws_session import aws_clients, secret_ttl
 from freightliner.domain.errors import Unsupported
 from freightliner.domain.reference import ecr_host, gar_host
 from freightliner.domain.registries import AuthKind, Registries, TlsMode
+from freightliner.domain.retry import RetryPolicy
 from freightliner.environment import ENV_REGISTRIES
 from freightliner.ports.credentials import Credential
 from freightliner.ports.repositories import RepositoryAdmin
@@ -33,7 +35,7 @@ from freightliner.ports.scans import ImageScanner
 from freightliner.registry.auth import RegistryAuth
 from freightliner.registry.client import RegistryClient
 from freightliner.registry.observe import RequestObserver
-from freightliner.registry.retry import RetryPolicy
+from freightliner.registry.pacing import HostPacer
 from freightliner.registry.tls import tls_context
 from freightliner.registry.transport import RegistryTransport
 from freightliner.settings import Settings
@@ -53,10 +55,16 @@ class RegistryClients:
         *,
         auth_file: Path | None = None,
         observer: RequestObserver | None = None,
+        fleet_size: int = 1,
+        max_pace_wait: float = math.inf,
     ) -> None:
         self.registries = registries or Registries()
         self._observer = observer
         self._retry = retry or RetryPolicy()
+        # Processes sharing each host's budget, and how long a request may wait for it
+        # (registry.pacing).
+        self._fleet_size = fleet_size
+        self._max_pace_wait = max_pace_wait
         self._scan_endpoint = scan_endpoint
         self._lock = threading.Lock()
         self._clients: dict[str, RegistryClient] = {}
@@ -172,6 +180,12 @@ class RegistryClients:
             limits=config.limits,
             retry=self._retry,
             observer=self._observer,
+            pacer=HostPacer(
+                host,
+                self.registries.pacing(host),
+                self._fleet_size,
+                max_wait=self._max_pace_wait,
+            ),
         )
         return RegistryClient(host, transport, config.chunk_size)
 

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from freightliner.domain.documents import load_document, read_document
+from freightliner.domain.quotas import Pace, PaceScope, Pacing, default_pacing
 from freightliner.domain.reference import ecr_host, gar_host, validate_host
 from freightliner.domain.secrets import Redacted, SecretRefField
 
@@ -143,6 +144,12 @@ class RegistryConfig(BaseModel):
         description="blobs larger than this are uploaded in PATCH chunks of this size",
     )
     limits: TransferLimits = Field(default_factory=TransferLimits)
+    pacing: dict[PaceScope, Pace] = Field(
+        default_factory=dict,
+        description="request budgets of the whole fleet, by scope (all, write, read, "
+        "manifest-pull, blob-upload, manifest-write); each replaces the default the host's "
+        "published quota gives that scope ({} lifts it)",
+    )
 
     @field_validator("host")
     @classmethod
@@ -217,6 +224,11 @@ class Registries:
         if entry.endpoint:
             return TlsMode.PLAIN_HTTP if entry.endpoint.startswith("http://") else TlsMode.VERIFY
         return TlsMode.PLAIN_HTTP if is_loopback(host) else TlsMode.VERIFY
+
+    def pacing(self, host: str) -> Pacing:
+        """The host's request budgets: its registry's published quotas (`domain.quotas`),
+        scope by scope replaced by what the config gives."""
+        return {**default_pacing(host), **self.get(host).pacing}
 
     def auth_kind(self, host: str) -> AuthKind:
         kind = self.get(host).auth.kind

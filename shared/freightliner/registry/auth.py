@@ -31,6 +31,7 @@ from freightliner.domain.errors import (
     Where,
 )
 from freightliner.domain.registries import TransferLimits, is_loopback
+from freightliner.domain.retry import retry_after_seconds
 from freightliner.domain.single_flight import SingleFlightCache
 from freightliner.ports.credentials import Credential, CredentialProvider
 from freightliner.registry.challenge import Challenge, parse_challenge, scopes_for
@@ -179,6 +180,7 @@ class RegistryAuth(httpx.Auth):
                 method, realm, params=params, headers=headers, data=form, follow_redirects=follow
             ) as reply:
                 status = reply.status_code
+                retry_after = retry_after_seconds(reply.headers.get("Retry-After"))
                 body = _token_body(reply, status, service, where)
         except httpx.TimeoutException as exc:
             raise Timeout(f"{service} timed out ({type(exc).__name__})", where) from None
@@ -192,7 +194,9 @@ class RegistryAuth(httpx.Auth):
                 where,
             )
         if status == 429:
-            raise RateLimited(f"{service} rate limited the request (HTTP 429)", where)
+            raise RateLimited(
+                f"{service} rate limited the request (HTTP 429)", where, retry_after=retry_after
+            )
         if status >= 500 or status == 408:
             raise Unavailable(f"{service} answered HTTP {status}", where)
         if status != 200:

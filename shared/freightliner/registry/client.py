@@ -38,7 +38,6 @@ from freightliner.ports.registry import (
     fallback_tag,
 )
 from freightliner.registry.auth import origin, safe_url
-from freightliner.registry.retry import call_with_retry
 from freightliner.registry.transport import CredentialsRefreshed, RegistryTransport, Reply
 from freightliner.registry.untag import delete_tag_by_placeholder
 
@@ -363,7 +362,7 @@ class RegistryClient:
         return _received(response, where) if response is not None else None
 
     def retrying(self, operation: Callable[[], T]) -> T:
-        return call_with_retry(operation, self.transport.retry)
+        return self.transport.retry.call(operation)
 
     def _upload_monolithic(self, upload: _Upload, location: str) -> None:
         where = self._where(upload.repository, str(upload.digest), "PUT blob")

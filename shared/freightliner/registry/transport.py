@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -33,9 +31,10 @@ from freightliner.domain.errors import (
     Where,
 )
 from freightliner.domain.registries import TransferLimits
+from freightliner.domain.retry import RetryPolicy, retry_after_seconds
 from freightliner.registry.auth import AUTH_REFRESHED, MOUNT_FROM, RegistryAuth
 from freightliner.registry.observe import RequestObserver, observed
-from freightliner.registry.retry import RetryPolicy, call_with_retry
+from freightliner.registry.pacing import HostPacer, operation_class
 from freightliner.registry.throughput import ThroughputFloor
 from freightliner.registry.tls import tls_context
 
@@ -85,20 +84,6 @@ def read_capped(response: httpx.Response, limit: int) -> bytes:
     return data[:limit]
 
 
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 def _registry_errors(response: httpx.Response) -> str:
     """The OCI error codes and messages in a response body, if it has any."""
     try:
@@ -125,7 +110,7 @@ def classify(response: httpx.Response, where: Where) -> FreightlinerError:
         return RateLimited(
             f"rate limited (HTTP 429){suffix}",
             where,
-            retry_after=_retry_after(response.headers.get("Retry-After")),
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
         )
     if status >= 500 or status == 408:
         return Unavailable(f"registry error HTTP {status}{suffix}", where)
@@ -157,11 +142,13 @@ class RegistryTransport:
         limits: TransferLimits | None = None,
         retry: RetryPolicy | None = None,
         observer: RequestObserver | None = None,
+        pacer: HostPacer | None = None,
     ) -> None:
         self.host = host
         self.observer = observer
         self.endpoint = endpoint.rstrip("/")
         self.retry = retry or RetryPolicy()
+        self.pacer = pacer or HostPacer(host)
         self.limits = limits or TransferLimits()
         self.auth = auth
         auth.bind(self.endpoint)
@@ -216,7 +203,7 @@ class RegistryTransport:
                 body = b"" if method == "HEAD" else self.read_body(response, where, limit, what)
                 return Reply(response.status_code, response.headers, body)
 
-        return call_with_retry(attempt, self.retry)
+        return self.retry.call(attempt)
 
     def read_body(self, response: httpx.Response, where: Where, limit: int, what: str) -> bytes:
         """A whole body, refused past `limit` bytes (before reading, when it says its size)."""
@@ -304,22 +291,28 @@ class RegistryTransport:
         request = self._client.build_request(method, target, headers=headers, content=content)
         if mount_from:
             request.extensions[MOUNT_FROM] = mount_from
-        try:
-            response = self._client.send(request, stream=True, follow_redirects=True)
-        except httpx.TimeoutException as exc:
-            raise Timeout(f"timed out ({type(exc).__name__})", where) from None
-        except httpx.TransportError as exc:
-            raise Unavailable(f"connection failed ({type(exc).__name__}: {exc})", where) from None
-        try:
-            yield response
-        except httpx.TimeoutException as exc:
-            raise Timeout(f"timed out while streaming ({type(exc).__name__})", where) from None
-        except httpx.TransportError as exc:
-            raise Unavailable(
-                f"connection failed while streaming ({type(exc).__name__}: {exc})", where
-            ) from None
-        finally:
-            response.close()
+        with self.pacer.permit(operation_class(method, target.path), where) as permit:
+            try:
+                response = self._client.send(request, stream=True, follow_redirects=True)
+            except httpx.TimeoutException as exc:
+                raise Timeout(f"timed out ({type(exc).__name__})", where) from None
+            except httpx.TransportError as exc:
+                raise Unavailable(
+                    f"connection failed ({type(exc).__name__}: {exc})", where
+                ) from None
+            if response.status_code == 429:  # the whole host backs off, not one request
+                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+                self.pacer.throttled(permit, retry_after)
+            try:
+                yield response
+            except httpx.TimeoutException as exc:
+                raise Timeout(f"timed out while streaming ({type(exc).__name__})", where) from None
+            except httpx.TransportError as exc:
+                raise Unavailable(
+                    f"connection failed while streaming ({type(exc).__name__}: {exc})", where
+                ) from None
+            finally:
+                response.close()
 
     def write_floor(self, where: Where) -> ThroughputFloor:
         """The throughput floor for a request body sent to this registry."""

@@ -12,14 +12,21 @@ AssumeRole, held in botocore's refreshable credentials, which renew them ahead o
 a lock, so one session serves every call until it nears its end. When AWS still answers
 `ExpiredTokenException` (a session revoked or a clock skewed), `with_renewal` drops the client
 and its session and repeats the call once with fresh ones.
+
+Every client retries under botocore's `standard` retry mode (exponential backoff with full
+jitter, throttling and transient errors classified apart, a retry quota so an outage is not
+hammered) or, when FREIGHTLINER_AWS_RETRY_MODE says so, `adaptive` (standard plus a
+client-side rate limiter that slows down after throttling): the one retry policy's rules
+(`domain.retry`) as the SDK implements them, instead of botocore's legacy default.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
+from botocore.config import Config
 from botocore.credentials import Credentials, ReadOnlyCredentials
 from botocore.exceptions import ClientError
 
@@ -30,6 +37,7 @@ ROLE_SESSION_NAME = "freightliner"
 _EXPIRED = {"ExpiredTokenException", "ExpiredToken", "RequestExpired"}
 _REFUSED = _EXPIRED | {"UnrecognizedClientException", "InvalidClientTokenId"}
 _SIGNED_AGAIN = "freightliner_signed_again"  # marks a request already retried after a refusal
+RetryMode = Literal["standard", "adaptive"]
 
 
 class CredentialSource(Protocol):
@@ -117,8 +125,11 @@ class AwsClients:
     and resource not tied to a role; boto3 sessions are not thread-safe, so clients are built
     under a lock (re-entrant: a role session asks for its STS client)."""
 
-    def __init__(self, credentials: CredentialSource | None = None) -> None:
+    def __init__(
+        self, credentials: CredentialSource | None = None, retry_mode: RetryMode = "standard"
+    ) -> None:
         self._source = credentials
+        self._config = Config(retries={"mode": retry_mode})
         self._lock = threading.RLock()
         self._base: Any = None
         self._clients: dict[tuple[str, str, str | None], Any] = {}
@@ -131,13 +142,15 @@ class AwsClients:
             found = self._clients.get(key)
             if found is None:
                 session = self._role_session(role_arn, region) if role_arn else self._session()
-                found = self._clients[key] = session.client(service, region_name=region)
+                found = self._clients[key] = session.client(
+                    service, region_name=region, config=self._config
+                )
             return found
 
     def resource(self, service: str, region: str) -> Any:
         """A boto3 resource (DynamoDB's `Table`) signed like the clients."""
         with self._lock:
-            return self._session().resource(service, region_name=region)
+            return self._session().resource(service, region_name=region, config=self._config)
 
     def _session(self) -> Any:
         """The shared session, built on first use (the caller holds the lock)."""

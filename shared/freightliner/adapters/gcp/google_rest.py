@@ -1,11 +1,13 @@
 """Google Cloud REST calls (Artifact Registry, Container Analysis, Pub/Sub, Secret Manager) on
 httpx: the Google access token as a Bearer, one token refresh after a 401, Google's errors
 mapped onto the taxonomy, and `nextPageToken` pages followed. No Google client library (nor
-gRPC) has to ship with the functions."""
+gRPC) has to ship with the functions.
+
+Retries follow the one retry policy (`domain.retry`): a call and the token refresh it needs
+are tried again together, after full-jitter backoff or the Retry-After Google sent."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,12 +22,12 @@ from freightliner.domain.errors import (
     InvalidInput,
     NotFound,
     RateLimited,
-    RetryableError,
     Timeout,
     Unauthorized,
     Unavailable,
     Where,
 )
+from freightliner.domain.retry import RetryPolicy, retry_after_seconds
 from freightliner.ports.credentials import CredentialProvider
 
 
@@ -39,7 +41,7 @@ def google_error(response: httpx.Response, where: Where, forbidden_hint: str) ->
     status = response.status_code
     text = f"HTTP {status}" + (f": {detail}" if detail else "")
     if status == 429:
-        return RateLimited(text, where)
+        return RateLimited(text, where, retry_after_seconds(response.headers.get("Retry-After")))
     if status >= 500:
         return Unavailable(text, where)
     if status == 401:
@@ -71,11 +73,13 @@ class GoogleRest:
         *,
         forbidden_hint: str,
         attempts: int = 1,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self._http = http  # built (and closed) by the composition root
         self._credentials = credentials
         self._hint = forbidden_hint
-        self._attempts = attempts  # tries for retryable answers (1: the caller retries)
+        # `attempts` tries for retryable answers (1: the caller retries) under the one policy
+        self._retry = retry or RetryPolicy(attempts=attempts)
 
     def pages(
         self,
@@ -114,14 +118,7 @@ class GoogleRest:
         """One API call's JSON answer; a failure as the taxonomy error `errors` (default:
         `google_error`) makes of Google's answer."""
         request = _Call(method, url, params, body, timeout)
-        for attempt in range(self._attempts):
-            try:
-                return self._call_once(request, registry, where, errors)
-            except RetryableError:
-                if attempt == self._attempts - 1:
-                    raise
-                time.sleep(min(2**attempt * 0.5, 8))
-        raise Unavailable("no attempt was made", where)
+        return self._retry.call(lambda: self._call_once(request, registry, where, errors))
 
     def _call_once(
         self, request: _Call, registry: str, where: Where, errors: ErrorMapper | None

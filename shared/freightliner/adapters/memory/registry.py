@@ -25,11 +25,11 @@ from freightliner.domain.digest import Digest, DigestVerifier, read_verified, ve
 from freightliner.domain.errors import (
     InvalidInput,
     NotFound,
-    RetryableError,
     TagConflict,
     Where,
 )
 from freightliner.domain.manifest import Descriptor, Manifest, parse_manifest
+from freightliner.domain.retry import RetryPolicy
 from freightliner.domain.sync import TaggedImage
 from freightliner.domain.uploads import UploadPaused
 from freightliner.ports.registry import (
@@ -389,12 +389,8 @@ class MemoryRegistry:
             on_bytes(len(pending))
 
     def retrying(self, operation: Callable[[], T]) -> T:
-        for _ in range(self.retry_attempts - 1):
-            try:
-                return operation()
-            except RetryableError:
-                continue
-        return operation()
+        """The one retry policy, without its pauses (in-memory failures are scripted)."""
+        return RetryPolicy(attempts=self.retry_attempts, sleep=lambda _: None).call(operation)
 
     # -- listings -----------------------------------------------------------------------
 
