@@ -47,6 +47,10 @@ VIOLATIONS = {
         "ports/_violates_http.py",
         "import httpx",
     ),
+    "The registry client stays portable": (
+        "registry/_violates_portable.py",
+        "import aws_xray_sdk",
+    ),
 }
 
 
