@@ -14,6 +14,7 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from freightliner.adapters.memory.registry import MemoryRegistries
+from freightliner.adapters.memory.uploads import MemoryUploadSessions
 from freightliner.bootstrap.lambda_root import LambdaRoot
 from freightliner.domain.digest import Digest
 from freightliner.domain.events import EcrImageAction, ImageEvent, PubSubPush
@@ -67,6 +68,7 @@ class Deployment:
             rules=RULES,
             rejections=MemoryRejectionLog(),
             notifier=JobEndMetrics(),
+            uploads=MemoryUploadSessions(),
         )
         self.root.extend_visibility = lambda handle, seconds: None  # type: ignore[method-assign]
 

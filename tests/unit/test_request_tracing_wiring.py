@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import time
 
+# Importing the X-Ray SDK creates its UDP emitter's socket (it sends nothing); done here, at
+# collection, before the no-network fixture, so the test does not depend on which ran first.
+import aws_xray_sdk.core  # noqa: F401
+
 from freightliner.bootstrap.aws_pipeline import AwsPipeline
 from freightliner.bootstrap.lambda_root import LambdaRoot
 from freightliner.bootstrap.request_tracing import XRayRequests
