@@ -15,7 +15,9 @@ from freightliner.lambda_support import VisibilityHeartbeat, retry_delay
 from freightliner.observability import (
     count_copy,
     count_failure,
+    count_outage,
     count_rejected,
+    count_retry,
     log_item,
     logger,
     metrics,
@@ -45,10 +47,14 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
 
 
 def handle_record(record: SQSRecord, root: LambdaRoot) -> dict[str, Any]:
-    """Every failure raises: the message comes back (retryable and configuration errors after
-    a growing visibility timeout; an unreadable body until maxReceiveCount sends it to the
-    DLQ). Permanent copy failures do not raise: the worker records them FAILED; an item its
-    job does not imply is recorded as rejected and never run."""
+    """An item whose registry's circuit breaker is open, and a retryable failure, go back to
+    the queue as a new delayed message carrying the attempt count (the worker's
+    `resending`); this message is then acknowledged, so its receive count never walks the
+    item into the DLQ. Other failures raise: the message comes back (configuration errors,
+    or a queue that refuses the re-send, after a growing visibility timeout; an unreadable
+    body until maxReceiveCount sends it to the DLQ). Permanent copy failures do not raise:
+    the worker records them FAILED; an item its job does not imply is recorded as rejected
+    and never run."""
     from freightliner.engine.jobs.worker import process_item  # noqa: PLC0415 - loads httpx: first use
 
     item = WorkItem.model_validate_json(record.body)
@@ -64,6 +70,7 @@ def handle_record(record: SQSRecord, root: LambdaRoot) -> dict[str, Any]:
                 rejections=root.rejections,
                 queue=root.queue,
                 notifier=root.notifier,
+                resending=root.resending,
             )
     except FreightlinerError as exc:
         if not exc.outcome.acknowledged:
@@ -79,6 +86,9 @@ def handle_record(record: SQSRecord, root: LambdaRoot) -> dict[str, Any]:
         count_rejected("WorkItems")
     elif outcome.outcome == "done":
         count_copy(outcome.bytes, outcome.seconds)
+    elif outcome.outcome == "retried":
+        count_retry(str((outcome.error or {}).get("error", "error")))
+    count_outage(outcome.outcome == "deferred", outcome.breaker_opened)
     logger.info(outcome.outcome, extra={"destination": item.destination, "bytes": outcome.bytes})
     return outcome.model_dump()
 

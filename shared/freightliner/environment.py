@@ -36,3 +36,12 @@ ENV_AWS_ROLE_ARN = "FREIGHTLINER_AWS_ROLE_ARN"
 ENV_AWS_WEB_IDENTITY_AUDIENCE = "FREIGHTLINER_AWS_WEB_IDENTITY_AUDIENCE"
 ENV_AWS_CREDENTIALS = "FREIGHTLINER_AWS_CREDENTIALS"
 DEFAULT_WEB_IDENTITY_AUDIENCE = "sts.amazonaws.com"
+# Outages (engine/jobs/resend.py): unavailability failures in a row that open a registry
+# host's circuit breaker, the seconds it stays open, and the counted attempts of an item
+# before it is recorded FAILED.
+ENV_BREAKER_THRESHOLD = "FREIGHTLINER_BREAKER_THRESHOLD"
+ENV_BREAKER_COOL_DOWN = "FREIGHTLINER_BREAKER_COOL_DOWN"
+ENV_MAX_ATTEMPTS = "FREIGHTLINER_MAX_ATTEMPTS"
+# A factor (0 < f <= 1) on every delay the pipeline waits (breaker cool-downs, re-send
+# backoff, registry retry pauses): compressed-clock tests and benchmarks only.
+ENV_TIME_SCALE = "FREIGHTLINER_TIME_SCALE"

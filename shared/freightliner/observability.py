@@ -119,3 +119,12 @@ def count_woken(gates: int) -> None:
 def count_rejected(what: str, count: int = 1) -> None:
     """Input refused before any work: forged or unauthorized work items, malformed records."""
     metrics.add_metric(name=f"Rejected_{what}", unit=MetricUnit.Count, value=count)
+
+
+def count_outage(deferred: bool, breaker_opened: str | None) -> None:
+    """Outage mode: an item waiting on an open circuit breaker (ItemsDeferred), a breaker
+    this item's failure opened (BreakerOpen)."""
+    if deferred:
+        metrics.add_metric(name="ItemsDeferred", unit=MetricUnit.Count, value=1)
+    if breaker_opened:
+        metrics.add_metric(name="BreakerOpen", unit=MetricUnit.Count, value=1)

@@ -19,12 +19,15 @@ from freightliner.environment import (
     ENV_AWS_CREDENTIALS,
     ENV_AWS_ROLE_ARN,
     ENV_AWS_WEB_IDENTITY_AUDIENCE,
+    ENV_BREAKER_COOL_DOWN,
+    ENV_BREAKER_THRESHOLD,
     ENV_CONTAINER_ANALYSIS_ENDPOINT,
     ENV_EVENT_BUS,
     ENV_FAILED_EVENTS_ARN,
     ENV_FUNCTION_TIMEOUT,
     ENV_GAR_SUBSCRIPTION,
     ENV_JOBS,
+    ENV_MAX_ATTEMPTS,
     ENV_PUBSUB_ENDPOINT,
     ENV_QUEUE_URL,
     ENV_REGION,
@@ -35,6 +38,7 @@ from freightliner.environment import (
     ENV_START_TREE_ARN,
     ENV_SYNCS,
     ENV_TABLE,
+    ENV_TIME_SCALE,
 )
 
 
@@ -63,6 +67,10 @@ class Settings(BaseModel):
     aws_role_arn: str | None = None
     aws_web_identity_audience: str = DEFAULT_WEB_IDENTITY_AUDIENCE
     aws_credentials: SecretRef | None = None
+    breaker_threshold: int = Field(default=5, ge=1, le=1000)
+    breaker_cool_down: float = Field(default=60.0, gt=0, le=900)
+    max_attempts: int = Field(default=10, ge=1, le=1000)
+    time_scale: float = Field(default=1.0, gt=0, le=1)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -101,6 +109,10 @@ class Settings(BaseModel):
             aws_web_identity_audience=env.get(ENV_AWS_WEB_IDENTITY_AUDIENCE)
             or DEFAULT_WEB_IDENTITY_AUDIENCE,
             aws_credentials=_aws_credentials(env.get(ENV_AWS_CREDENTIALS)),
+            breaker_threshold=int(env.get(ENV_BREAKER_THRESHOLD) or 5),
+            breaker_cool_down=float(env.get(ENV_BREAKER_COOL_DOWN) or 60.0),
+            max_attempts=int(env.get(ENV_MAX_ATTEMPTS) or 10),
+            time_scale=float(env.get(ENV_TIME_SCALE) or 1.0),
         )
 
 

@@ -10,6 +10,7 @@ environment variable names come from `freightliner.settings`, loaded by then).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,7 +24,9 @@ if TYPE_CHECKING:
     from freightliner.domain.events import ImageEvent
     from freightliner.domain.rules import RulesDocument
     from freightliner.engine.events.intake import IntakeResult
+    from freightliner.ports.breakers import Breakers
     from freightliner.ports.work import JobNotifier, ScanGate, StateStore, WorkQueue
+    from freightliner.registry.retry import RetryPolicy
     from freightliner.settings import Settings
 
 T = TypeVar("T")
@@ -63,7 +66,24 @@ class AwsPipeline:
         settings = self.settings
         registries = Registries.load(Path(settings.registries) if settings.registries else None)
         endpoint = settings.container_analysis_endpoint or DEFAULT_ENDPOINT
-        return RegistryClients(registries, aws=self.aws, scan_endpoint=endpoint)
+        return RegistryClients(
+            registries, aws=self.aws, scan_endpoint=endpoint, retry=self._retry_policy()
+        )
+
+    def _retry_policy(self) -> RetryPolicy | None:
+        """The registry clients' retry pauses, compressed with FREIGHTLINER_TIME_SCALE."""
+        from freightliner.registry.retry import RetryPolicy  # noqa: PLC0415
+
+        scale = self.settings.time_scale
+        if scale == 1:
+            return None
+        default = RetryPolicy()
+        return replace(
+            default,
+            base_delay=default.base_delay * scale,
+            max_delay=default.max_delay * scale,
+            max_retry_after=default.max_retry_after * scale,
+        )
 
     def document(self, spec: str, parse: Callable[[str, str], T]) -> T:
         """A configuration document from a path, s3:// or ssm:, parsed; a missing, denied or
@@ -100,6 +120,13 @@ class AwsPipeline:
 
         name = required(self.settings.table, ENV_TABLE)
         return self.aws.resource("dynamodb", self.settings.region).Table(name)
+
+    @cached_property
+    def breakers(self) -> Breakers:
+        """The fleet's circuit breakers per registry host (the state table)."""
+        from freightliner.adapters.aws.dynamo_breakers import DynamoBreakers  # noqa: PLC0415
+
+        return DynamoBreakers(self.table)
 
     @cached_property
     def state(self) -> StateStore:

@@ -58,6 +58,13 @@ class WorkItem(BaseModel):
     rule: str = ""
     correlation_id: str = ""
     page: RepositoryPage | None = None
+    attempt: int = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description="counted retryable failures so far: a re-sent item carries it, since a new "
+        "message's receive count starts again (not part of the item's identity)",
+    )
 
     @property
     def item_id(self) -> str:

@@ -61,6 +61,12 @@ class WorkQueue(Protocol):
         """Enqueue every item or raise; never a silent partial send."""
         ...
 
+    def requeue(self, item: WorkItem, *, delay_seconds: int) -> None:
+        """Send `item` again as a new message that stays invisible `delay_seconds` (0 to
+        900, SQS's limit; longer is cut to it), or raise. The message it came in is then
+        acknowledged by its worker, so no receive count grows while an item waits."""
+        ...
+
 
 class StateStore(Protocol):
     def create_job(

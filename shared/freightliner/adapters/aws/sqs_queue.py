@@ -14,6 +14,7 @@ from freightliner.domain.work import WorkItem
 
 BATCH = 10
 ATTEMPTS = 4
+MAX_DELAY_SECONDS = 900  # SQS's DelaySeconds ceiling
 
 
 class SqsWorkQueue:
@@ -21,6 +22,20 @@ class SqsWorkQueue:
         self._client = client
         self._url = queue_url
         self._sleep = sleep
+
+    def requeue(self, item: WorkItem, *, delay_seconds: int) -> None:
+        where = Where(registry="sqs", operation="sqs:SendMessage")
+        try:
+            self._client.send_message(
+                QueueUrl=self._url,
+                MessageBody=item.model_dump_json(),
+                DelaySeconds=max(0, min(MAX_DELAY_SECONDS, delay_seconds)),
+                MessageAttributes={
+                    "correlation_id": {"DataType": "String", "StringValue": item.trace_id}
+                },
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise own_resource_error(exc, where) from None
 
     def send(self, items: Sequence[WorkItem]) -> None:
         where = Where(registry="sqs", operation="sqs:SendMessageBatch")
