@@ -88,9 +88,7 @@ def test_a_destination_outage_is_waited_out_without_spending_attempts(
     assert dst.faults.calls["head_manifest"] == 3
     requeued = [item for item, _ in pipeline.queue.requeued]
     assert [i.item_id for i in requeued] == [i.item_id for i in items]  # the same work
-    assert [r.status for r in pipeline.state.list_items(items[0].job_id)] == [
-        ItemStatus.PENDING
-    ]
+    assert [r.status for r in pipeline.state.list_items(items[0].job_id)] == [ItemStatus.PENDING]
 
     # A long outage: every cool-down one probe fails, every other item keeps waiting.
     for _ in range(20):
