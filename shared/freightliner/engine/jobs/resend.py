@@ -7,8 +7,10 @@ message and sends the item again, delayed, as a new message carrying its attempt
 
 - an item whose registry's breaker is open (or whose failure opened it) waits the cool-down
   out with its attempt count unchanged, however long the outage lasts;
-- a throttled call (429, DynamoDB throttling) is re-sent after the backoff, uncounted: the
-  service is up and asked to be called later;
+- a throttled call (429, DynamoDB throttling) is re-sent after the backoff (or its
+  Retry-After), uncounted: the service is up and asked to be called later; so is a failure
+  of the deployment's own services (the state table, the queue, the rules document), which
+  says nothing about the item;
 - any other retryable failure (a 5xx or reset while the host's breaker stays closed, so
   the rest of its traffic succeeds) counts: after `max_attempts` of those the item is
   recorded FAILED with its reason (`jobs resume --retry-failed` sends it again). With the
@@ -68,7 +70,8 @@ def next_attempt(
     """Where a retryable failure leaves the item: counted or not, and how long it waits."""
     circuit = resending.circuit
     failure = circuit.failed(error, hosts) if circuit is not None else Failure()
-    counted = not failure.outage and not isinstance(error, RateLimited)
+    own_resource = bool(error.where.registry) and error.where.registry not in hosts
+    counted = not (failure.outage or own_resource or isinstance(error, RateLimited))
     attempt = item.attempt + 1 if counted else item.attempt
     if failure.outage:
         wait = failure.wait
