@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from freightliner.cli.job_views import JobView, breaker_waits, render_status
 from freightliner.domain.breaker import BreakerPolicy, BreakerRecord, BreakerState, counts_against
 from freightliner.domain.errors import (
     DigestMismatch,
@@ -17,8 +18,10 @@ from freightliner.domain.errors import (
     Unavailable,
     Where,
 )
+from freightliner.domain.work import ItemStatus
 from freightliner.engine.jobs.circuit import Circuit
 from freightliner.engine.jobs.resend import MAX_DELAY, delay_seconds
+from freightliner.ports.work import ItemRecord
 from tests.support.memory_breakers import MemoryBreakers
 
 HOST, OTHER = "dst.test", "src.test"
@@ -129,3 +132,37 @@ def test_a_closed_breaker_without_a_run_costs_no_write(clock: Clock) -> None:
 def test_queue_delays_are_whole_seconds_within_sqs_limits() -> None:
     assert [delay_seconds(s) for s in (0, 0.2, 1.0, 1.01, 899.5, 5000)] == [1, 1, 1, 2, 900, 900]
     assert MAX_DELAY == 900
+
+
+def test_jobs_status_counts_the_unfinished_items_waiting_on_each_open_breaker() -> None:
+    def record(n: int, status: ItemStatus, destination: str) -> ItemRecord:
+        return ItemRecord(
+            job_id="j",
+            item_id=f"i{n}",
+            status=status,
+            source=f"{OTHER}/team/app@sha256:{'a' * 64}",
+            destination=destination,
+            source_digest=f"sha256:{'a' * 64}",
+        )
+
+    items = [
+        record(1, ItemStatus.PENDING, f"{HOST}/m/app:v1"),
+        record(2, ItemStatus.RUNNING, f"{HOST}/m/app:v2"),
+        record(3, ItemStatus.DONE, f"{HOST}/m/app:v3"),
+        record(4, ItemStatus.PENDING, "elsewhere.test/m/app:v4"),
+    ]
+    breakers = [BreakerRecord(host=HOST, failures=5, open_until=1060.0, opened_at=1000.0)]
+    [wait] = breaker_waits(items, breakers, now=1030.0)
+    assert (wait.host, wait.items, wait.state) == (HOST, 2, BreakerState.OPEN)
+    view = JobView(
+        job_id="j",
+        kind="tree",
+        status="RUNNING",
+        name="n",
+        created_at=1000.0,
+        images=4,
+        store="aws",
+        waiting=[wait],
+    )
+    assert f"WAITING 2 items on the open circuit breaker of {HOST} (open" in render_status(view)
+    assert breaker_waits(items, [BreakerRecord(host="idle.test", open_until=1.0)], 5.0) == []

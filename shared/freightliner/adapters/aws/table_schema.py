@@ -8,6 +8,7 @@ Single-table design:
 | work item | `JOB#<job id>` | `ITEM#<item id>` | | |
 | parked gate wait | `SCANWAIT#<source image>` | `TOKEN#<token hash>` | | |
 | rejected work item | `REJECTED#<job id>` | `ITEM#<item id>` | `REJECTED` | rejected time |
+| circuit breaker | `BREAKER#<registry host>` | `BREAKER` | `BREAKERS` | host |
 
 The by-status index lists jobs (`freightliner jobs list`); work items are read through their
 job's key only, so they stay out of it. Job counters (`total`, `done`, `failed`, `skipped`,
