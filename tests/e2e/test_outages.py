@@ -54,6 +54,7 @@ class Figures:
     outage_started_after: int  # images finished when the outage began
     outage: float
     recovered_in: float  # seconds from the service's return to the job's end
+    closed_in: float | None  # seconds from the service's return to its breaker closing
     dead_lettered: int
     breaker_lines: list[str]
 
@@ -124,7 +125,7 @@ def ride_out(
     until the job ends."""
     monitor = _monitor(stack)
     replicate = stack.replicate.handler
-    started = ended = 0.0
+    started = ended = back_at = 0.0
     began_after = 0
     looked = False
     deadline = time.monotonic() + OUTAGE + 120 + IMAGES * 3
@@ -140,7 +141,7 @@ def ride_out(
                 looked = True
                 during()
             elif started and not ended and now - started >= OUTAGE:
-                ended = now
+                ended, back_at = now, time.time()
                 end()
             if ended and job is not None and job.status in ("COMPLETE", "COMPLETED_WITH_ERRORS"):
                 break
@@ -153,10 +154,12 @@ def ride_out(
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
     lines = [r.getMessage() for r in caplog.records if "circuit breaker" in r.getMessage()]
+    closes = [r.created for r in caplog.records if "closed" in r.getMessage()]
     return Figures(
         outage_started_after=began_after,
         outage=ended - started,
         recovered_in=time.monotonic() - ended,
+        closed_in=closes[-1] - back_at if closes else None,
         dead_lettered=sum(int(v) for v in dlq.values()),
         breaker_lines=[line for line in lines if "opened" in line or "closed" in line],
     )
@@ -182,7 +185,9 @@ def _assert_ridden_out(
 ) -> None:
     print(
         f"\n{IMAGES} images, outage {figures.outage:.1f} s after {figures.outage_started_after}:"
-        f" recovered in {figures.recovered_in:.1f} s, DLQ {figures.dead_lettered}"
+        f" breaker closed {figures.closed_in or 0:.1f} s and job done"
+        f" {figures.recovered_in:.1f} s after recovery (cool-down {COOL_DOWN * SCALE:.2f} s),"
+        f" DLQ {figures.dead_lettered}"
     )
     job = _monitor(stack).get_job(job_id)
     assert job is not None and job.status == "COMPLETE", job
@@ -194,7 +199,9 @@ def _assert_ridden_out(
     assert figures.recovered_in <= COOL_DOWN * SCALE * 1.2 + 2 + IMAGES
     if host is None:
         assert figures.breaker_lines == []
-    else:
+    else:  # the first probe after the cool-down closes it (SQS delays are whole seconds)
+        assert figures.closed_in is not None
+        assert figures.closed_in <= COOL_DOWN * SCALE * 1.2 + 2
         opened, closed = figures.breaker_lines
         assert "opened" in opened and host in opened
         assert "closed" in closed and host in closed
