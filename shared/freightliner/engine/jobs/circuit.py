@@ -3,7 +3,8 @@ tried now, and what its outcome tells the breakers (rules in `freightliner.domai
 records shared through the `Breakers` port).
 
 One log line when a breaker opens (WARNING) and one when it closes (INFO), both naming the
-host: whichever worker's write did it logs it, so the fleet logs each once.
+host: whichever worker's write did it logs it, so the fleet logs each once. Probes in
+between log at DEBUG.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class Circuit:
             if state is BreakerState.HALF_OPEN and record.probe_free(now):
                 until = now + self.policy.cool_down  # the probe's lease
                 if self._breakers.take_probe(host, now, until):
-                    log.info("circuit breaker for %s: probing whether it is back", host)
+                    log.debug("circuit breaker for %s: probing whether it is back", host)
                     continue
             return Admission(until - now, host, seen)
         return Admission(seen=seen)
@@ -101,8 +102,8 @@ class Circuit:
         cool_down = self.policy.open_for(self._rng)
         if not self._breakers.open(host, now + cool_down, record.open_until):
             return Failure(outage=True, wait=cool_down)  # another worker opened it first
-        if record.state(now) is BreakerState.HALF_OPEN:
-            log.info(
+        if record.state(now) is BreakerState.HALF_OPEN:  # outage mode logged once, at its start
+            log.debug(
                 "circuit breaker for %s: still down (%s); open %.0f s more",
                 host,
                 error.kind,
