@@ -16,7 +16,9 @@ from freightliner.lambda_support import VisibilityHeartbeat
 from freightliner.observability import (
     count_failure,
     count_item,
+    count_outage,
     count_rejected,
+    count_retry,
     log_item,
     logger,
     metrics,
@@ -46,11 +48,15 @@ def record_handler(record: SQSRecord, lambda_context: Any = None) -> dict[str, A
 
 
 def handle_record(record: SQSRecord, root: LambdaRoot, context: Any = None) -> dict[str, Any]:
-    """Every failure raises: the message comes back (retryable and configuration errors after
-    a growing visibility timeout; an unreadable body until maxReceiveCount sends it to the
-    DLQ). Permanent copy failures do not raise: the worker records them FAILED; an item its
-    job does not imply is recorded as rejected and never run. With the Lambda `context`, a
-    copy nearing the deadline hands off to a new message, and this one is acknowledged."""
+    """An item whose registry's circuit breaker is open, and a retryable failure, go back to
+    the queue as a new delayed message carrying the attempt count (the worker's
+    `resending`); this message is then acknowledged, so its receive count never walks the
+    item into the DLQ. With the Lambda `context`, a copy nearing the deadline hands off to a
+    new message the same way. Other failures raise: the message comes back (configuration
+    errors, or a queue that refuses the re-send, after a growing visibility timeout; an
+    unreadable body until maxReceiveCount sends it to the DLQ). Permanent copy failures do
+    not raise: the worker records them FAILED; an item its job does not imply is recorded as
+    rejected and never run."""
     from freightliner.engine.copying.resumable import Deadline, ResumePolicy  # noqa: PLC0415
     from freightliner.engine.jobs.worker import process_item  # noqa: PLC0415 - loads httpx: first use
 
@@ -70,6 +76,7 @@ def handle_record(record: SQSRecord, root: LambdaRoot, context: Any = None) -> d
                 rejections=root.rejections,
                 queue=root.queue,
                 notifier=root.notifier,
+                resending=root.resending,
                 resume=resume,
             )
     except FreightlinerError as exc:
@@ -90,6 +97,11 @@ def handle_record(record: SQSRecord, root: LambdaRoot, context: Any = None) -> d
         bytes_copied=outcome.bytes,
         seconds=outcome.seconds,
         lag=outcome.lag_seconds,
+    )
+    if outcome.outcome == "retried":
+        count_retry(str((outcome.error or {}).get("error", "error")))
+    count_outage(
+        outcome.waiting_on if outcome.outcome == "deferred" else None, outcome.breaker_opened
     )
     logger.info(outcome.outcome, extra={"destination": item.destination, "bytes": outcome.bytes})
     return outcome.model_dump()

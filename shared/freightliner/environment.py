@@ -58,3 +58,12 @@ ENV_AWS_RETRY_MODE = "FREIGHTLINER_AWS_RETRY_MODE"
 # How many copies of the replicate function run at most (the template's ReplicateConcurrency):
 # each process paces a registry at its configured rate divided by this (`registry.pacing`).
 ENV_FLEET_SIZE = "FREIGHTLINER_FLEET_SIZE"
+# Outages (engine/jobs/resend.py): unavailability failures in a row that open a registry
+# host's circuit breaker, the seconds it stays open, and the counted attempts of an item
+# before it is recorded FAILED.
+ENV_BREAKER_THRESHOLD = "FREIGHTLINER_BREAKER_THRESHOLD"
+ENV_BREAKER_COOL_DOWN = "FREIGHTLINER_BREAKER_COOL_DOWN"
+ENV_MAX_ATTEMPTS = "FREIGHTLINER_MAX_ATTEMPTS"
+# A factor (0 < f <= 1) on every delay the pipeline waits (breaker cool-downs, re-send
+# backoff, registry retry pauses): compressed-clock tests and benchmarks only.
+ENV_TIME_SCALE = "FREIGHTLINER_TIME_SCALE"

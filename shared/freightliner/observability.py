@@ -247,3 +247,12 @@ def count_woken(gates: int) -> None:
 def count_rejected(what: str, count: int = 1) -> None:
     """Input refused before any work: forged or unauthorized work items, malformed records."""
     emit({"what": what}, [(MetricName.REJECTED, MetricUnit.Count, count)])
+
+
+def count_outage(waiting_on: str | None, breaker_opened: str | None) -> None:
+    """Outage mode: an item waiting on a registry's open circuit breaker (ItemsDeferred), a
+    breaker this item's failure opened (BreakerOpen), each by that registry host."""
+    if waiting_on:
+        emit({"registry": waiting_on}, [(MetricName.ITEMS_DEFERRED, MetricUnit.Count, 1)])
+    if breaker_opened:
+        emit({"registry": breaker_opened}, [(MetricName.BREAKER_OPEN, MetricUnit.Count, 1)])

@@ -23,6 +23,8 @@ from freightliner.environment import (
     ENV_AWS_RETRY_MODE,
     ENV_AWS_ROLE_ARN,
     ENV_AWS_WEB_IDENTITY_AUDIENCE,
+    ENV_BREAKER_COOL_DOWN,
+    ENV_BREAKER_THRESHOLD,
     ENV_CONTAINER_ANALYSIS_ENDPOINT,
     ENV_EVENT_BUS,
     ENV_FAILED_EVENTS_ARN,
@@ -33,6 +35,7 @@ from freightliner.environment import (
     ENV_HANDOFF_MARGIN,
     ENV_JOBS,
     ENV_LOG_GROUPS,
+    ENV_MAX_ATTEMPTS,
     ENV_PUBSUB_ENDPOINT,
     ENV_QUEUE_URL,
     ENV_REGION,
@@ -45,6 +48,7 @@ from freightliner.environment import (
     ENV_START_TREE_ARN,
     ENV_SYNCS,
     ENV_TABLE,
+    ENV_TIME_SCALE,
 )
 
 
@@ -88,6 +92,11 @@ class Settings(BaseModel):
             return self.gcp_project
         parts = (self.gar_subscription or "").split("/")
         return parts[1] if len(parts) == 4 and parts[0] == "projects" else None
+
+    breaker_threshold: int = Field(default=5, ge=1, le=1000)
+    breaker_cool_down: float = Field(default=60.0, gt=0, le=900)
+    max_attempts: int = Field(default=10, ge=1, le=1000)
+    time_scale: float = Field(default=1.0, gt=0, le=1)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -137,6 +146,10 @@ class Settings(BaseModel):
             gcp_project=env.get(ENV_GCP_PROJECT) or None,
             aws_retry_mode=env.get(ENV_AWS_RETRY_MODE) or "standard",
             fleet_size=_count(ENV_FLEET_SIZE, env.get(ENV_FLEET_SIZE)) or 1,
+            breaker_threshold=int(env.get(ENV_BREAKER_THRESHOLD) or 5),
+            breaker_cool_down=float(env.get(ENV_BREAKER_COOL_DOWN) or 60.0),
+            max_attempts=int(env.get(ENV_MAX_ATTEMPTS) or 10),
+            time_scale=float(env.get(ENV_TIME_SCALE) or 1.0),
         )
 
 

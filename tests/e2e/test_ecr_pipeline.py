@@ -257,9 +257,13 @@ def test_gar_poller_acks_only_after_enqueueing(
     assert ("POST", "/token") in pubsub.requests  # the pulls carried a Google token
 
 
-def test_a_registry_down_beyond_client_retries_returns_the_message_with_backoff(
-    stack: Stack,
+def test_a_registry_down_beyond_client_retries_sends_the_item_again_delayed(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The message is acknowledged and the item sent again as a new delayed message with
+    its attempt count: no receive count grows towards the DLQ."""
+    monkeypatch.setenv("FREIGHTLINER_TIME_SCALE", str(1 / 15))  # the first 30 s delay: 2 s
+    forget_roots()
     image = stack.push("team/app", "v10", seed=10)
     fault = stack.gar_proxy.fail(lambda m, p: m == "PUT" and "/manifests/" in p, 503, 1000)
     reply = stack.fire(stack.ecr_event(image, "team/app", "v10"))
@@ -278,15 +282,23 @@ def test_a_registry_down_beyond_client_retries_returns_the_message_with_backoff(
         "awsRegion": "us-east-1",
     }
     response = stack.replicate.handler({"Records": [record]}, LocalContext())
-    assert response == {"batchItemFailures": [{"itemIdentifier": received[0]["MessageId"]}]}
+    assert response == {"batchItemFailures": []}  # this message is done with
+    stack.sqs.delete_message(  # as Lambda deletes what the batch did not report failed
+        QueueUrl=stack.resources.queue_url, ReceiptHandle=received[0]["ReceiptHandle"]
+    )
     [item] = lambda_root().state.list_items(reply["job_id"])
     assert item.status is ItemStatus.PENDING and item.error_kind == "unavailable"
-    # The handler pushed the message's visibility out (5 to 30 s, jittered, for a first receive).
+    # The new message is delayed (two seconds on this clock), then carries attempt 1.
     assert not stack.sqs.receive_message(QueueUrl=stack.resources.queue_url).get("Messages")
     fault.times = fault.hits  # the registry recovers
+    time.sleep(2.2)
+    again = stack.sqs.receive_message(QueueUrl=stack.resources.queue_url, AttributeNames=["All"])
+    [message] = again["Messages"]
+    assert json.loads(message["Body"])["attempt"] == 1
+    assert message["Attributes"]["ApproximateReceiveCount"] == "1"
     stack.sqs.change_message_visibility(
         QueueUrl=stack.resources.queue_url,
-        ReceiptHandle=received[0]["ReceiptHandle"],
+        ReceiptHandle=message["ReceiptHandle"],
         VisibilityTimeout=0,
     )
     assert stack.work() == 1

@@ -22,24 +22,24 @@ from freightliner.ports.work import GateCovered, ItemRecord, Recorded
 
 
 class MemoryQueue:
-    """A FIFO of WorkItems; `take` hands the oldest to a worker."""
+    """A FIFO of WorkItems; `take` hands the oldest to a worker. A re-sent item joins the
+    end at once (its delay is kept in `requeued`: in-process tests do not wait)."""
 
     def __init__(self) -> None:
         self.items: list[WorkItem] = []
         self.sent = 0
-        self.requeued: list[int] = []
+        self.requeued: list[tuple[WorkItem, int]] = []
 
     def send(self, items: Sequence[WorkItem]) -> None:
         self.items += items
         self.sent += len(items)
 
+    def requeue(self, item: WorkItem, *, delay_seconds: int) -> None:
+        self.items.append(item)
+        self.requeued.append((item, delay_seconds))
+
     def take(self) -> WorkItem | None:
         return self.items.pop(0) if self.items else None
-
-    def requeue(self, item: WorkItem, *, delay_seconds: int) -> None:
-        """Back of the queue (delays are not simulated); `requeued` keeps each delay."""
-        self.requeued.append(delay_seconds)
-        self.send([item])
 
 
 class MemoryNotifier:

@@ -10,6 +10,7 @@ environment variable names come from `freightliner.settings`, loaded by then).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -21,8 +22,10 @@ if TYPE_CHECKING:
     from freightliner.adapters.aws.sessions import AwsClients
     from freightliner.bootstrap.registry_clients import RegistryClients
     from freightliner.domain.events import ImageEvent
+    from freightliner.domain.retry import RetryPolicy
     from freightliner.domain.rules import RulesDocument
     from freightliner.engine.events.intake import IntakeResult
+    from freightliner.ports.breakers import Breakers
     from freightliner.ports.work import JobNotifier, ScanGate, StateStore, WorkQueue
     from freightliner.registry.observe import RequestObserver
     from freightliner.settings import Settings
@@ -72,11 +75,27 @@ class AwsPipeline:
             observer=self.request_observer(),
             fleet_size=settings.fleet_size,
             max_pace_wait=LAMBDA_MAX_WAIT,
+            retry=self._retry_policy(),
         )
 
     def request_observer(self) -> RequestObserver | None:
         """What hears of every registry request: nothing here (the Lambda root traces them)."""
         return None
+
+    def _retry_policy(self) -> RetryPolicy | None:
+        """The registry clients' retry pauses, compressed with FREIGHTLINER_TIME_SCALE."""
+        from freightliner.domain.retry import RetryPolicy  # noqa: PLC0415
+
+        scale = self.settings.time_scale
+        if scale == 1:
+            return None
+        default = RetryPolicy()
+        return replace(
+            default,
+            base_delay=default.base_delay * scale,
+            max_delay=default.max_delay * scale,
+            max_retry_after=default.max_retry_after * scale,
+        )
 
     def document(self, spec: str, parse: Callable[[str, str], T]) -> T:
         """A configuration document from a path, s3:// or ssm:, parsed; a missing, denied or
@@ -113,6 +132,13 @@ class AwsPipeline:
 
         name = required(self.settings.table, ENV_TABLE)
         return self.aws.resource("dynamodb", self.settings.region).Table(name)
+
+    @cached_property
+    def breakers(self) -> Breakers:
+        """The fleet's circuit breakers per registry host (the state table)."""
+        from freightliner.adapters.aws.dynamo_breakers import DynamoBreakers  # noqa: PLC0415
+
+        return DynamoBreakers(self.table)
 
     @cached_property
     def state(self) -> StateStore:

@@ -16,6 +16,7 @@ from freightliner.domain.errors import ConfigurationError, InvalidInput
 
 if TYPE_CHECKING:
     from freightliner.domain.sync import SyncFile, SyncSpec
+    from freightliner.engine.jobs.resend import Resending
     from freightliner.ports.rejections import RejectionLog
     from freightliner.ports.scans import ScanWaits
     from freightliner.ports.uploads import UploadSessions
@@ -50,6 +51,27 @@ class LambdaRoot(AwsPipeline):
         from freightliner.adapters.aws.dynamo_uploads import DynamoUploadSessions  # noqa: PLC0415
 
         return DynamoUploadSessions(self.table)
+
+    @cached_property
+    def resending(self) -> Resending:
+        """How the replicate function re-sends items: behind the fleet's circuit breakers,
+        with the retry backoff, every delay compressed by the settings' time scale."""
+        from freightliner.domain.breaker import BreakerPolicy  # noqa: PLC0415
+        from freightliner.domain.retry import redelivery_delay  # noqa: PLC0415
+        from freightliner.engine.jobs.circuit import Circuit  # noqa: PLC0415
+        from freightliner.engine.jobs.resend import Resending  # noqa: PLC0415
+
+        settings = self.settings
+        scale = settings.time_scale
+        policy = BreakerPolicy(
+            threshold=settings.breaker_threshold, cool_down=settings.breaker_cool_down * scale
+        )
+        return Resending(
+            self.queue,
+            Circuit(self.breakers, policy),
+            backoff=lambda attempt: redelivery_delay(attempt) * scale,
+            max_attempts=settings.max_attempts,
+        )
 
     def gate_to_wake(self) -> ScanGate:
         """The scan gate a scan-finished event wakes; a ConfigurationError where there is none."""

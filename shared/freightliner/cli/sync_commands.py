@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -271,7 +272,7 @@ def run_jobs_command(args: argparse.Namespace) -> int:
 
 def _queued_jobs(args: argparse.Namespace) -> int:
     """Jobs in the pipeline's DynamoDB table (FREIGHTLINER_TABLE; resume: also the queue)."""
-    from freightliner.cli.job_views import table_view  # noqa: PLC0415
+    from freightliner.cli.job_views import breaker_waits, table_view  # noqa: PLC0415
     from freightliner.engine.jobs.resume import resume_job  # noqa: PLC0415 - loads httpx
 
     pipeline = cli_root.aws_pipeline()
@@ -284,7 +285,12 @@ def _queued_jobs(args: argparse.Namespace) -> int:
         job = state.get_job(args.job)
         if job is None:
             raise InvalidInput(f"no job {args.job} in the state table")
-        _print_status(table_view(job, state.failures(args.job)), args.json)
+        view = table_view(job, state.failures(args.job))
+        breakers = pipeline.breakers.open_breakers()
+        if breakers:  # outage mode: which of its items wait, on which host
+            items = state.list_items(args.job)
+            view.waiting = breaker_waits(items, breakers, time.time())
+        _print_status(view, args.json)
         return 0
     report = resume_job(
         args.job,

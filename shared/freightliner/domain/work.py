@@ -71,6 +71,14 @@ class WorkItem(BaseModel):
             return None
         return max(0.0, round(now - self.pushed_at, 3))
 
+    attempt: int = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description="counted retryable failures so far: a re-sent item carries it, since a new "
+        "message's receive count starts again (not part of the item's identity)",
+    )
+
     @property
     def item_id(self) -> str:
         key = f"{self.job_id}|{self.destination}|{self.source_digest}|{self.action}"

@@ -38,14 +38,17 @@ def _record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
     }
 
 
-def poll_once(sqs: Any, queue_url: str, handler: Handler, wait_seconds: int = 0) -> int:
-    """Deliver one batch (up to 10 messages); returns how many were delivered."""
+def poll_once(
+    sqs: Any, queue_url: str, handler: Handler, wait_seconds: int = 0, batch_size: int = 10
+) -> int:
+    """Deliver one batch (up to `batch_size` messages, at most 10); returns how many were
+    delivered."""
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
         "Attributes"
     ]["QueueArn"]
     received = sqs.receive_message(
         QueueUrl=queue_url,
-        MaxNumberOfMessages=10,
+        MaxNumberOfMessages=batch_size,
         WaitTimeSeconds=wait_seconds,
         AttributeNames=["All"],
         MessageAttributeNames=["All"],

@@ -66,8 +66,9 @@ class WorkQueue(Protocol):
         ...
 
     def requeue(self, item: WorkItem, *, delay_seconds: int) -> None:
-        """Send the item again as a new message, delivered after `delay_seconds` (so the
-        message being processed can be acknowledged); raise if it could not be sent."""
+        """Send `item` again as a new message that stays invisible `delay_seconds` (0 to
+        900, SQS's limit; longer is cut to it), or raise. The message it came in is then
+        acknowledged by its worker, so no receive count grows while an item waits."""
         ...
 
 

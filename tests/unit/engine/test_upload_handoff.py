@@ -116,7 +116,7 @@ def test_a_copy_outliving_its_invocation_is_handed_off_and_continued() -> None:
     outcomes = pipeline.drain()
     kinds = [o.outcome for o in outcomes]
     assert kinds[-1] == "done" and set(kinds[:-1]) == {"handed_off"} and len(kinds) >= 3
-    assert pipeline.queue.requeued == [0] * (len(kinds) - 1)
+    assert [delay for _, delay in pipeline.queue.requeued] == [0] * (len(kinds) - 1)
     assert copied(pipeline, pipeline.image)
     # Every chunk went up once: one recorded session per chunk the registry acknowledged.
     assert pipeline.sessions.saves == LAYER // CHUNK

@@ -23,6 +23,21 @@ class SqsWorkQueue:
         self._url = queue_url
         self._sleep = sleep
 
+    def requeue(self, item: WorkItem, *, delay_seconds: int) -> None:
+        """One new message for the item, delayed (at most SQS's 15 minutes)."""
+        where = Where(registry="sqs", operation="sqs:SendMessage")
+        try:
+            self._client.send_message(
+                QueueUrl=self._url,
+                MessageBody=item.model_dump_json(),
+                DelaySeconds=max(0, min(MAX_DELAY_SECONDS, delay_seconds)),
+                MessageAttributes={
+                    "correlation_id": {"DataType": "String", "StringValue": item.trace_id}
+                },
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise own_resource_error(exc, where) from None
+
     def send(self, items: Sequence[WorkItem]) -> None:
         where = Where(registry="sqs", operation="sqs:SendMessageBatch")
         for start in range(0, len(items), BATCH):
@@ -52,18 +67,3 @@ class SqsWorkQueue:
                 self._sleep(0.2 * 2**attempt)
             if pending:
                 raise Unavailable(f"{len(pending)} work items could not be enqueued", where)
-
-    def requeue(self, item: WorkItem, *, delay_seconds: int) -> None:
-        """One new message for the item, delayed (at most SQS's 15 minutes)."""
-        where = Where(registry="sqs", operation="sqs:SendMessage")
-        try:
-            self._client.send_message(
-                QueueUrl=self._url,
-                MessageBody=item.model_dump_json(),
-                DelaySeconds=max(0, min(delay_seconds, MAX_DELAY_SECONDS)),
-                MessageAttributes={
-                    "correlation_id": {"DataType": "String", "StringValue": item.trace_id}
-                },
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise own_resource_error(exc, where) from None

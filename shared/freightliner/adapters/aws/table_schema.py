@@ -9,6 +9,7 @@ Single-table design:
 | large blob's upload session | `JOB#<job id>` | `UPLOAD#<item id>#<digest>` | | |
 | parked gate wait | `SCANWAIT#<source image>` | `TOKEN#<token hash>` | | |
 | rejected work item | `REJECTED#<job id>` | `ITEM#<item id>` | `REJECTED` | rejected time |
+| circuit breaker | `BREAKER#<registry host>` | `BREAKER` | `BREAKERS` | host |
 
 | item | GSI2PK (by-trace) | GSI2SK |
 | --- | --- | --- |

@@ -1,11 +1,16 @@
 """Running one WorkItem: claim it, copy (or delete), record the outcome.
 
-Retryable and configuration failures release the item and re-raise, so the queue delivers
-it again later;
-permanent failures are recorded FAILED with their reason and not raised, so the message is
+With `resending` (the pipeline's worker), an item whose registry's circuit breaker is open
+is not tried: it goes back to the queue delayed as a new message ("deferred"), and a
+retryable failure re-sends it the same way with its attempt count ("retried"; rules in
+`engine.jobs.resend`), so receive counts never walk it into the dead-letter queue. Without
+it, and for configuration failures always, the item is released and the error re-raised, so
+the queue delivers the same message again later.
+Permanent failures are recorded FAILED with their reason and not raised, so the message is
 removed instead of bouncing to the dead-letter queue. A duplicate delivery of a finished item
 does no work. An item its job does not imply (see work_authorization) is recorded as rejected
-and never claimed, counted or run.
+and never claimed, counted or run. A copy that stops before the invocation's deadline (see
+`engine.copying.resumable`) is handed off to a new message ("handed_off").
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from freightliner.domain.digest import Digest
-from freightliner.domain.errors import FreightlinerError, InvalidInput, Timeout
+from freightliner.domain.errors import FreightlinerError, InvalidInput, Outcome, Timeout
 from freightliner.domain.jobs import JobRecord, JobSummary
 from freightliner.domain.reference import Reference
 from freightliner.domain.rules import RulesDocument
@@ -28,7 +33,9 @@ from freightliner.engine.copying.copy import Copier
 from freightliner.engine.copying.models import CopyOptions, CopyReport
 from freightliner.engine.copying.resumable import ResumePolicy
 from freightliner.engine.jobs.authorization import rejection_reason
+from freightliner.engine.jobs.circuit import Admission
 from freightliner.engine.jobs.end import announce
+from freightliner.engine.jobs.resend import NextAttempt, Resending, delay_seconds, next_attempt
 from freightliner.engine.tree.fanout import expand_repository
 from freightliner.ports.registry import ClientSource
 from freightliner.ports.rejections import RejectionLog
@@ -40,7 +47,9 @@ log = logging.getLogger(__name__)
 class ItemOutcome(BaseModel):
     item_id: str
     job_id: str
-    outcome: Literal["done", "skipped", "failed", "duplicate", "rejected", "handed_off"]
+    outcome: Literal[
+        "done", "skipped", "failed", "duplicate", "rejected", "deferred", "retried", "handed_off"
+    ]
     source: str
     destination: str
     digest: str | None = None
@@ -49,6 +58,10 @@ class ItemOutcome(BaseModel):
     lag_seconds: float | None = Field(default=None, description="push to copied, when known")
     error: dict[str, object] | None = None
     job_closed: JobSummary | None = Field(default=None, description="this item ended its job")
+    attempt: int = Field(default=0, description="counted retryable failures so far")
+    delay: int = Field(default=0, description="deferred or retried: seconds until it runs again")
+    waiting_on: str | None = Field(default=None, description="the host whose breaker is open")
+    breaker_opened: str | None = Field(default=None, description="this item's failure opened it")
 
 
 def _delete(clients: ClientSource, item: WorkItem) -> ItemStatus:
@@ -85,45 +98,121 @@ def process_item(
     rejections: RejectionLog,
     queue: WorkQueue | None = None,
     notifier: JobNotifier | None = None,
+    resending: Resending | None = None,
     resume: ResumePolicy | None = None,
 ) -> ItemOutcome:
     """Run one item its job implies; when it was the job's last, announce the job's end.
-    `rules` loads the current replication rules (event jobs are checked against them).
+    `rules` loads the current replication rules (event jobs are checked against them);
+    `resending` re-sends what cannot run now instead of raising (see the module doc);
     `resume`: large uploads record their sessions with the item, and a copy nearing the
     invocation's deadline stops between chunks and is handed off to a new message."""
-    reason = rejection_reason(item, state.get_job(item.job_id), rules)
-    if reason is not None:
-        rejections.record(item, reason)
-        log.warning("item %s of job %s rejected: %s", item.item_id, item.job_id, reason)
-        return ItemOutcome(
-            item_id=item.item_id,
-            job_id=item.job_id,
-            outcome="rejected",
-            source=item.source,
-            destination=item.destination,
-            error=InvalidInput(f"work item rejected: {reason}").to_dict(),
-        )
-    outcome, closed = _run(item, clients, state, jobs, queue, resume=resume)
+    hosts = _hosts(item)
+    try:
+        reason = rejection_reason(item, state.get_job(item.job_id), rules)
+        if reason is not None:
+            rejections.record(item, reason)
+            log.warning("item %s of job %s rejected: %s", item.item_id, item.job_id, reason)
+            return ItemOutcome(
+                outcome="rejected",
+                error=InvalidInput(f"work item rejected: {reason}").to_dict(),
+                **_base(item),
+            )
+        admission = Admission()
+        if resending is not None and resending.circuit is not None:
+            admission = resending.circuit.admit(hosts)
+            if admission.wait:
+                return _defer(item, admission, resending)
+        outcome, closed = _run(item, clients, state, jobs, queue, hosts, resending, resume)
+    except FreightlinerError as exc:  # before the claim, or recording the outcome
+        if resending is None or exc.outcome is not Outcome.RETRY:
+            raise
+        return _send_again(item, exc, next_attempt(item, exc, resending, hosts), resending)
+    if resending is not None and resending.circuit is not None:
+        resending.circuit.answered(admission, _answered(outcome, hosts))
     if closed is not None:
         outcome.job_closed = announce(closed, notifier)
     return outcome
 
 
-def _run(
-    item: WorkItem,
-    clients: ClientSource,
-    state: StateStore,
-    jobs: int,
-    queue: WorkQueue | None,
-    *,
-    resume: ResumePolicy | None = None,
-) -> tuple[ItemOutcome, JobRecord | None]:
-    base = {
+def _hosts(item: WorkItem) -> tuple[str, ...]:
+    """The registries an item reads or writes: a delete or untag only its destination's."""
+    try:
+        destination = Reference.parse(item.destination).registry
+        if item.action in ("delete", "untag"):
+            return (destination,)
+        return tuple(dict.fromkeys((Reference.parse(item.source).registry, destination)))
+    except InvalidInput:
+        return ()  # refused by the authorization check, which names the reason
+
+
+def _answered(outcome: ItemOutcome, hosts: tuple[str, ...]) -> tuple[str, ...]:
+    """The hosts the item's outcome proves up: all of them after a copy or delete, the one
+    that refused it after a permanent failure, none after a duplicate delivery."""
+    if outcome.outcome in ("done", "skipped"):
+        return hosts
+    if outcome.outcome == "failed" and outcome.error is not None:
+        refused = str(outcome.error.get("registry", ""))
+        return (refused,) if refused in hosts else ()
+    return ()
+
+
+def _base(item: WorkItem) -> dict[str, str]:
+    return {
         "item_id": item.item_id,
         "job_id": item.job_id,
         "source": item.source,
         "destination": item.destination,
     }
+
+
+def _defer(item: WorkItem, admission: Admission, resending: Resending) -> ItemOutcome:
+    """Its registry's breaker is open: back to the queue until the cool-down ends,
+    unclaimed and uncounted."""
+    delay = delay_seconds(admission.wait)
+    resending.queue.requeue(item, delay_seconds=delay)
+    return ItemOutcome(
+        outcome="deferred",
+        attempt=item.attempt,
+        delay=delay,
+        waiting_on=admission.waiting_on,
+        **_base(item),
+    )
+
+
+def _send_again(
+    item: WorkItem, exc: FreightlinerError, attempt: NextAttempt, resending: Resending
+) -> ItemOutcome:
+    """The item again, delayed, as a new message: its own is then acknowledged."""
+    resending.queue.requeue(attempt.item, delay_seconds=attempt.delay)
+    log.info(
+        "item %s sent again in %d s (attempt %d): %s",
+        item.item_id,
+        attempt.delay,
+        attempt.item.attempt,
+        exc,
+    )
+    return ItemOutcome(
+        outcome="retried",
+        attempt=attempt.item.attempt,
+        delay=attempt.delay,
+        waiting_on=exc.where.registry if attempt.failure.outage else None,
+        breaker_opened=attempt.failure.opened,
+        error=exc.to_dict(),
+        **_base(item),
+    )
+
+
+def _run(  # noqa: PLR0917 - the worker's parts, passed on from process_item
+    item: WorkItem,
+    clients: ClientSource,
+    state: StateStore,
+    jobs: int,
+    queue: WorkQueue | None,
+    hosts: tuple[str, ...],
+    resending: Resending | None,
+    resume: ResumePolicy | None,
+) -> tuple[ItemOutcome, JobRecord | None]:
+    base = _base(item)
     if state.claim(item) is None:
         log.info("item %s already finished; duplicate delivery ignored", item.item_id)
         return ItemOutcome(outcome="duplicate", **base), None
@@ -155,6 +244,8 @@ def _run(
         _hand_off(item, state, queue, paused)
         return ItemOutcome(outcome="handed_off", **base), None
     except FreightlinerError as exc:
+        if exc.outcome is Outcome.RETRY and resending is not None:
+            return _claimed_retry(item, exc, state, resending, hosts)
         if not exc.outcome.acknowledged:
             state.release(item, str(exc), exc.kind)
             raise
@@ -172,6 +263,31 @@ def _run(
         **base,
     )
     return outcome, closed
+
+
+def _claimed_retry(
+    item: WorkItem,
+    exc: FreightlinerError,
+    state: StateStore,
+    resending: Resending,
+    hosts: tuple[str, ...],
+) -> tuple[ItemOutcome, JobRecord | None]:
+    """A retryable failure of a claimed item: FAILED once its attempts are spent, otherwise
+    released and sent again."""
+    attempt = next_attempt(item, exc, resending, hosts)
+    if attempt.exhausted(resending):
+        reason = f"gave up after {attempt.item.attempt} attempts: {exc}"
+        closed = state.finish(item, ItemStatus.FAILED, error=reason, error_kind=exc.kind)
+        log.warning("item %s failed: %s", item.item_id, reason)
+        failed = ItemOutcome(
+            outcome="failed", attempt=attempt.item.attempt, error=exc.to_dict(), **_base(item)
+        )
+        return failed, closed
+    try:
+        state.release(item, str(exc), exc.kind)
+    except FreightlinerError as lost:  # the claim stands; a later delivery claims it again
+        log.warning("item %s: could not release it (%s)", item.item_id, lost)
+    return _send_again(item, exc, attempt, resending), None
 
 
 def _hand_off(
