@@ -69,6 +69,7 @@ class Deployment:
             rejections=MemoryRejectionLog(),
             notifier=JobEndMetrics(),
             uploads=MemoryUploadSessions(),
+            resending=None,  # no breakers: a retryable failure raises, as without a queue
         )
         self.root.extend_visibility = lambda handle, seconds: None  # type: ignore[method-assign]
 
