@@ -36,3 +36,7 @@ ENV_AWS_ROLE_ARN = "FREIGHTLINER_AWS_ROLE_ARN"
 ENV_AWS_WEB_IDENTITY_AUDIENCE = "FREIGHTLINER_AWS_WEB_IDENTITY_AUDIENCE"
 ENV_AWS_CREDENTIALS = "FREIGHTLINER_AWS_CREDENTIALS"
 DEFAULT_WEB_IDENTITY_AUDIENCE = "sts.amazonaws.com"
+# The CLI's metadata cache (listings, verified tags, blob locations): a SQLite file (default
+# $XDG_CACHE_HOME/freightliner/metadata.db), or "off"; and seconds its entries are trusted.
+ENV_METADATA_CACHE = "FREIGHTLINER_METADATA_CACHE"
+ENV_METADATA_TTL = "FREIGHTLINER_METADATA_TTL"

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from freightliner.bootstrap import cli_root
 from freightliner.cli.completion import add_parser as add_completion_parser
 from freightliner.cli.completion import run_completion_command
 from freightliner.cli.events_commands import add_parser as add_events_parser
@@ -95,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--dest-creds", metavar="USER:PASS", help=f"destination credentials (or ${ENV_DEST_CREDS})"
     )
     copy.add_argument("--dry-run", action="store_true", help="show what would be copied")
+    copy.add_argument(
+        "--verify",
+        action="store_true",
+        help="when the destination has the image, check every blob of it (trusting no "
+        "cached metadata) and upload what is missing",
+    )
     add_tls_options(copy, "src")
     add_tls_options(copy, "dest")
     add_authfile_option(copy)
@@ -194,7 +201,12 @@ def _run_copy(args: argparse.Namespace) -> int:
     if args.jobs < 1 or args.jobs > 64:
         raise InvalidInput("--jobs must be between 1 and 64")
     options = CopyOptions(
-        platforms=args.platform, referrers=args.referrers, jobs=args.jobs, dry_run=args.dry_run
+        platforms=args.platform,
+        referrers=args.referrers,
+        jobs=args.jobs,
+        dry_run=args.dry_run,
+        verify=args.verify,
+        metadata_ttl=cli_root.metadata_ttl(),
     )
     credentials = {
         **_creds(src.registry, args.src_creds, ENV_SRC_CREDS),
@@ -203,15 +215,18 @@ def _run_copy(args: argparse.Namespace) -> int:
     from freightliner.engine.copying.copy import Copier  # noqa: PLC0415 - loads httpx: not for --help
 
     clients = open_clients(args, [(src.registry, "src"), (dst.registry, "dest")], credentials)
+    metadata = cli_root.metadata_cache()  # blob locations from earlier runs: mounts
     try:
         quiet = args.json or args.dry_run  # a dry run moves nothing: no bar to show
         with (
             contextlib.nullcontext(None) if quiet else ConsoleProgress() as progress,
-            Copier(clients, options, progress) as copier,
+            Copier(clients, options, progress, metadata=metadata) as copier,
         ):
             report = copier.copy(src, dst)
     finally:
         clients.close()
+        if metadata is not None:
+            metadata.close()
     if args.json:
         print(report.model_dump_json(indent=2))
     else:

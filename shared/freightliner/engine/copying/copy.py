@@ -26,26 +26,42 @@ from freightliner.domain.manifest import Descriptor, parse_manifest
 from freightliner.domain.platform import Platform
 from freightliner.domain.reference import Reference
 from freightliner.engine.copying.models import CopyOptions, CopyReport
+from freightliner.ports.metadata import MetadataCache
 from freightliner.ports.progress import NullProgress, ProgressSink
-from freightliner.ports.registry import ClientSource, FetchedManifest, Registry, fallback_tag
+from freightliner.ports.registry import (
+    ClientSource,
+    FetchedManifest,
+    ManifestHead,
+    Registry,
+    fallback_tag,
+)
 
 log = logging.getLogger(__name__)
 
 
 class BlobLocations:
-    """Remembers which repository of a registry holds a blob, so later copies can mount it."""
+    """Remembers which repository of a registry holds a blob, so later copies can mount it;
+    with a metadata cache, later runs too (a stale entry costs a refused mount, then the
+    upload it would have been anyway)."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache: MetadataCache | None = None) -> None:
         self._lock = threading.Lock()
         self._where: dict[tuple[str, str], str] = {}
+        self._cache = cache
 
     def remember(self, host: str, digest: Digest, repository: str) -> None:
         with self._lock:
+            known = self._where.get((host, str(digest))) == repository
             self._where[(host, str(digest))] = repository
+        if self._cache is not None and not known:
+            self._cache.remember_blobs(host, repository, [str(digest)])
 
     def lookup(self, host: str, digest: Digest) -> str | None:
         with self._lock:
-            return self._where.get((host, str(digest)))
+            found = self._where.get((host, str(digest)))
+        if found is None and self._cache is not None:
+            found = self._cache.blob_holder(host, str(digest))
+        return found
 
 
 class _Stats:
@@ -88,11 +104,13 @@ class Copier:
         options: CopyOptions | None = None,
         progress: ProgressSink | None = None,
         locations: BlobLocations | None = None,
+        metadata: MetadataCache | None = None,
     ) -> None:
         self.clients = clients
         self.options = options or CopyOptions()
         self.progress = progress or NullProgress()
-        self.locations = locations or BlobLocations()
+        self.locations = locations or BlobLocations(metadata)
+        self.metadata = metadata
         self._blob_pool = ThreadPoolExecutor(self.options.jobs, thread_name_prefix="blob")
 
     def close(self) -> None:
@@ -151,7 +169,8 @@ class Copier:
         current = (
             None
             if dest_missing and not self.options.dry_run
-            else dest.head_manifest(dst.repository, dest_tag or str(pushed.digest))
+            else self._verified(dst, dest_tag, pushed)
+            or dest.head_manifest(dst.repository, dest_tag or str(pushed.digest))
         )
         if current is not None and current.digest == pushed.digest and not self.options.force:
             report.status = "up-to-date"
@@ -168,6 +187,8 @@ class Copier:
             self._transfer(route, pushed, dest_tag, stats)
             if self.options.dry_run:
                 report.status = "planned"
+        if self.metadata is not None and dest_tag and not self.options.dry_run:
+            self.metadata.mark_verified(dst.registry, dst.repository, dest_tag, str(pushed.digest))
         if self.options.referrers:
             self._copy_referrers(route, pushed, stats)
         report = report.model_copy(update=dict(stats.counts))
@@ -181,6 +202,18 @@ class Copier:
             stats.counts["bytes_copied"],
         )
         return report
+
+    def _verified(
+        self, dst: Reference, tag: str | None, pushed: FetchedManifest
+    ) -> ManifestHead | None:
+        """The destination tag as the metadata cache saw it verified within the TTL (no
+        request); None to ask the registry (no cache, `verify`/`force`, unknown, other)."""
+        if self.metadata is None or tag is None or self.options.verify or self.options.force:
+            return None
+        seen = self.metadata.verified(dst.registry, dst.repository, tag, self.options.metadata_ttl)
+        if seen != str(pushed.digest):
+            return None
+        return ManifestHead(pushed.digest, pushed.media_type, len(pushed.data))
 
     # -- platforms ----------------------------------------------------------------------
 

@@ -1,0 +1,39 @@
+"""The metadata-cache port: repository listings, verified destination copies and where a
+registry holds a blob, remembered between runs so a no-op resync asks (almost) nothing.
+
+The CLI keeps them in SQLite (`adapters.local.sqlite_metadata`); in-process tests use the
+in-memory one (`adapters.memory.metadata`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from freightliner.domain.metadata import RepositoryListing
+
+
+class MetadataCache(Protocol):
+    def listing(self, registry: str, repository: str) -> RepositoryListing | None:
+        """The last listing stored for the repository, however old (the caller judges)."""
+        ...
+
+    def store_listing(self, listing: RepositoryListing) -> None: ...
+
+    def verified(self, registry: str, repository: str, tag: str, max_age: float) -> str | None:
+        """The digest a destination tag was verified to hold less than `max_age` s ago."""
+        ...
+
+    def mark_verified(self, registry: str, repository: str, tag: str, digest: str) -> None:
+        """The destination tag was just seen (or written) holding `digest`."""
+        ...
+
+    def forget_verified(self, registry: str, repository: str) -> None:
+        """Drop what is known of a destination repository (`refresh`)."""
+        ...
+
+    def blob_holder(self, registry: str, digest: str) -> str | None:
+        """A repository of `registry` that held the blob when last seen."""
+        ...
+
+    def remember_blobs(self, registry: str, repository: str, digests: Iterable[str]) -> None: ...
