@@ -24,6 +24,12 @@ from freightliner.cli.manifest_commands import (
     run_digest_command,
     run_manifest_view,
 )
+from freightliner.cli.metadata_commands import add_parsers as add_metadata_parsers
+from freightliner.cli.metadata_commands import (
+    run_ls_command,
+    run_refresh_command,
+    run_tags_command,
+)
 from freightliner.cli.progress import ConsoleProgress, human_bytes
 from freightliner.cli.registry_access import (
     add_authfile_option,
@@ -38,6 +44,7 @@ from freightliner.cli.sync_commands import (
     run_jobs_command,
     run_sync_command,
     run_tree_command,
+    verify_options,
 )
 from freightliner.cli.version import VersionFlag, run_version_command
 from freightliner.cli.version import add_parser as add_version_parser
@@ -96,12 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--dest-creds", metavar="USER:PASS", help=f"destination credentials (or ${ENV_DEST_CREDS})"
     )
     copy.add_argument("--dry-run", action="store_true", help="show what would be copied")
-    copy.add_argument(
-        "--verify",
-        action="store_true",
-        help="when the destination has the image, check every blob of it (trusting no "
-        "cached metadata) and upload what is missing",
-    )
+    verify_options(copy)
     add_tls_options(copy, "src")
     add_tls_options(copy, "dest")
     add_authfile_option(copy)
@@ -124,16 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_inspect_options(inspect)
     add_digest_parser(sub)
 
-    tags = sub.add_parser("tags", help="list a repository's tags")
-    tags.add_argument("repository", help="host/repository")
-    tags.add_argument(
-        "--creds",
-        metavar="USER:PASS",
-        help="credentials for this registry (else the registries config or auth files)",
-    )
-    common(tags)
-    add_tls_options(tags)
-    add_authfile_option(tags)
+    add_metadata_parsers(sub)
     add_sync_parsers(sub)
     add_secrets_parser(sub)
     add_events_parser(sub)
@@ -206,7 +199,7 @@ def _run_copy(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         dry_run=args.dry_run,
         verify=args.verify,
-        metadata_ttl=cli_root.metadata_ttl(),
+        metadata_ttl=0.0 if args.refresh else cli_root.metadata_ttl(),
     )
     credentials = {
         **_creds(src.registry, args.src_creds, ENV_SRC_CREDS),
@@ -258,24 +251,6 @@ def _run_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_tags(args: argparse.Namespace) -> int:
-    from freightliner.domain.reference import Reference  # noqa: PLC0415
-
-    ref = Reference.parse(args.repository)
-    if ref.tag or ref.digest:
-        raise InvalidInput(f"give a repository without tag or digest, not {args.repository!r}")
-    clients = open_clients(args, [(ref.registry, "")], _creds(ref.registry, args.creds))
-    try:
-        tags = list(clients.client(ref.registry).list_tags(ref.repository))
-    finally:
-        clients.close()
-    if args.json:
-        print(json.dumps({"repository": ref.name, "tags": tags}, indent=2))
-    else:
-        print("\n".join(tags))
-    return 0
-
-
 def _one_line(text: str) -> str:
     """Control characters a document or argument carried into a message, escaped."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
@@ -292,7 +267,9 @@ def _no_nul(args: argparse.Namespace) -> None:
 COMMANDS: dict[str, Any] = {
     "copy": _run_copy,
     "inspect": _run_inspect,
-    "tags": _run_tags,
+    "tags": run_tags_command,
+    "ls": run_ls_command,
+    "refresh": run_refresh_command,
     "sync": run_sync_command,
     "jobs": run_jobs_command,
     "tree": run_tree_command,

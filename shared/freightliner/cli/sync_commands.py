@@ -122,7 +122,8 @@ def verify_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--verify",
         action="store_true",
-        help="check every image at the destination, blob by blob, trusting no cached metadata",
+        help="check every image the destination has, blob by blob (uploading what is "
+        "missing), trusting no cached metadata",
     )
     p.add_argument(
         "--refresh",

@@ -7,10 +7,24 @@ in-memory one (`adapters.memory.metadata`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Protocol
+from collections.abc import Iterable, Iterator
+from typing import Protocol, runtime_checkable
 
-from freightliner.domain.metadata import RepositoryListing
+from freightliner.domain.metadata import ImageRecord, ListingDepth, RepositoryListing
+
+
+@runtime_checkable
+class RepositoryMetadata(Protocol):
+    """A control plane that describes a repository's images in listing calls (ECR
+    DescribeImages + BatchGetImage, Artifact Registry dockerImages): a repository admin that
+    has it is asked instead of one registry request per tag."""
+
+    def describe_images(
+        self, registry: str, repository: str, depth: ListingDepth
+    ) -> Iterator[ImageRecord]:
+        """Every tag with digest, media type, size and push time (`images`: platforms of
+        indexes too, where that costs listing calls only)."""
+        ...
 
 
 class MetadataCache(Protocol):

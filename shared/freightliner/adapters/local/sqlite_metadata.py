@@ -55,7 +55,9 @@ class SqliteMetadataCache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise InvalidInput(f"cannot create the metadata cache folder {path.parent}: {exc}")
+            raise InvalidInput(
+                f"cannot create the metadata cache folder {path.parent}: {exc}"
+            ) from None
         try:
             self._db = self._open(path)
         except sqlite3.Error:
