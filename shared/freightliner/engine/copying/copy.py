@@ -23,6 +23,7 @@ from freightliner.domain import mediatypes as mt
 from freightliner.domain.digest import Digest
 from freightliner.domain.errors import DigestMismatch, NotFound, TagConflict, Where
 from freightliner.domain.manifest import Descriptor, parse_manifest
+from freightliner.domain.metadata import companion_subject
 from freightliner.domain.platform import Platform
 from freightliner.domain.reference import Reference
 from freightliner.engine.copying.models import CopyOptions, CopyReport
@@ -191,6 +192,7 @@ class Copier:
             self.metadata.mark_verified(dst.registry, dst.repository, dest_tag, str(pushed.digest))
         if self.options.referrers:
             self._copy_referrers(route, pushed, stats)
+            self._copy_companions(route, pushed, stats)
         report = report.model_copy(update=dict(stats.counts))
         report.seconds = round(time.monotonic() - started, 3)
         log.info(
@@ -469,6 +471,33 @@ class Copier:
                     subjects.append(referrer.digest)
             if not accepted and not self.options.dry_run:
                 self._update_fallback(route, subject, found, via_api)
+
+    def _copy_companions(self, route: _Route, top: FetchedManifest, stats: _Stats) -> None:
+        """Cosign-style companion tags (`sha256-<hex>.sig`, `.att`, `.sbom`, any
+        `sha256-<hex>.*`) of the image, its children, and of those companions in turn, copied
+        byte for byte under the same tag (their digests unchanged)."""
+        by_subject: dict[str, list[str]] = {}
+        for tag in route.source.list_tags(route.src_repo):
+            subject = companion_subject(tag)
+            if subject is not None:
+                by_subject.setdefault(subject, []).append(tag)
+        if not by_subject:
+            return
+        subjects = [top.digest]
+        if top.manifest.is_index:
+            subjects += [c.parsed_digest for c in top.manifest.manifests]
+        seen: set[Digest] = set(subjects)
+        while subjects:
+            for tag in sorted(by_subject.get(str(subjects.pop()), [])):
+                companion = route.source.get_manifest(route.src_repo, tag)
+                present = route.dest.head_manifest(route.dst_repo, tag)
+                if present is None or present.digest != companion.digest:
+                    if not self.options.dry_run:
+                        self._transfer(route, companion, tag, stats)
+                    stats.add("referrers_copied")
+                if companion.digest not in seen:
+                    seen.add(companion.digest)
+                    subjects.append(companion.digest)
 
     def _update_fallback(
         self,
