@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,11 @@ import pytest
 from freightliner.cli.main import main
 from freightliner.harness.images import Pushed, Pusher, RandomBlob
 from freightliner.harness.registry import LocalRegistry
+from tests.support.fake_artifact_registry import serve_fake_artifact_registry
 from tests.support.faulty_proxy import FaultyProxy, start_proxy
 
 LAYER = 300_000
+GAR = "us-docker.pkg.dev"
 
 
 @pytest.fixture
@@ -144,3 +147,26 @@ def test_ls_lists_every_tag_from_the_cache_within_its_ttl(
     }
     assert main(["ls", f"{host}/lib/app"]) == 0
     assert "linux/amd64,linux/arm64,linux/arm/v7" in capsys.readouterr().out
+
+
+def test_ls_reads_artifact_registry_through_its_docker_images_listing(
+    registry: LocalRegistry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pushed = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    with Pusher(registry.url) as pusher, serve_fake_artifact_registry(registry.url) as api:
+        image = pusher.image("my-project/apps/web", "v1", [b"web layer"])
+        pusher.image("my-project/apps/other", "v1", [b"another image"])
+        api.pushed[("my-project/apps/web", "v1")] = pushed
+        registries = tmp_path / "registries.yaml"
+        registries.write_text(
+            f"registries:\n  - host: {GAR}\n    endpoint: {registry.url}\n"
+            f"    api_endpoint: {api.url}\n    auth: {{kind: anonymous}}\n"
+        )
+        code = main(["ls", f"{GAR}/my-project/apps/web", "--registries", str(registries), "--json"])
+        listing = json.loads(capsys.readouterr().out)
+    assert code == 0
+    [only] = listing["images"]
+    assert (only["tag"], only["digest"], only["size"]) == ("v1", image.digest, image.size)
+    assert only["pushed_at"] == "2026-03-04T05:06:07Z"
+    assert only["media_type"] == "application/vnd.oci.image.manifest.v1+json"
+    assert any(p.endswith("/dockerImages") for p in api.requests)
