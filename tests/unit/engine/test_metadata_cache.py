@@ -210,3 +210,22 @@ def test_companion_tags_name_their_subject() -> None:
     assert companion_subject(f"sha256-{hexa}") is None  # the referrers fallback index tag
     assert companion_subject("v1.sig") is None
     assert companion_subject(f"sha256-{hexa[:10]}.sig") is None
+
+
+def test_a_first_sync_into_new_repositories_skips_the_heads_a_tags_list_answers(
+    registries: MemoryRegistries,
+) -> None:
+    report = run_sync(spec(concurrency=1), registries, metadata=MemoryMetadataCache())
+    assert (report.copied, report.failed) == (6, 0)
+    calls_made = registries.client(DST).faults.calls
+    assert calls_made["list_tags"] == 2  # one per destination repository ...
+    assert calls_made["head_manifest"] == 0  # ... answers every "is this tag there?"
+    # A blob this run did not put in a repository that had no tag is uploaded or mounted at
+    # once; only a blob it already put there (the shared config) is HEAD-checked.
+    assert calls_made["head_blob"] == 4
+    for repository in ("api", "web"):
+        assert sorted(registries.client(DST).list_tags(f"mirror/prod/{repository}")) == [
+            "v1",
+            "v2",
+            "v3",
+        ]

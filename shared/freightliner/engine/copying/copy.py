@@ -86,6 +86,7 @@ class _Route:
     src_repo: str
     dest: Registry
     dst_repo: str
+    empty: bool = False  # the destination repository had no tag: no blob there to HEAD for
 
 
 @dataclass
@@ -132,14 +133,22 @@ class Copier:
             futures = [pool.submit(self.copy, src, dst) for src, dst in pairs]
         return [future.result() for future in futures]
 
-    def copy(self, src: Reference, dst: Reference, *, dest_missing: bool = False) -> CopyReport:
+    def copy(
+        self,
+        src: Reference,
+        dst: Reference,
+        *,
+        dest_missing: bool = False,
+        empty_repository: bool = False,
+    ) -> CopyReport:
         """Copy one image. `dest_missing`: the caller has just seen the destination tag absent
-        (a tree sync's HEAD), so the copier does not ask again."""
+        (a tree sync's HEAD), so the copier does not ask again; `empty_repository`: nor has
+        the repository any tag, so a blob this run did not put there is not HEAD-checked."""
         started = time.monotonic()
         stats = _Stats()
         source = self.clients.client(src.registry)
         dest = self.clients.client(dst.registry)
-        route = _Route(source, src.repository, dest, dst.repository)
+        route = _Route(source, src.repository, dest, dst.repository, empty_repository)
         top = source.get_manifest(src.repository, src.identifier)
         if src.digest is not None and top.digest != src.digest:
             raise NotFound(f"registry served {top.digest} for a pinned digest", _where(src))
@@ -361,7 +370,9 @@ class Copier:
             return None
         mount_from = self.locations.lookup(route.dest.host, digest)
         known_elsewhere = mount_from not in (None, route.dst_repo) and not self.options.dry_run
-        if not known_elsewhere:
+        # in a repository that had no tag, a blob this run did not put there is uploaded at once
+        unseen = route.empty and mount_from is None and not self.options.dry_run
+        if not known_elsewhere and not unseen:
             if route.dest.head_blob(route.dst_repo, digest) is not None:
                 self.locations.remember(route.dest.host, digest, route.dst_repo)
                 stats.add("blobs_skipped")

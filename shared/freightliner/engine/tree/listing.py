@@ -9,8 +9,8 @@ DescribeImages, Artifact Registry REST) or from the registry itself (`_catalog`,
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -36,15 +36,36 @@ class ImageDecision(BaseModel):
         return self.digest
 
 
-@dataclass(frozen=True)
+@dataclass
 class DestinationKnowledge:
     """What spares destination requests: the destination repository's own listing with
     digests (ECR, Artifact Registry: tag → digest), else the metadata cache's tags verified
-    within `ttl` seconds."""
+    within `ttl` seconds, then the repository's tags list (asked once, when first needed: a
+    tag it lacks needs no HEAD). One repository's images use it one after another."""
 
     listed: Mapping[str, str] | None = None
     cache: MetadataCache | None = None
     ttl: float = 0.0
+    list_tags: Callable[[], Iterable[str]] | None = None
+    _tags: frozenset[str] | None = field(default=None, init=False)
+
+    def tags(self) -> frozenset[str] | None:
+        if self._tags is None and self.list_tags is not None:
+            self._tags = frozenset(self.list_tags())
+        return self._tags
+
+    @property
+    def empty(self) -> bool:
+        """The repository had no tag when listed: it likely holds no blob either."""
+        return self.listed == {} or self._tags == frozenset()
+
+
+def tags_or_none(client: Registry, repository: str) -> Iterator[str]:
+    """A repository's tags; none where the repository does not exist yet."""
+    try:
+        yield from client.list_tags(repository)
+    except NotFound:
+        return
 
 
 def destination_listing(
@@ -136,7 +157,12 @@ def decide(
                 return ImageDecision(
                     action="skip", digest=digest, reason="verified at destination within TTL"
                 )
-        head = clients.client(dst.registry).head_manifest(dst.repository, tag)
+        tags = known.tags()
+        head = (
+            None
+            if tags is not None and tag not in tags
+            else clients.client(dst.registry).head_manifest(dst.repository, tag)
+        )
         present_digest = str(head.digest) if head else None
     if present_digest is None:
         if digest is None and need_digest:

@@ -29,6 +29,7 @@ from freightliner.engine.tree.listing import (
     destination_listing,
     selected_images,
     selected_repositories,
+    tags_or_none,
 )
 from freightliner.ports.checkpoints import CheckpointSink
 from freightliner.ports.metadata import MetadataCache
@@ -158,9 +159,13 @@ class _Run:
         if spec.force or not spec.skip_existing or spec.platforms:
             return None  # the copier checks each image itself
         listed = destination_listing(spec, self.clients, target)
-        if listed is None and self.metadata is None:
-            return None
-        return DestinationKnowledge(listed, self.metadata, self.copier.options.metadata_ttl)
+        dest = self.clients.client(spec.destination.registry)
+        return DestinationKnowledge(
+            listed,
+            self.metadata,
+            self.copier.options.metadata_ttl,
+            list_tags=None if listed is not None else lambda: tags_or_none(dest, target),
+        )
 
     def _sync_image(
         self,
@@ -184,7 +189,12 @@ class _Run:
             self._record(repository, src, dst, item_id, ItemStatus.SKIPPED)
             return
         try:
-            copied = self.copier.copy(src, dst, dest_missing=decision.dest_missing)
+            copied = self.copier.copy(
+                src,
+                dst,
+                dest_missing=decision.dest_missing,
+                empty_repository=known is not None and known.empty,
+            )
         except FreightlinerError as exc:
             if item_id is None and self.checkpoint is not None:
                 digest = self._source_digest(src)
