@@ -64,6 +64,7 @@ def handle_record(record: SQSRecord, root: LambdaRoot) -> dict[str, Any]:
                 rejections=root.rejections,
                 queue=root.queue,
                 notifier=root.notifier,
+                metadata=root.metadata,
             )
     except FreightlinerError as exc:
         if not exc.outcome.acknowledged:

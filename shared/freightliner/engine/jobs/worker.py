@@ -27,6 +27,7 @@ from freightliner.engine.copying.models import CopyOptions, CopyReport
 from freightliner.engine.jobs.authorization import rejection_reason
 from freightliner.engine.jobs.end import announce
 from freightliner.engine.tree.fanout import expand_repository
+from freightliner.ports.metadata import MetadataCache
 from freightliner.ports.registry import ClientSource
 from freightliner.ports.rejections import RejectionLog
 from freightliner.ports.work import JobNotifier, StateStore, WorkQueue
@@ -81,9 +82,11 @@ def process_item(
     rejections: RejectionLog,
     queue: WorkQueue | None = None,
     notifier: JobNotifier | None = None,
+    metadata: MetadataCache | None = None,
 ) -> ItemOutcome:
     """Run one item its job implies; when it was the job's last, announce the job's end.
-    `rules` loads the current replication rules (event jobs are checked against them)."""
+    `rules` loads the current replication rules (event jobs are checked against them);
+    `metadata` remembers blob locations between invocations, so copies mount."""
     reason = rejection_reason(item, state.get_job(item.job_id), rules)
     if reason is not None:
         rejections.record(item, reason)
@@ -96,7 +99,7 @@ def process_item(
             destination=item.destination,
             error=InvalidInput(f"work item rejected: {reason}").to_dict(),
         )
-    outcome, closed = _run(item, clients, state, jobs, queue)
+    outcome, closed = _run(item, clients, state, jobs, queue, metadata=metadata)
     if closed is not None:
         outcome.job_closed = announce(closed, notifier)
     return outcome
@@ -108,6 +111,8 @@ def _run(
     state: StateStore,
     jobs: int,
     queue: WorkQueue | None,
+    *,
+    metadata: MetadataCache | None = None,
 ) -> tuple[ItemOutcome, JobRecord | None]:
     base = {
         "item_id": item.item_id,
@@ -136,7 +141,7 @@ def _run(
             verify=item.verify,
             jobs=jobs,
         )
-        with Copier(clients, options) as copier:
+        with Copier(clients, options, metadata=metadata) as copier:
             report: CopyReport = copier.copy(
                 Reference.parse(item.source), Reference.parse(item.destination)
             )
