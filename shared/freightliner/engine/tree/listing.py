@@ -9,6 +9,7 @@ DescribeImages, Artifact Registry REST) or from the registry itself (`_catalog`,
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,11 +17,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from freightliner.domain.errors import InvalidInput, NotFound, Where
+from freightliner.domain.errors import FreightlinerError, InvalidInput, NotFound, Where
 from freightliner.domain.reference import Reference
 from freightliner.domain.sync import SyncSpec, TaggedImage
 from freightliner.ports.metadata import MetadataCache
 from freightliner.ports.registry import ClientSource, Registry
+
+log = logging.getLogger(__name__)
 
 
 class ImageDecision(BaseModel):
@@ -73,7 +76,7 @@ def destination_listing(
 ) -> dict[str, str] | None:
     """Tag → digest of a destination repository where its control plane lists digests (one
     listing instead of a HEAD per image; a repository not there yet is empty); None where
-    only HEADs tell (plain registries)."""
+    only HEADs tell (plain registries, or a listing the destination refuses or fails)."""
     host = spec.destination.registry
     try:
         listed = clients.repository_admin(host).list_images(host, repository)
@@ -82,6 +85,9 @@ def destination_listing(
         return {image.tag: image.digest for image in listed if image.digest}
     except NotFound:
         return {}
+    except FreightlinerError as exc:  # a saving, not a need: HEADs still tell
+        log.warning("cannot list %s/%s (%s); checking each image instead", host, repository, exc)
+        return None
 
 
 def selected_repositories(spec: SyncSpec, clients: ClientSource) -> Iterator[str]:
