@@ -42,10 +42,6 @@ class MetadataCache(Protocol):
         """The destination tag was just seen (or written) holding `digest`."""
         ...
 
-    def forget_verified(self, registry: str, repository: str) -> None:
-        """Drop what is known of a destination repository (`refresh`)."""
-        ...
-
     def blob_holder(self, registry: str, digest: str) -> str | None:
         """A repository of `registry` that held the blob when last seen."""
         ...

@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
@@ -85,17 +84,6 @@ class DynamoMetadataCache:
             "verified_at": int(self._clock()),
         }
         self._put(row, VERIFIED_RETENTION)
-
-    def forget_verified(self, registry: str, repository: str) -> None:
-        try:
-            rows = self._table.query(
-                KeyConditionExpression=Key("PK").eq(f"VERIFIED#{registry}/{repository}")
-            )["Items"]
-            with self._table.batch_writer() as batch:
-                for row in rows:
-                    batch.delete_item(Key={"PK": row["PK"], "SK": row["SK"]})
-        except _FAILURES as exc:
-            log.warning("metadata cache delete failed (%s)", type(exc).__name__)
 
     def blob_holder(self, registry: str, digest: str) -> str | None:
         found = self._get({"PK": f"BLOB#{registry}#{digest}", "SK": "LOCATION"})

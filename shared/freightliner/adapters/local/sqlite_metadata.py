@@ -125,13 +125,6 @@ class SqliteMetadataCache:
                 (registry, repository, tag, digest, time.time()),
             )
 
-    def forget_verified(self, registry: str, repository: str) -> None:
-        with self._lock:
-            self._db.execute(
-                "DELETE FROM verified WHERE registry = ? AND repository = ?",
-                (registry, repository),
-            )
-
     def blob_holder(self, registry: str, digest: str) -> str | None:
         with self._lock:
             row = self._db.execute(

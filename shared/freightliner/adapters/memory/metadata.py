@@ -35,11 +35,6 @@ class MemoryMetadataCache:
         with self._lock:
             self.verified_tags[(registry, repository, tag)] = (digest, time.time())
 
-    def forget_verified(self, registry: str, repository: str) -> None:
-        with self._lock:
-            for key in [k for k in self.verified_tags if k[:2] == (registry, repository)]:
-                del self.verified_tags[key]
-
     def blob_holder(self, registry: str, digest: str) -> str | None:
         with self._lock:
             return self.blobs.get((registry, digest))

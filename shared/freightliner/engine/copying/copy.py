@@ -363,8 +363,9 @@ class Copier:
         """Avoid uploading what the destination registry has (PRESENT in this repository,
         MOUNTED from another); else None, or the upload session a refused mount opened.
 
-        A blob this run already put in another repository of the registry is mounted at once
-        (one request, no HEAD); otherwise a HEAD, then a mount where one may work."""
+        A blob this run (or, with a metadata cache, an earlier one) put in another repository
+        of the registry is mounted at once (one request, no HEAD); otherwise a HEAD, then a
+        mount where one may work."""
         digest = blob.parsed_digest
         if self.options.force:  # force re-uploads: nothing present or mounted repairs anything
             return None
