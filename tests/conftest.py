@@ -27,8 +27,11 @@ def _tools_installed() -> None:
 def _own_config_home(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Checkpoint keys (and any other per-user config) go to a test folder, never to ~."""
+    """Checkpoint keys (and any other per-user config) go to a test folder, never to ~; so
+    does the metadata cache, one per test (registries reuse loopback ports)."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.delenv("FREIGHTLINER_METADATA_CACHE", raising=False)
     monkeypatch.delenv("FREIGHTLINER_CHECKPOINT_KEY", raising=False)
 
 

@@ -78,6 +78,7 @@ def handle_record(record: SQSRecord, root: LambdaRoot, context: Any = None) -> d
                 notifier=root.notifier,
                 resending=root.resending,
                 resume=resume,
+                metadata=root.metadata,
             )
     except FreightlinerError as exc:
         if not exc.outcome.acknowledged:

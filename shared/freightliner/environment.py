@@ -67,3 +67,7 @@ ENV_MAX_ATTEMPTS = "FREIGHTLINER_MAX_ATTEMPTS"
 # A factor (0 < f <= 1) on every delay the pipeline waits (breaker cool-downs, re-send
 # backoff, registry retry pauses): compressed-clock tests and benchmarks only.
 ENV_TIME_SCALE = "FREIGHTLINER_TIME_SCALE"
+# The CLI's metadata cache (listings, verified tags, blob locations): a SQLite file (default
+# $XDG_CACHE_HOME/freightliner/metadata.db), or "off"; and seconds its entries are trusted.
+ENV_METADATA_CACHE = "FREIGHTLINER_METADATA_CACHE"
+ENV_METADATA_TTL = "FREIGHTLINER_METADATA_TTL"

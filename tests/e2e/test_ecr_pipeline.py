@@ -330,3 +330,22 @@ def test_rules_load_from_ssm_and_s3_with_errors_naming_the_source(
     with pytest.raises(ConfigurationError, match=r"s3://config/missing\.yaml"):
         stack.fire(stack.ecr_event(image, "team/app", "v9"))
     assert stack.work() == 0
+
+
+def test_a_later_invocation_mounts_blobs_an_earlier_one_uploaded(stack: Stack) -> None:
+    first = stack.push("team/one", "v1", seed=7)
+    second = stack.push("team/two", "v1", seed=7)  # the same image in another repository
+    assert first.digest == second.digest
+    stack.fire(stack.ecr_event(first, "team/one", "v1"))
+    assert stack.work() == 1
+    uploads = stack.blob_uploads()
+    assert uploads == 3  # config + two layers
+    forget_roots()  # a cold start: only the state table remembers where the blobs are
+    event = stack.ecr_event(second, "team/two", "v1")
+    event["id"] = "another-push-event"  # a push of its own, not a redelivery
+    stack.fire(event)
+    assert stack.work() == 1
+    assert stack.blob_uploads() == uploads  # not one byte uploaded again: mounted
+    mounts = [p for m, p, s in stack.gar_proxy.requests if m == "POST" and "mount=" in p]
+    assert len(mounts) == 3 and all("from=my-project%2Fapps%2Fteam%2Fone" in p for p in mounts)
+    assert skopeo_digest(f"{stack.gar.host}/my-project/apps/team/two:v1") == second.digest

@@ -111,8 +111,12 @@ def test_skip_existing_and_force(
         assert first["copied"] == 3 and uploads(proxy.requests) == 4  # 3 layers + shared config
         seen = len(proxy.requests)
         present = sync(tmp_path, capsys, **tree)
-        # two HEADs per image decide it; only the destination's HEAD crosses this proxy
-        assert present["skipped"] == 3 and len(proxy.requests) - seen == 3
+        # the metadata cache saw each destination tag verified just now: the source's HEAD
+        # decides, and not one request crosses this proxy
+        assert present["skipped"] == 3 and len(proxy.requests) - seen == 0
+        refreshed = sync(tmp_path, capsys, "--refresh", **tree)
+        # asked again: per repository a tags list, then the destination's HEAD per image
+        assert refreshed["skipped"] == 3 and len(proxy.requests) - seen == 6
         seen = len(proxy.requests)
         checked = sync(tmp_path, capsys, skip_existing=False, **tree)
         # every blob of every present image is checked (a HEAD, or a mount of the config this

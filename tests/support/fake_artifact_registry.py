@@ -1,8 +1,9 @@
 """A loopback stand-in for Artifact Registry's REST API (v1), backed by a real registry.
 
 It serves the three list calls a tree sync makes — repositories, packages, versions (with
-`relatedTags`) — from the registry's catalog, tags and manifest digests, one or two entries
-per page so the client must follow `nextPageToken`. Push times come from the test.
+`relatedTags`) — and `ls`'s dockerImages from the registry's catalog, tags and manifest
+digests, one or two entries per page so the client must follow `nextPageToken`. Push times
+come from the test.
 """
 
 from __future__ import annotations
@@ -55,7 +56,34 @@ class FakeArtifactRegistry:
             assert query.get("view") == ["FULL"], "relatedTags need view=FULL"
             repository = f"{project}/{rest[1]}/{unquote(rest[3])}"
             return _page("versions", self._versions(parent, rest[1], rest[3], repository), query, 2)
+        if len(rest) == 3 and rest[0] == "repositories" and rest[2] == "dockerImages":
+            return _page("dockerImages", self._docker_images(parent, project, rest[1]), query, 2)
         return None
+
+    def _docker_images(self, parent: str, project: str, name: str) -> list[dict[str, Any]]:
+        prefix = f"{project}/{name}/"
+        found = []
+        for repository in (r for r in self._catalog() if r.startswith(prefix)):
+            package = quote(repository[len(prefix) :], "")
+            for version in self._versions(parent, name, package, repository):
+                digest = version["name"].rsplit("/", 1)[1]
+                got = httpx.get(
+                    f"{self.registry}/v2/{repository}/manifests/{digest}",
+                    headers={"Accept": OCI_MANIFEST},
+                )
+                doc = got.json()
+                blobs = [doc["config"], *doc["layers"]]
+                found.append(
+                    {
+                        "name": f"{parent}/repositories/{name}/dockerImages/{package}@{digest}",
+                        "uri": f"{self.location}-docker.pkg.dev/{repository}@{digest}",
+                        "tags": [t["name"].rsplit("/", 1)[1] for t in version["relatedTags"]],
+                        "imageSizeBytes": str(len(got.content) + sum(b["size"] for b in blobs)),
+                        "uploadTime": version["createTime"],
+                        "mediaType": got.headers["Content-Type"],
+                    }
+                )
+        return found
 
     def _versions(
         self, parent: str, name: str, package: str, repository: str

@@ -70,6 +70,7 @@ class Deployment:
             notifier=JobEndMetrics(),
             uploads=MemoryUploadSessions(),
             resending=None,  # no breakers: a retryable failure raises, as without a queue
+            metadata=None,
         )
         self.root.extend_visibility = lambda handle, seconds: None  # type: ignore[method-assign]
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from freightliner.domain.rules import RulesDocument
     from freightliner.engine.events.intake import IntakeResult
     from freightliner.ports.breakers import Breakers
+    from freightliner.ports.metadata import MetadataCache
     from freightliner.ports.work import JobNotifier, ScanGate, StateStore, WorkQueue
     from freightliner.registry.observe import RequestObserver
     from freightliner.settings import Settings
@@ -145,6 +146,13 @@ class AwsPipeline:
         from freightliner.adapters.aws.dynamo_state import DynamoStateStore  # noqa: PLC0415
 
         return DynamoStateStore(self.table)
+
+    @cached_property
+    def metadata(self) -> MetadataCache:
+        """Blob locations and verified tags in the state table: later invocations mount."""
+        from freightliner.adapters.aws.dynamo_metadata import DynamoMetadataCache  # noqa: PLC0415
+
+        return DynamoMetadataCache(self.table)
 
     @cached_property
     def gate(self) -> ScanGate | None:

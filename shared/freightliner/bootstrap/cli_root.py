@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from freightliner.adapters.aws.tree_schedules import TreeSchedules
     from freightliner.adapters.local.sqlite_checkpoints import SqliteCheckpoints
+    from freightliner.adapters.local.sqlite_metadata import SqliteMetadataCache
     from freightliner.bootstrap.aws_pipeline import AwsPipeline
     from freightliner.bootstrap.registry_clients import RegistryClients
     from freightliner.domain.registries import TlsMode
@@ -55,6 +56,45 @@ def checkpoints(path: Path) -> SqliteCheckpoints:
     named = os.environ.get(ENV_CHECKPOINT_KEY)
     key_path = Path(named) if named else default_key_path(os.environ.get("XDG_CONFIG_HOME"))
     return SqliteCheckpoints(path, load_or_create_key(key_path), str(key_path))
+
+
+def metadata_cache() -> SqliteMetadataCache | None:
+    """The metadata cache FREIGHTLINER_METADATA_CACHE names (default under XDG_CACHE_HOME),
+    None when it is `off`; close it when the command ends."""
+    import os  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from freightliner.adapters.local.sqlite_metadata import (  # noqa: PLC0415
+        SqliteMetadataCache,
+        default_cache_path,
+    )
+    from freightliner.environment import ENV_METADATA_CACHE  # noqa: PLC0415
+
+    named = os.environ.get(ENV_METADATA_CACHE, "")
+    if named.lower() == "off":
+        return None
+    path = Path(named) if named else default_cache_path(os.environ.get("XDG_CACHE_HOME"))
+    return SqliteMetadataCache(path)
+
+
+def metadata_ttl() -> float:
+    """Seconds cached metadata is trusted (FREIGHTLINER_METADATA_TTL, default one hour)."""
+    import os  # noqa: PLC0415
+
+    from freightliner.domain.errors import ConfigurationError  # noqa: PLC0415
+    from freightliner.domain.metadata import DEFAULT_TTL_SECONDS  # noqa: PLC0415
+    from freightliner.environment import ENV_METADATA_TTL  # noqa: PLC0415
+
+    text = os.environ.get(ENV_METADATA_TTL, "")
+    try:
+        ttl = float(text) if text else float(DEFAULT_TTL_SECONDS)
+    except ValueError:
+        raise ConfigurationError(
+            f"{ENV_METADATA_TTL} must be a number of seconds, not {text!r}"
+        ) from None
+    if ttl < 0:
+        raise ConfigurationError(f"{ENV_METADATA_TTL} must not be negative")
+    return ttl
 
 
 def aws_pipeline() -> AwsPipeline:

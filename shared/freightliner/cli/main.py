@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from freightliner.bootstrap import cli_root
 from freightliner.cli.completion import add_parser as add_completion_parser
 from freightliner.cli.completion import run_completion_command
 from freightliner.cli.events_commands import add_parser as add_events_parser
@@ -22,6 +23,12 @@ from freightliner.cli.manifest_commands import (
     add_inspect_options,
     run_digest_command,
     run_manifest_view,
+)
+from freightliner.cli.metadata_commands import add_parsers as add_metadata_parsers
+from freightliner.cli.metadata_commands import (
+    run_ls_command,
+    run_refresh_command,
+    run_tags_command,
 )
 from freightliner.cli.progress import ConsoleProgress, human_bytes
 from freightliner.cli.registry_access import (
@@ -37,6 +44,7 @@ from freightliner.cli.sync_commands import (
     run_jobs_command,
     run_sync_command,
     run_tree_command,
+    verify_options,
 )
 from freightliner.cli.trace_command import add_parser as add_trace_parser
 from freightliner.cli.trace_command import run_trace_command
@@ -55,7 +63,7 @@ ENV_DEST_CREDS = "FREIGHTLINER_DEST_CREDS"
 EXIT_UNEXPECTED = 70
 
 
-def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one line per command
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="freightliner",
         description="Replicate container images between ECR, Artifact Registry and any OCI "
@@ -97,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one line per c
         "--dest-creds", metavar="USER:PASS", help=f"destination credentials (or ${ENV_DEST_CREDS})"
     )
     copy.add_argument("--dry-run", action="store_true", help="show what would be copied")
+    verify_options(copy)
     add_tls_options(copy, "src")
     add_tls_options(copy, "dest")
     add_authfile_option(copy)
@@ -119,16 +128,7 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one line per c
     add_inspect_options(inspect)
     add_digest_parser(sub)
 
-    tags = sub.add_parser("tags", help="list a repository's tags")
-    tags.add_argument("repository", help="host/repository")
-    tags.add_argument(
-        "--creds",
-        metavar="USER:PASS",
-        help="credentials for this registry (else the registries config or auth files)",
-    )
-    common(tags)
-    add_tls_options(tags)
-    add_authfile_option(tags)
+    add_metadata_parsers(sub)
     add_sync_parsers(sub)
     add_secrets_parser(sub)
     add_events_parser(sub)
@@ -197,7 +197,12 @@ def _run_copy(args: argparse.Namespace) -> int:
     if args.jobs < 1 or args.jobs > 64:
         raise InvalidInput("--jobs must be between 1 and 64")
     options = CopyOptions(
-        platforms=args.platform, referrers=args.referrers, jobs=args.jobs, dry_run=args.dry_run
+        platforms=args.platform,
+        referrers=args.referrers,
+        jobs=args.jobs,
+        dry_run=args.dry_run,
+        verify=args.verify,
+        metadata_ttl=0.0 if args.refresh else cli_root.metadata_ttl(),
     )
     credentials = {
         **_creds(src.registry, args.src_creds, ENV_SRC_CREDS),
@@ -206,15 +211,18 @@ def _run_copy(args: argparse.Namespace) -> int:
     from freightliner.engine.copying.copy import Copier  # noqa: PLC0415 - loads httpx: not for --help
 
     clients = open_clients(args, [(src.registry, "src"), (dst.registry, "dest")], credentials)
+    metadata = cli_root.metadata_cache()  # blob locations from earlier runs: mounts
     try:
         quiet = args.json or args.dry_run  # a dry run moves nothing: no bar to show
         with (
             contextlib.nullcontext(None) if quiet else ConsoleProgress() as progress,
-            Copier(clients, options, progress) as copier,
+            Copier(clients, options, progress, metadata=metadata) as copier,
         ):
             report = copier.copy(src, dst)
     finally:
         clients.close()
+        if metadata is not None:
+            metadata.close()
     if args.json:
         print(report.model_dump_json(indent=2))
     else:
@@ -246,24 +254,6 @@ def _run_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_tags(args: argparse.Namespace) -> int:
-    from freightliner.domain.reference import Reference  # noqa: PLC0415
-
-    ref = Reference.parse(args.repository)
-    if ref.tag or ref.digest:
-        raise InvalidInput(f"give a repository without tag or digest, not {args.repository!r}")
-    clients = open_clients(args, [(ref.registry, "")], _creds(ref.registry, args.creds))
-    try:
-        tags = list(clients.client(ref.registry).list_tags(ref.repository))
-    finally:
-        clients.close()
-    if args.json:
-        print(json.dumps({"repository": ref.name, "tags": tags}, indent=2))
-    else:
-        print("\n".join(tags))
-    return 0
-
-
 def _one_line(text: str) -> str:
     """Control characters a document or argument carried into a message, escaped."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
@@ -280,7 +270,9 @@ def _no_nul(args: argparse.Namespace) -> None:
 COMMANDS: dict[str, Any] = {
     "copy": _run_copy,
     "inspect": _run_inspect,
-    "tags": _run_tags,
+    "tags": run_tags_command,
+    "ls": run_ls_command,
+    "refresh": run_refresh_command,
     "sync": run_sync_command,
     "jobs": run_jobs_command,
     "tree": run_tree_command,

@@ -57,6 +57,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--retry-failed", action="store_true", help="with --resume: run failed images again too"
     )
     registries(sync)
+    verify_options(sync)
     sync.add_argument("--json", action="store_true", help="print one JSON document")
     state(sync)
 
@@ -114,7 +115,23 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--retry-failed", action="store_true", help="run the failed images again too"
     )
     registries(resume)
+    verify_options(resume)
     store(resume)
+
+
+def verify_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="check every image the destination has, blob by blob (uploading what is "
+        "missing), trusting no cached metadata",
+    )
+    p.add_argument(
+        "--refresh",
+        action="store_true",
+        help="ask the destination again instead of trusting tags the metadata cache saw "
+        "verified within its TTL (FREIGHTLINER_METADATA_TTL)",
+    )
 
 
 def registries(p: argparse.ArgumentParser) -> None:
@@ -137,6 +154,8 @@ def _run(
     from freightliner.engine.tree.local_sync import Checkpoint, run_sync  # noqa: PLC0415 - loads httpx
 
     clients = cli_root.registry_clients(args.registries, auth_file=args.authfile)
+    metadata = cli_root.metadata_cache()
+    ttl = 0.0 if args.refresh else cli_root.metadata_ttl()  # --refresh: ask, and remember anew
     reports: list[TreeReport] = []
     try:
         for spec in specs:
@@ -147,13 +166,22 @@ def _run(
                 checkpoint = Checkpoint(job_id, store, frozenset(finished))
             with TreeConsoleProgress(dry_run=args.dry_run) as progress:
                 report = run_sync(
-                    spec, clients, dry_run=args.dry_run, progress=progress, checkpoint=checkpoint
+                    spec,
+                    clients,
+                    dry_run=args.dry_run,
+                    progress=progress,
+                    checkpoint=checkpoint,
+                    metadata=metadata,
+                    verify=args.verify,
+                    metadata_ttl=ttl,
                 )
             if checkpoint is not None:
                 store.close_job(checkpoint.job_id, ended(with_errors=report.failed > 0))
             reports.append(report)
     finally:
         clients.close()
+        if metadata is not None:
+            metadata.close()
     _print_reports(reports, args.json)
     return 0 if all(r.failed == 0 for r in reports) else 1
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from freightliner.domain.documents import load_document
 from freightliner.domain.errors import InvalidInput
 from freightliner.domain.globs import glob_match
+from freightliner.domain.metadata import companion_subject
 from freightliner.domain.platform import Platform
 from freightliner.domain.reference import validate_host, validate_repository
 from freightliner.domain.rules import TagFilter
@@ -143,9 +144,12 @@ class SyncSpec(BaseModel):
         return sorted(t for _, t in versioned)
 
     def select(self, images: list[TaggedImage]) -> list[TaggedImage]:
-        """The images to sync, sorted by tag: filtered, then the `latest` N by push time."""
+        """The images to sync, sorted by tag: filtered, then the `latest` N by push time
+        (with `referrers`, cosign-style `sha256-<hex>.*` tags follow their subject instead)."""
         by_tag = {image.tag: image for image in images}
         kept = [by_tag[tag] for tag in self.filter_tags(list(by_tag))]
+        if self.referrers:  # companion tags travel with their subject, not on their own
+            kept = [image for image in kept if companion_subject(image.tag) is None]
         if self.latest is not None:
             if any(image.pushed_at is None for image in kept):
                 raise InvalidInput("`latest` needs push times, and this listing has none")

@@ -271,6 +271,45 @@ class Pusher:
         return pushed
 
 
+COSIGN_SIGNATURE = "application/vnd.dev.cosign.simplesigning.v1+json"
+DSSE_ENVELOPE = "application/vnd.dsse.envelope.v1+json"
+
+
+def cosign_companion(pusher: Pusher, repository: str, subject: Pushed, suffix: str) -> Pushed:
+    """What cosign stores by default next to `subject`: a manifest tagged
+    `sha256-<hex>.<suffix>` (`sig`: a simple-signing payload; `att`: a DSSE envelope) with the
+    signature in a layer annotation, and no `subject` field."""
+    payload = json.dumps(
+        {"critical": {"image": {"docker-manifest-digest": subject.digest}}, "optional": None}
+    ).encode()
+    media_type = COSIGN_SIGNATURE if suffix == "sig" else DSSE_ENVELOPE
+    config_digest, config_size = pusher.blob(repository, b"{}")
+    layer_digest, layer_size = pusher.blob(repository, payload)
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": config_size},
+        "layers": [
+            {
+                "mediaType": media_type,
+                "digest": layer_digest,
+                "size": layer_size,
+                "annotations": {"dev.cosignproject.cosign/signature": "MEUCIQDfake=="},
+            }
+        ],
+    }
+    data = json.dumps(doc, indent=2).encode()
+    tag = f"sha256-{subject.digest.split(':', 1)[1]}.{suffix}"
+    digest = pusher.manifest(repository, tag, data, OCI_MANIFEST)
+    return Pushed(
+        digest,
+        OCI_MANIFEST,
+        data,
+        len(data) + config_size + layer_size,
+        [config_digest, layer_digest],
+    )
+
+
 def seed_demo_image(registry_url: str, repository: str, tag: str) -> Pushed:
     """The demo's image: an OCI index of three platforms, two small layers each."""
     with Pusher(registry_url) as pusher:

@@ -3,6 +3,7 @@ listed for tree syncs (ECR has no `_catalog`)."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from operator import methodcaller
@@ -14,10 +15,16 @@ from freightliner.adapters.aws.ecr_auth import EcrTarget, ecr_target
 from freightliner.adapters.aws.errors import aws_error, error_code
 from freightliner.adapters.aws.sessions import AwsClientSource, with_renewal
 from freightliner.domain.errors import InvalidInput, Where
+from freightliner.domain.metadata import ImageRecord, ListingDepth
 from freightliner.domain.sync import TaggedImage
 from freightliner.ports.repositories import RepositoryInfo
 
 _IMMUTABLE = {"IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION"}
+BATCH = 100  # BatchGetImage's limit of image ids per call
+_INDEX_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
 
 
 class EcrRepositoryAdmin:
@@ -77,6 +84,65 @@ class EcrRepositoryAdmin:
     def list_images(self, registry: str, repository: str) -> Iterator[TaggedImage] | None:
         """DescribeImages, paginated: tags with their digest and push time."""
         return self._image_pages(registry, repository)
+
+    def describe_images(
+        self, registry: str, repository: str, depth: ListingDepth
+    ) -> Iterator[ImageRecord]:
+        """DescribeImages pages (digest, media type, size, push time per tag); for `images`,
+        the platforms of indexes from BatchGetImage, 100 digests a call."""
+        records = [
+            ImageRecord(
+                tag=tag,
+                digest=image["imageDigest"],
+                media_type=image.get("imageManifestMediaType", ""),
+                size=image.get("imageSizeInBytes"),
+                pushed_at=image.get("imagePushedAt"),
+            )
+            for image in self._described(registry, repository)
+            for tag in image.get("imageTags", [])
+        ]
+        if depth == "images":
+            indexes = sorted({r.digest for r in records if r.media_type in _INDEX_TYPES})
+            platforms = self._index_platforms(registry, repository, indexes)
+            records = [
+                r.model_copy(update={"platforms": platforms.get(r.digest, [])}) for r in records
+            ]
+        return iter(records)
+
+    def _described(self, registry: str, repository: str) -> Iterator[dict[str, Any]]:
+        target = ecr_target(registry, self._targets)
+        where = Where(registry, repository, operation="ecr:DescribeImages")
+        for page in self._pages(
+            target,
+            "describe_images",
+            where,
+            registryId=target.registry_id,
+            repositoryName=repository,
+            filter={"tagStatus": "TAGGED"},
+        ):
+            yield from page.get("imageDetails", [])
+
+    def _index_platforms(
+        self, registry: str, repository: str, digests: list[str]
+    ) -> dict[str, list[str]]:
+        target = ecr_target(registry, self._targets)
+        where = Where(registry, repository, operation="ecr:BatchGetImage")
+        found: dict[str, list[str]] = {}
+        for start in range(0, len(digests), BATCH):
+            ask = methodcaller(
+                "batch_get_image",
+                registryId=target.registry_id,
+                repositoryName=repository,
+                imageIds=[{"imageDigest": d} for d in digests[start : start + BATCH]],
+                acceptedMediaTypes=list(_INDEX_TYPES),
+            )
+            try:
+                answer = self._call(target, ask)
+            except (ClientError, BotoCoreError) as exc:
+                raise aws_error(exc, where) from None
+            for image in answer.get("images", []):
+                found[image["imageId"]["imageDigest"]] = _platforms(image.get("imageManifest"))
+        return found
 
     def _repository_pages(self, registry: str, prefix: str) -> Iterator[str]:
         target = ecr_target(registry, self._targets)
@@ -143,3 +209,21 @@ class EcrRepositoryAdmin:
         if not found:
             return None
         return RepositoryInfo(tags_immutable=found[0].get("imageTagMutability") in _IMMUTABLE)
+
+
+def _platforms(manifest: str | None) -> list[str]:
+    """`os/arch[/variant]` of an index's entries (an unreadable document names none)."""
+    try:
+        doc = json.loads(manifest or "")
+    except ValueError:
+        return []
+    entries = doc.get("manifests") if isinstance(doc, dict) else None
+    platforms = []
+    for entry in entries if isinstance(entries, list) else []:
+        platform = entry.get("platform") if isinstance(entry, dict) else None
+        if isinstance(platform, dict) and platform.get("os") and platform.get("architecture"):
+            variant = platform.get("variant")
+            platforms.append(
+                f"{platform['os']}/{platform['architecture']}" + (f"/{variant}" if variant else "")
+            )
+    return platforms

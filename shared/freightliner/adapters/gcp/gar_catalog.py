@@ -16,6 +16,7 @@ import httpx
 
 from freightliner.adapters.gcp.google_rest import GoogleRest
 from freightliner.domain.errors import InvalidInput, Where
+from freightliner.domain.metadata import ImageRecord, ListingDepth
 from freightliner.domain.sync import TaggedImage
 from freightliner.ports.credentials import CredentialProvider
 from freightliner.ports.repositories import RepositoryInfo
@@ -89,6 +90,32 @@ class ArtifactRegistryCatalog:
             for tag in version.get("relatedTags", []):
                 yield TaggedImage(
                     tag=tag["name"].rsplit("/", 1)[1], digest=digest, pushed_at=pushed
+                )
+
+    def describe_images(
+        self, registry: str, repository: str, depth: ListingDepth
+    ) -> Iterator[ImageRecord]:
+        """The GAR repository's dockerImages listing (tags, digest, size, upload time, media
+        type) for this image path; the listing names no platforms."""
+        parts = repository.split("/", 2)
+        if len(parts) < 3:
+            raise InvalidInput(f"{registry}/{repository} is not PROJECT/REPOSITORY/IMAGE")
+        project, name, _ = parts
+        path = f"projects/{project}/locations/{self._location}/repositories/{name}/dockerImages"
+        wanted = f"{self._host}/{repository}"
+        for image in self._pages(path, "dockerImages"):
+            uri = str(image.get("uri", ""))
+            located, _, digest = uri.rpartition("@")
+            if located != wanted or not digest:
+                continue
+            size = image.get("imageSizeBytes")
+            for tag in image.get("tags", []):
+                yield ImageRecord(
+                    tag=tag,
+                    digest=digest,
+                    media_type=image.get("mediaType", ""),
+                    size=int(size) if size is not None else None,
+                    pushed_at=image.get("uploadTime"),
                 )
 
     def _pages(self, path: str, key: str, **params: str) -> Iterator[dict[str, Any]]:

@@ -24,31 +24,48 @@ from freightliner.domain import mediatypes as mt
 from freightliner.domain.digest import Digest
 from freightliner.domain.errors import DigestMismatch, NotFound, TagConflict, Where
 from freightliner.domain.manifest import Descriptor, parse_manifest
+from freightliner.domain.metadata import companion_subject
 from freightliner.domain.platform import Platform
 from freightliner.domain.reference import Reference
 from freightliner.domain.uploads import UploadPaused
 from freightliner.engine.copying.models import CopyOptions, CopyReport
 from freightliner.engine.copying.resumable import Resumable, upload_resumable
+from freightliner.ports.metadata import MetadataCache
 from freightliner.ports.progress import NullProgress, ProgressSink
-from freightliner.ports.registry import ClientSource, FetchedManifest, Registry, fallback_tag
+from freightliner.ports.registry import (
+    ClientSource,
+    FetchedManifest,
+    ManifestHead,
+    Registry,
+    fallback_tag,
+)
 
 log = logging.getLogger(__name__)
 
 
 class BlobLocations:
-    """Remembers which repository of a registry holds a blob, so later copies can mount it."""
+    """Remembers which repository of a registry holds a blob, so later copies can mount it;
+    with a metadata cache, later runs too (a stale entry costs a refused mount, then the
+    upload it would have been anyway)."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache: MetadataCache | None = None) -> None:
         self._lock = threading.Lock()
         self._where: dict[tuple[str, str], str] = {}
+        self._cache = cache
 
     def remember(self, host: str, digest: Digest, repository: str) -> None:
         with self._lock:
+            known = self._where.get((host, str(digest))) == repository
             self._where[(host, str(digest))] = repository
+        if self._cache is not None and not known:
+            self._cache.remember_blobs(host, repository, [str(digest)])
 
     def lookup(self, host: str, digest: Digest) -> str | None:
         with self._lock:
-            return self._where.get((host, str(digest)))
+            found = self._where.get((host, str(digest)))
+        if found is None and self._cache is not None:
+            found = self._cache.blob_holder(host, str(digest))
+        return found
 
 
 class _Stats:
@@ -72,6 +89,7 @@ class _Route:
     src_repo: str
     dest: Registry
     dst_repo: str
+    empty: bool = False  # the destination repository had no tag: no blob there to HEAD for
 
 
 @dataclass
@@ -90,13 +108,16 @@ class Copier:
         clients: ClientSource,
         options: CopyOptions | None = None,
         progress: ProgressSink | None = None,
+        *,
         locations: BlobLocations | None = None,
         resumable: Resumable | None = None,
+        metadata: MetadataCache | None = None,
     ) -> None:
         self.clients = clients
         self.options = options or CopyOptions()
         self.progress = progress or NullProgress()
-        self.locations = locations or BlobLocations()
+        self.locations = locations or BlobLocations(metadata)
+        self.metadata = metadata
         self.resumable = resumable
         self._blob_pool = ThreadPoolExecutor(self.options.jobs, thread_name_prefix="blob")
 
@@ -118,14 +139,22 @@ class Copier:
             futures = [pool.submit(self.copy, src, dst) for src, dst in pairs]
         return [future.result() for future in futures]
 
-    def copy(self, src: Reference, dst: Reference, *, dest_missing: bool = False) -> CopyReport:
+    def copy(
+        self,
+        src: Reference,
+        dst: Reference,
+        *,
+        dest_missing: bool = False,
+        empty_repository: bool = False,
+    ) -> CopyReport:
         """Copy one image. `dest_missing`: the caller has just seen the destination tag absent
-        (a tree sync's HEAD), so the copier does not ask again."""
+        (a tree sync's HEAD), so the copier does not ask again; `empty_repository`: nor has
+        the repository any tag, so a blob this run did not put there is not HEAD-checked."""
         started = time.monotonic()
         stats = _Stats()
         source = self.clients.client(src.registry)
         dest = self.clients.client(dst.registry)
-        route = _Route(source, src.repository, dest, dst.repository)
+        route = _Route(source, src.repository, dest, dst.repository, empty_repository)
         top = source.get_manifest(src.repository, src.identifier)
         if src.digest is not None and top.digest != src.digest:
             raise NotFound(f"registry served {top.digest} for a pinned digest", _where(src))
@@ -156,7 +185,8 @@ class Copier:
         current = (
             None
             if dest_missing and not self.options.dry_run
-            else dest.head_manifest(dst.repository, dest_tag or str(pushed.digest))
+            else self._verified(dst, dest_tag, pushed)
+            or dest.head_manifest(dst.repository, dest_tag or str(pushed.digest))
         )
         if current is not None and current.digest == pushed.digest and not self.options.force:
             report.status = "up-to-date"
@@ -173,8 +203,11 @@ class Copier:
             self._transfer(route, pushed, dest_tag, stats)
             if self.options.dry_run:
                 report.status = "planned"
+        if self.metadata is not None and dest_tag and not self.options.dry_run:
+            self.metadata.mark_verified(dst.registry, dst.repository, dest_tag, str(pushed.digest))
         if self.options.referrers:
             self._copy_referrers(route, pushed, stats)
+            self._copy_companions(route, pushed, stats)
         report = report.model_copy(update=dict(stats.counts))
         report.seconds = round(time.monotonic() - started, 3)
         log.info(
@@ -186,6 +219,18 @@ class Copier:
             stats.counts["bytes_copied"],
         )
         return report
+
+    def _verified(
+        self, dst: Reference, tag: str | None, pushed: FetchedManifest
+    ) -> ManifestHead | None:
+        """The destination tag as the metadata cache saw it verified within the TTL (no
+        request); None to ask the registry (no cache, `verify`/`force`, unknown, other)."""
+        if self.metadata is None or tag is None or self.options.verify or self.options.force:
+            return None
+        seen = self.metadata.verified(dst.registry, dst.repository, tag, self.options.metadata_ttl)
+        if seen != str(pushed.digest):
+            return None
+        return ManifestHead(pushed.digest, pushed.media_type, len(pushed.data))
 
     # -- platforms ----------------------------------------------------------------------
 
@@ -324,14 +369,17 @@ class Copier:
         """Avoid uploading what the destination registry has (PRESENT in this repository,
         MOUNTED from another); else None, or the upload session a refused mount opened.
 
-        A blob this run already put in another repository of the registry is mounted at once
-        (one request, no HEAD); otherwise a HEAD, then a mount where one may work."""
+        A blob this run (or, with a metadata cache, an earlier one) put in another repository
+        of the registry is mounted at once (one request, no HEAD); otherwise a HEAD, then a
+        mount where one may work."""
         digest = blob.parsed_digest
         if self.options.force:  # force re-uploads: nothing present or mounted repairs anything
             return None
         mount_from = self.locations.lookup(route.dest.host, digest)
         known_elsewhere = mount_from not in (None, route.dst_repo) and not self.options.dry_run
-        if not known_elsewhere:
+        # in a repository that had no tag, a blob this run did not put there is uploaded at once
+        unseen = route.empty and mount_from is None and not self.options.dry_run
+        if not known_elsewhere and not unseen:
             if route.dest.head_blob(route.dst_repo, digest) is not None:
                 self.locations.remember(route.dest.host, digest, route.dst_repo)
                 stats.add("blobs_skipped")
@@ -464,6 +512,33 @@ class Copier:
                     subjects.append(referrer.digest)
             if not accepted and not self.options.dry_run:
                 self._update_fallback(route, subject, found, via_api)
+
+    def _copy_companions(self, route: _Route, top: FetchedManifest, stats: _Stats) -> None:
+        """Cosign-style companion tags (`sha256-<hex>.sig`, `.att`, `.sbom`, any
+        `sha256-<hex>.*`) of the image, its children, and of those companions in turn, copied
+        byte for byte under the same tag (their digests unchanged)."""
+        by_subject: dict[str, list[str]] = {}
+        for tag in route.source.list_tags(route.src_repo):
+            subject = companion_subject(tag)
+            if subject is not None:
+                by_subject.setdefault(subject, []).append(tag)
+        if not by_subject:
+            return
+        subjects = [top.digest]
+        if top.manifest.is_index:
+            subjects += [c.parsed_digest for c in top.manifest.manifests]
+        seen: set[Digest] = set(subjects)
+        while subjects:
+            for tag in sorted(by_subject.get(str(subjects.pop()), [])):
+                companion = route.source.get_manifest(route.src_repo, tag)
+                present = route.dest.head_manifest(route.dst_repo, tag)
+                if present is None or present.digest != companion.digest:
+                    if not self.options.dry_run:
+                        self._transfer(route, companion, tag, stats)
+                    stats.add("referrers_copied")
+                if companion.digest not in seen:
+                    seen.add(companion.digest)
+                    subjects.append(companion.digest)
 
     def _update_fallback(
         self,

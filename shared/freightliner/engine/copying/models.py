@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from freightliner.domain.metadata import DEFAULT_TTL_SECONDS
 from freightliner.domain.platform import Platform
 
 
@@ -27,6 +28,12 @@ class CopyOptions(BaseModel):
     )
     jobs: int = Field(default=8, ge=1, le=64)
     dry_run: bool = False
+    metadata_ttl: float = Field(
+        default=DEFAULT_TTL_SECONDS,
+        ge=0,
+        description="seconds a destination tag verified by an earlier run is trusted without "
+        "a request (with a metadata cache)",
+    )
 
     @field_validator("platforms")
     @classmethod

@@ -37,6 +37,7 @@ from freightliner.engine.jobs.circuit import Admission
 from freightliner.engine.jobs.end import announce
 from freightliner.engine.jobs.resend import NextAttempt, Resending, delay_seconds, next_attempt
 from freightliner.engine.tree.fanout import expand_repository
+from freightliner.ports.metadata import MetadataCache
 from freightliner.ports.registry import ClientSource
 from freightliner.ports.rejections import RejectionLog
 from freightliner.ports.work import JobNotifier, StateStore, WorkQueue
@@ -100,12 +101,14 @@ def process_item(
     notifier: JobNotifier | None = None,
     resending: Resending | None = None,
     resume: ResumePolicy | None = None,
+    metadata: MetadataCache | None = None,
 ) -> ItemOutcome:
     """Run one item its job implies; when it was the job's last, announce the job's end.
     `rules` loads the current replication rules (event jobs are checked against them);
     `resending` re-sends what cannot run now instead of raising (see the module doc);
     `resume`: large uploads record their sessions with the item, and a copy nearing the
-    invocation's deadline stops between chunks and is handed off to a new message."""
+    invocation's deadline stops between chunks and is handed off to a new message;
+    `metadata` remembers blob locations between invocations, so copies mount."""
     hosts = _hosts(item)
     try:
         reason = rejection_reason(item, state.get_job(item.job_id), rules)
@@ -122,7 +125,9 @@ def process_item(
             admission = resending.circuit.admit(hosts)
             if admission.wait:
                 return _defer(item, admission, resending)
-        outcome, closed = _run(item, clients, state, jobs, queue, hosts, resending, resume)
+        outcome, closed = _run(
+            item, clients, state, jobs, queue, hosts, resending, resume, metadata=metadata
+        )
     except FreightlinerError as exc:  # before the claim, or recording the outcome
         if resending is None or exc.outcome is not Outcome.RETRY:
             raise
@@ -211,6 +216,8 @@ def _run(  # noqa: PLR0917 - the worker's parts, passed on from process_item
     hosts: tuple[str, ...],
     resending: Resending | None,
     resume: ResumePolicy | None,
+    *,
+    metadata: MetadataCache | None = None,
 ) -> tuple[ItemOutcome, JobRecord | None]:
     base = _base(item)
     if state.claim(item) is None:
@@ -236,7 +243,7 @@ def _run(  # noqa: PLR0917 - the worker's parts, passed on from process_item
         )
         owner = UploadOwner(item.job_id, item.item_id)
         resumable = resume.for_item(owner) if resume is not None else None
-        with Copier(clients, options, resumable=resumable) as copier:
+        with Copier(clients, options, resumable=resumable, metadata=metadata) as copier:
             report: CopyReport = copier.copy(
                 Reference.parse(item.source), Reference.parse(item.destination)
             )

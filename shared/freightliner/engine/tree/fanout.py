@@ -20,7 +20,13 @@ from freightliner.domain.sync import SyncSpec
 from freightliner.domain.work import ItemStatus, RepositoryPage, WorkItem
 from freightliner.engine.jobs.authorization import TREE_DEFINITION
 from freightliner.engine.jobs.end import announce_if_closed
-from freightliner.engine.tree.listing import decide, selected_images, selected_repositories
+from freightliner.engine.tree.listing import (
+    DestinationKnowledge,
+    decide,
+    destination_listing,
+    selected_images,
+    selected_repositories,
+)
 from freightliner.ports.registry import ClientSource
 from freightliner.ports.work import JobNotifier, StateStore, WorkQueue
 
@@ -87,6 +93,17 @@ def tree_spec(state: StateStore, job_id: str) -> SyncSpec:
     return SyncSpec.model_validate_json(job.detail[TREE_DEFINITION])
 
 
+def _destination_known(
+    spec: SyncSpec, clients: ClientSource, repository: str
+) -> DestinationKnowledge | None:
+    """The destination repository's listing where its control plane gives digests (ECR,
+    Artifact Registry): with the source's, a no-op page costs listing calls only."""
+    if spec.force or not spec.skip_existing or spec.platforms:
+        return None
+    listed = destination_listing(spec, clients, repository)
+    return DestinationKnowledge(listed) if listed is not None else None
+
+
 def expand_repository(
     item: WorkItem, clients: ClientSource, *, queue: WorkQueue, state: StateStore
 ) -> JobRecord | None:
@@ -102,10 +119,11 @@ def expand_repository(
     pending = [image for image in images if after is None or image.tag > after]
     page, rest = pending[:TAGS_PER_PAGE], pending[TAGS_PER_PAGE:]
     copies: list[WorkItem] = []
+    known = _destination_known(spec, clients, target.repository) if page else None
     for image in page:
         src = Reference(source.registry, source.repository, image.tag)
         dst = Reference(target.registry, target.repository, image.tag)
-        decision = decide(spec, clients, src, dst, image)
+        decision = decide(spec, clients, src, dst, image, known=known)
         if decision.action == "skip":
             continue
         digest = decision.pinned()

@@ -9,16 +9,21 @@ DescribeImages, Artifact Registry REST) or from the registry itself (`_catalog`,
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from freightliner.domain.errors import InvalidInput, NotFound, Where
+from freightliner.domain.errors import FreightlinerError, InvalidInput, NotFound, Where
 from freightliner.domain.reference import Reference
 from freightliner.domain.sync import SyncSpec, TaggedImage
+from freightliner.ports.metadata import MetadataCache
 from freightliner.ports.registry import ClientSource, Registry
+
+log = logging.getLogger(__name__)
 
 
 class ImageDecision(BaseModel):
@@ -32,6 +37,57 @@ class ImageDecision(BaseModel):
         if self.digest is None:
             raise InvalidInput("decided without the source digest; call decide(need_digest=True)")
         return self.digest
+
+
+@dataclass
+class DestinationKnowledge:
+    """What spares destination requests: the destination repository's own listing with
+    digests (ECR, Artifact Registry: tag → digest), else the metadata cache's tags verified
+    within `ttl` seconds, then the repository's tags list (asked once, when first needed: a
+    tag it lacks needs no HEAD). One repository's images use it one after another."""
+
+    listed: Mapping[str, str] | None = None
+    cache: MetadataCache | None = None
+    ttl: float = 0.0
+    list_tags: Callable[[], Iterable[str]] | None = None
+    _tags: frozenset[str] | None = field(default=None, init=False)
+
+    def tags(self) -> frozenset[str] | None:
+        if self._tags is None and self.list_tags is not None:
+            self._tags = frozenset(self.list_tags())
+        return self._tags
+
+    @property
+    def empty(self) -> bool:
+        """The repository had no tag when listed: it likely holds no blob either."""
+        return self.listed == {} or self._tags == frozenset()
+
+
+def tags_or_none(client: Registry, repository: str) -> Iterator[str]:
+    """A repository's tags; none where the repository does not exist yet."""
+    try:
+        yield from client.list_tags(repository)
+    except NotFound:
+        return
+
+
+def destination_listing(
+    spec: SyncSpec, clients: ClientSource, repository: str
+) -> dict[str, str] | None:
+    """Tag → digest of a destination repository where its control plane lists digests (one
+    listing instead of a HEAD per image; a repository not there yet is empty); None where
+    only HEADs tell (plain registries, or a listing the destination refuses or fails)."""
+    host = spec.destination.registry
+    try:
+        listed = clients.repository_admin(host).list_images(host, repository)
+        if listed is None:
+            return None
+        return {image.tag: image.digest for image in listed if image.digest}
+    except NotFound:
+        return {}
+    except FreightlinerError as exc:  # a saving, not a need: HEADs still tell
+        log.warning("cannot list %s/%s (%s); checking each image instead", host, repository, exc)
+        return None
 
 
 def selected_repositories(spec: SyncSpec, clients: ClientSource) -> Iterator[str]:
@@ -71,10 +127,14 @@ def decide(
     image: TaggedImage,
     *,
     need_digest: bool = True,
+    known: DestinationKnowledge | None = None,
 ) -> ImageDecision:
     """Copy or skip, digest first: the no-op case costs two HEADs (one when the listing gave
     the source digest). Without `need_digest`, an image missing at the destination is copied
-    without asking the source for its digest first (the copy reads the manifest anyway)."""
+    without asking the source for its digest first (the copy reads the manifest anyway).
+
+    With `known`, the destination is not asked: its listing (ECR, GAR), or a tag the cache
+    saw verified with the source's digest within the TTL, decides."""
     digest = image.digest
 
     def source_digest() -> str:
@@ -87,15 +147,39 @@ def decide(
         # A platform filter changes the digest: the copier compares what it would push.
         reason = "force" if spec.force else "checked by the copy"
         return ImageDecision(action="copy", digest=digest or source_digest(), reason=reason)
-    present = clients.client(dst.registry).head_manifest(dst.repository, dst.identifier)
-    if present is None:
+    known = known or DestinationKnowledge()
+    tag = dst.identifier
+    if known.listed is not None:
+        present_digest = known.listed.get(tag)
+    else:
+        cached = (
+            known.cache.verified(dst.registry, dst.repository, tag, known.ttl)
+            if known.cache
+            else None
+        )
+        if cached is not None:
+            digest = digest or source_digest()
+            if cached == digest:
+                return ImageDecision(
+                    action="skip", digest=digest, reason="verified at destination within TTL"
+                )
+        tags = known.tags()
+        head = (
+            None
+            if tags is not None and tag not in tags
+            else clients.client(dst.registry).head_manifest(dst.repository, tag)
+        )
+        present_digest = str(head.digest) if head else None
+    if present_digest is None:
         if digest is None and need_digest:
             digest = source_digest()
         return ImageDecision(
             action="copy", digest=digest, reason="missing at destination", dest_missing=True
         )
     digest = digest or source_digest()
-    if str(present.digest) == digest:
+    if present_digest == digest:
+        if known.cache is not None and known.listed is None:
+            known.cache.mark_verified(dst.registry, dst.repository, tag, digest)
         return ImageDecision(action="skip", digest=digest, reason="same digest at destination")
     return ImageDecision(action="copy", digest=digest, reason="destination has another digest")
 

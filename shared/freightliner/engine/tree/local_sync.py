@@ -17,13 +17,22 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, Field
 
 from freightliner.domain.errors import FreightlinerError
+from freightliner.domain.metadata import DEFAULT_TTL_SECONDS
 from freightliner.domain.reference import Reference
 from freightliner.domain.sync import SyncSpec, TaggedImage
 from freightliner.domain.work import ItemStatus, WorkItem
 from freightliner.engine.copying.copy import Copier
 from freightliner.engine.copying.models import CopyOptions
-from freightliner.engine.tree.listing import decide, selected_images, selected_repositories
+from freightliner.engine.tree.listing import (
+    DestinationKnowledge,
+    decide,
+    destination_listing,
+    selected_images,
+    selected_repositories,
+    tags_or_none,
+)
 from freightliner.ports.checkpoints import CheckpointSink
+from freightliner.ports.metadata import MetadataCache
 from freightliner.ports.progress import ProgressSink
 from freightliner.ports.registry import ClientSource
 
@@ -94,8 +103,10 @@ class _Run:
         dry_run: bool,
         progress: TreeProgress | None,
         checkpoint: Checkpoint | None,
+        metadata: MetadataCache | None = None,
     ) -> None:
         self.checkpoint = checkpoint
+        self.metadata = metadata
         self.spec = spec
         self.clients = clients
         self.copier = copier
@@ -136,22 +147,47 @@ class _Run:
         if self.progress:
             self.progress.images_found(len(images))
         target = self.spec.destination_repository(repository)
+        try:
+            known = self._knowledge(target) if images else None
+        except FreightlinerError as exc:
+            self._fail(repository, None, str(exc), exc.kind)
+            return
         for image in images:
             src = Reference(self.spec.source.registry, repository, image.tag)
             dst = Reference(self.spec.destination.registry, target, image.tag)
             try:
-                self._sync_image(repository, src, dst, image)
+                self._sync_image(repository, src, dst, image, known)
             except FreightlinerError as exc:
                 self._fail(repository, image.tag, str(exc), exc.kind)
             except Exception as exc:  # a bug must not stop the other repositories
                 self._fail(repository, image.tag, f"{type(exc).__name__}: {exc}", "unexpected")
 
+    def _knowledge(self, target: str) -> DestinationKnowledge | None:
+        """The destination repository's listing where its control plane gives digests, and
+        the metadata cache: what lets a no-op image cost no destination request."""
+        spec = self.spec
+        if spec.force or not spec.skip_existing or spec.platforms:
+            return None  # the copier checks each image itself
+        listed = destination_listing(spec, self.clients, target)
+        dest = self.clients.client(spec.destination.registry)
+        return DestinationKnowledge(
+            listed,
+            self.metadata,
+            self.copier.options.metadata_ttl,
+            list_tags=None if listed is not None else lambda: tags_or_none(dest, target),
+        )
+
     def _sync_image(
-        self, repository: str, src: Reference, dst: Reference, image: TaggedImage
+        self,
+        repository: str,
+        src: Reference,
+        dst: Reference,
+        image: TaggedImage,
+        known: DestinationKnowledge | None = None,
     ) -> None:
         # The digest is read before copying only where it decides something: a tag missing
         # at the destination is copied at once (and cannot have finished in an earlier run).
-        decision = decide(self.spec, self.clients, src, dst, image, need_digest=False)
+        decision = decide(self.spec, self.clients, src, dst, image, need_digest=False, known=known)
         item_id: str | None = None
         if self.checkpoint is not None and decision.digest is not None:
             item_id = _item_id(self.checkpoint.job_id, src, dst, decision.digest)
@@ -163,7 +199,12 @@ class _Run:
             self._record(repository, src, dst, item_id, ItemStatus.SKIPPED)
             return
         try:
-            copied = self.copier.copy(src, dst, dest_missing=decision.dest_missing)
+            copied = self.copier.copy(
+                src,
+                dst,
+                dest_missing=decision.dest_missing,
+                empty_repository=known is not None and known.empty,
+            )
         except FreightlinerError as exc:
             if item_id is None and self.checkpoint is not None:
                 digest = self._source_digest(src)
@@ -252,7 +293,14 @@ def run_sync(
     dry_run: bool = False,
     progress: TreeProgress | None = None,
     checkpoint: Checkpoint | None = None,
+    metadata: MetadataCache | None = None,
+    verify: bool = False,
+    metadata_ttl: float = DEFAULT_TTL_SECONDS,
 ) -> TreeReport:
+    """Run one sync. `metadata` remembers verified destination tags and blob locations
+    between runs; `verify` trusts neither it nor a present tag: every blob is checked."""
+    if verify:
+        spec = spec.model_copy(update={"skip_existing": False})
     options = CopyOptions(
         platforms=spec.platforms,
         referrers=spec.referrers,
@@ -260,9 +308,18 @@ def run_sync(
         verify=not spec.skip_existing,
         jobs=spec.concurrency,
         dry_run=dry_run,
+        metadata_ttl=metadata_ttl,
     )
-    with Copier(clients, options, progress) as copier:
-        run = _Run(spec, clients, copier, dry_run=dry_run, progress=progress, checkpoint=checkpoint)
+    with Copier(clients, options, progress, metadata=metadata) as copier:
+        run = _Run(
+            spec,
+            clients,
+            copier,
+            dry_run=dry_run,
+            progress=progress,
+            checkpoint=checkpoint,
+            metadata=metadata,
+        )
         slots = threading.BoundedSemaphore(spec.concurrency * 2)
         with ThreadPoolExecutor(spec.concurrency, thread_name_prefix="repo") as pool:
             for repository in run.repositories():
