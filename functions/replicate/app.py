@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
 from freightliner.domain.envelopes import SqsBatch
-from freightliner.domain.errors import FreightlinerError
+from freightliner.domain.errors import FreightlinerError, Outcome
 from freightliner.domain.work import WorkItem
 from freightliner.environment import ENV_QUEUE_URL, ENV_TABLE
-from freightliner.handler_outcomes import Trigger, handles
+from freightliner.handler_outcomes import Trigger, handles, mark_logged
 from freightliner.lambda_support import VisibilityHeartbeat, retry_delay
 from freightliner.observability import (
     count_copy,
@@ -48,11 +48,14 @@ def handle_record(record: SQSRecord, root: LambdaRoot) -> dict[str, Any]:
     """Every failure raises: the message comes back (retryable and configuration errors after
     a growing visibility timeout; an unreadable body until maxReceiveCount sends it to the
     DLQ). Permanent copy failures do not raise: the worker records them FAILED; an item its
-    job does not imply is recorded as rejected and never run."""
+    job does not imply is recorded as rejected and never run. The worker logs each outcome;
+    a retry is logged here, where its delay is known."""
+    from freightliner.engine.jobs.item_log import log_retry  # noqa: PLC0415
     from freightliner.engine.jobs.worker import process_item  # noqa: PLC0415 - loads httpx: first use
 
     item = WorkItem.model_validate_json(record.body)
     log_item(item)
+    attempt = int(record.attributes.approximate_receive_count)
     try:
         with VisibilityHeartbeat(root.extend_visibility, record.receipt_handle):
             outcome = process_item(
@@ -64,14 +67,18 @@ def handle_record(record: SQSRecord, root: LambdaRoot) -> dict[str, Any]:
                 rejections=root.rejections,
                 queue=root.queue,
                 notifier=root.notifier,
+                attempt=attempt,
             )
     except FreightlinerError as exc:
         if not exc.outcome.acknowledged:
-            delay = retry_delay(int(record.attributes.approximate_receive_count))
+            delay = retry_delay(attempt)
             try:
                 root.extend_visibility(record.receipt_handle, delay)
             except Exception:  # the queue itself is failing: the message's timeout stands
                 logger.warning("could not set the retry delay", exc_info=True)
+            if exc.outcome is Outcome.RETRY:  # configuration errors: the handler's ERROR line
+                log_retry(item, exc, attempt, delay)
+                mark_logged(exc)
         raise
     if outcome.outcome == "failed":
         count_failure(str((outcome.error or {}).get("error", "error")))
@@ -79,7 +86,6 @@ def handle_record(record: SQSRecord, root: LambdaRoot) -> dict[str, Any]:
         count_rejected("WorkItems")
     elif outcome.outcome == "done":
         count_copy(outcome.bytes, outcome.seconds)
-    logger.info(outcome.outcome, extra={"destination": item.destination, "bytes": outcome.bytes})
     return outcome.model_dump()
 
 

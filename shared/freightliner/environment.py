@@ -36,3 +36,10 @@ ENV_AWS_ROLE_ARN = "FREIGHTLINER_AWS_ROLE_ARN"
 ENV_AWS_WEB_IDENTITY_AUDIENCE = "FREIGHTLINER_AWS_WEB_IDENTITY_AUDIENCE"
 ENV_AWS_CREDENTIALS = "FREIGHTLINER_AWS_CREDENTIALS"
 DEFAULT_WEB_IDENTITY_AUDIENCE = "sts.amazonaws.com"
+# The CLI ships its log lines to this CloudWatch log group (one stream per run) when set.
+ENV_LOG_GROUP = "FREIGHTLINER_LOG_GROUP"
+# The functions write their audit events to this log group (retained a year) when set.
+ENV_AUDIT_LOG_GROUP = "FREIGHTLINER_AUDIT_LOG_GROUP"
+# The Google Cloud project the Cloud Function's trace ids belong to (Cloud Logging's trace
+# field is projects/<project>/traces/<id>).
+ENV_GOOGLE_CLOUD_PROJECT = "GOOGLE_CLOUD_PROJECT"

@@ -1,0 +1,137 @@
+"""The CLI's logging: text or JSON lines on stderr (`--log-format`), each carrying the run's
+correlation id, redacted like every log line of the project (`freightliner.log_redaction`),
+and, where `FREIGHTLINER_LOG_GROUP` names a CloudWatch log group (a sync run from CI, cron or
+a VM), the same JSON lines shipped to one stream per run, flushed at exit and on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import uuid
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any
+
+from freightliner.environment import ENV_LOG_GROUP
+from freightliner.log_redaction import redact, redact_value
+
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+_INSTALLED: list[logging.Handler] = []
+
+
+def add_logging_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="log lines on stderr as text or JSON, each with the run's correlation id "
+        f"(and shipped to ${ENV_LOG_GROUP} when set)",
+    )
+
+
+def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """What the caller passed as `extra=`: the structured keys of a line."""
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+
+
+class JsonLineFormatter(logging.Formatter):
+    """One JSON object a line: time, level (and `severity`), logger, message, the run's
+    correlation id, the extra keys, the exception; redacted."""
+
+    def __init__(self, correlation_id: str) -> None:
+        super().__init__()
+        self.correlation_id = correlation_id
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "severity": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "correlation_id": self.correlation_id,
+            **extra_fields(record),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(redact_value(line), default=str, separators=(",", ":"))
+
+
+class TextFormatter(logging.Formatter):
+    """`time LEVEL logger: message key=value …`, redacted; the correlation id once per line
+    only where asked (`-v`), the extra keys always."""
+
+    def __init__(self, correlation_id: str) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.correlation_id = correlation_id
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        fields = extra_fields(record)
+        if fields:
+            text += " " + " ".join(
+                f"{key}={json.dumps(value, default=str)}" for key, value in fields.items()
+            )
+        return redact(f"{text} correlation_id={self.correlation_id}")
+
+
+def _cloudwatch_handler(group: str, correlation_id: str) -> logging.Handler:
+    import boto3  # noqa: PLC0415 - only when shipping
+
+    from freightliner.adapters.aws.cloudwatch_logs import CloudWatchLogsHandler  # noqa: PLC0415
+
+    stream = f"freightliner-cli/{datetime.now(UTC):%Y/%m/%d}/{correlation_id}"
+    handler = CloudWatchLogsHandler(boto3.client("logs"), group, stream)
+    handler.setFormatter(JsonLineFormatter(correlation_id))
+    handler.setLevel(logging.INFO)
+    return handler
+
+
+def _flush_on_sigterm() -> None:
+    """SIGTERM ends the run as an exit does (143), so `logging.shutdown` flushes the
+    shipped stream; the default action would lose what is queued."""
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    with contextlib.suppress(ValueError):  # not the main thread (an in-process caller)
+        signal.signal(signal.SIGTERM, terminate)
+
+
+def configure_logging(log_format: str, verbose: bool) -> str:
+    """Set up the root logger for one run; returns the run's correlation id."""
+    correlation_id = uuid.uuid4().hex
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(
+        JsonLineFormatter(correlation_id) if log_format == "json" else TextFormatter(correlation_id)
+    )
+    console.setLevel(logging.INFO if verbose else logging.WARNING)
+    handlers: list[logging.Handler] = [console]
+    group = os.environ.get(ENV_LOG_GROUP)
+    if group:
+        handlers.append(_cloudwatch_handler(group, correlation_id))
+        _flush_on_sigterm()
+    root = logging.getLogger()
+    for old in _INSTALLED:  # an earlier run in this process (tests): its stream is flushed
+        root.removeHandler(old)
+        old.close()
+    _INSTALLED[:] = handlers
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(logging.INFO if (verbose or group) else logging.WARNING)
+    return correlation_id
