@@ -53,6 +53,9 @@ _KEYWORDS = (
     r"x-registry-auth"
 )
 
+# A quote, perhaps escaped (a JSON document inside a message or a text line's key=value).
+_QUOTE = r"(?:\\?[\"'])?"
+
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # PEM private keys, whole (or to the end of the text when it was cut).
     (
@@ -65,8 +68,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # Authorization / Proxy-Authorization headers: the scheme is kept, the credential is not.
     (
         re.compile(
-            r"(?i)(\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)"
-            r"(?:(?:bearer|basic|token|digest|aws4-hmac-sha256)\s+)?[^\s\"',;]+"
+            rf"(?i)(\b(?:proxy-)?authorization{_QUOTE}\s*[:=]\s*{_QUOTE})"
+            r"(?:(?:bearer|basic|token|digest|aws4-hmac-sha256)\s+)?[^\s\"',;\\]+"
         ),
         r"\1" + REDACTED,
     ),
@@ -81,7 +84,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # key=value / "key": "value" pairs naming a credential.
     (
         re.compile(
-            rf"(?i)(\b(?:{_KEYWORDS})[\"']?\s*[:=]\s*[\"']?)(?![\"'\s]|\[REDACTED\])[^\s\"',;&}}]+"
+            rf"(?i)(\b(?:{_KEYWORDS}){_QUOTE}\s*[:=]\s*{_QUOTE})"
+            r"(?![\\\"'\s]|\[REDACTED\])[^\s\"',;&}\\]+"
         ),
         r"\1" + REDACTED,
     ),
@@ -125,7 +129,8 @@ def _secret_key(key: object) -> bool:
 
 def redact_value(value: Any) -> Any:
     """A structured record (dicts, lists, strings) with the same treatment: string values
-    are redacted, the whole value of a credential-named key is replaced."""
+    are redacted, the whole value of a credential-named key is replaced, any other object
+    (an exception, a datetime) becomes its redacted text."""
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, Mapping):
@@ -135,4 +140,6 @@ def redact_value(value: Any) -> Any:
         }
     if isinstance(value, list | tuple):
         return [redact_value(item) for item in value]
-    return value
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact(str(value))  # what a JSON encoder would write with default=str
