@@ -82,7 +82,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
-        fields = extra_fields(record)
+        fields = redact_value(extra_fields(record))
         if fields:
             text += " " + " ".join(
                 f"{key}={json.dumps(value, default=str)}" for key, value in fields.items()
