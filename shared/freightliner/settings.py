@@ -16,6 +16,7 @@ from freightliner.domain.secrets import SecretRef
 from freightliner.environment import (
     DEFAULT_FUNCTION_TIMEOUT,
     DEFAULT_WEB_IDENTITY_AUDIENCE,
+    ENV_AUDIT_LOG_GROUP,
     ENV_AWS_CREDENTIALS,
     ENV_AWS_ROLE_ARN,
     ENV_AWS_WEB_IDENTITY_AUDIENCE,
@@ -63,6 +64,7 @@ class Settings(BaseModel):
     aws_role_arn: str | None = None
     aws_web_identity_audience: str = DEFAULT_WEB_IDENTITY_AUDIENCE
     aws_credentials: SecretRef | None = None
+    audit_log_group: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -101,6 +103,7 @@ class Settings(BaseModel):
             aws_web_identity_audience=env.get(ENV_AWS_WEB_IDENTITY_AUDIENCE)
             or DEFAULT_WEB_IDENTITY_AUDIENCE,
             aws_credentials=_aws_credentials(env.get(ENV_AWS_CREDENTIALS)),
+            audit_log_group=env.get(ENV_AUDIT_LOG_GROUP) or None,
         )
 
 

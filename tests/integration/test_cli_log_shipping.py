@@ -59,7 +59,7 @@ def test_a_copy_logs_json_lines_with_one_correlation_id_and_ships_them(
     capsys.readouterr()
     from freightliner.cli.log_setup import _INSTALLED  # noqa: PLC0415
 
-    for handler in _INSTALLED:
+    for _, handler in _INSTALLED:
         handler.flush()
     streams = shipped()
     assert len(streams) == 2  # one stream per run, named by its correlation id

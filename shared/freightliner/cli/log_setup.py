@@ -2,6 +2,8 @@
 correlation id, redacted like every log line of the project (`freightliner.log_redaction`),
 and, where `FREIGHTLINER_LOG_GROUP` names a CloudWatch log group (a sync run from CI, cron or
 a VM), the same JSON lines shipped to one stream per run, flushed at exit and on SIGTERM.
+Where `FREIGHTLINER_AUDIT_LOG_GROUP` names the stack's audit log group, the run's audit events
+(secret writes, copies) are shipped there too.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
-from freightliner.environment import ENV_LOG_GROUP
+from freightliner.environment import ENV_AUDIT_LOG_GROUP, ENV_LOG_GROUP
 from freightliner.log_redaction import redact, redact_value
 
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -28,7 +30,8 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 }
 
 
-_INSTALLED: list[logging.Handler] = []
+AUDIT_LOGGER = "freightliner.audit"  # freightliner.engine.audit's, named here: no engine import
+_INSTALLED: list[tuple[logging.Logger, logging.Handler]] = []
 
 
 def add_logging_options(parser: argparse.ArgumentParser) -> None:
@@ -121,17 +124,23 @@ def configure_logging(log_format: str, verbose: bool) -> str:
         JsonLineFormatter(correlation_id) if log_format == "json" else TextFormatter(correlation_id)
     )
     console.setLevel(logging.INFO if verbose else logging.WARNING)
-    handlers: list[logging.Handler] = [console]
+    root = logging.getLogger()
+    handlers: list[tuple[logging.Logger, logging.Handler]] = [(root, console)]
     group = os.environ.get(ENV_LOG_GROUP)
     if group:
-        handlers.append(_cloudwatch_handler(group, correlation_id))
+        handlers.append((root, _cloudwatch_handler(group, correlation_id)))
+    audit_group = os.environ.get(ENV_AUDIT_LOG_GROUP)
+    if audit_group:
+        audit = logging.getLogger(AUDIT_LOGGER)
+        audit.setLevel(logging.INFO)
+        handlers.append((audit, _cloudwatch_handler(audit_group, correlation_id)))
+    if group or audit_group:
         _flush_on_sigterm()
-    root = logging.getLogger()
-    for old in _INSTALLED:  # an earlier run in this process (tests): its stream is flushed
-        root.removeHandler(old)
+    for owner, old in _INSTALLED:  # an earlier run in this process (tests): flushed
+        owner.removeHandler(old)
         old.close()
     _INSTALLED[:] = handlers
-    for handler in handlers:
-        root.addHandler(handler)
+    for owner, handler in handlers:
+        owner.addHandler(handler)
     root.setLevel(logging.INFO if (verbose or group) else logging.WARNING)
     return correlation_id

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 MAX_BATCH_BYTES = 1_048_576
 MAX_BATCH_EVENTS = 10_000
@@ -47,6 +47,16 @@ class LogEvent:
     @property
     def size(self) -> int:
         return len(self.message.encode("utf-8")) + EVENT_OVERHEAD
+
+
+class TimedMessage(Protocol):
+    """A log event as any source holds it (a subscription's event, a LogEvent)."""
+
+    @property
+    def timestamp(self) -> int: ...
+
+    @property
+    def message(self) -> str: ...
 
 
 def split_event(event: LogEvent, limit: int = MAX_MESSAGE_BYTES) -> list[LogEvent]:
@@ -111,17 +121,12 @@ class CloudWatchLogsHandler(logging.Handler):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__()
-        self._client = client
-        self.group = group
-        self.stream = stream
+        self.writer = LogStreamWriter(client, group, stream, max_attempts=max_attempts, sleep=sleep)
         self._queue: queue.Queue[object] = queue.Queue(max_queue)
         self._interval = send_interval
-        self._attempts = max_attempts
-        self._sleep = sleep
         self._lock = threading.Lock()
         self.dropped = 0
         self.sent = 0
-        self._stream_ready = False
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="cloudwatch-logs", daemon=True)
         self._thread.start()
@@ -193,12 +198,46 @@ class CloudWatchLogsHandler(logging.Handler):
     def _send(self, events: list[LogEvent]) -> None:
         for batch in batches(events):
             try:
-                self._put(batch)
-                self.sent += len(batch)
+                rejected = self.writer.put(batch)
             except Exception:  # a log shipper must not take the process down
                 self._count_dropped(len(batch))
+                continue
+            self.sent += len(batch) - rejected
+            if rejected:
+                self._count_dropped(rejected)
 
-    def _put(self, batch: list[LogEvent]) -> None:
+
+class LogStreamWriter:
+    """PutLogEvents into one stream (group and stream created when missing), throttling and
+    unavailability retried with backoff; what still fails raises."""
+
+    def __init__(
+        self,
+        client: Any,
+        group: str,
+        stream: str,
+        *,
+        max_attempts: int = 5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self.group = group
+        self.stream = stream
+        self._attempts = max_attempts
+        self._sleep = sleep
+        self._stream_ready = False
+
+    def write(self, events: Iterable[TimedMessage]) -> int:
+        """Every event, in as many batches as the limits need; returns how many were
+        sent and accepted."""
+        accepted = 0
+        for batch in batches(LogEvent(e.timestamp, e.message) for e in events):
+            accepted += len(batch) - self.put(batch)
+        return accepted
+
+    def put(self, batch: list[LogEvent]) -> int:
+        """One batch (within the limits); returns how many events CloudWatch refused
+        (older than 14 days or the retention, more than 2 h ahead)."""
         self._ensure_stream()
         request = {
             "logGroupName": self.group,
@@ -218,21 +257,8 @@ class CloudWatchLogsHandler(logging.Handler):
                     raise
                 self._sleep(min(5.0, 0.2 * 2 ** (attempt - 1)))
                 continue
-            self._count_rejected(reply.get("rejectedLogEventsInfo") or {}, len(batch))
-            return
-
-    def _count_rejected(self, info: dict[str, int], count: int) -> None:
-        """Events CloudWatch refused (older than 14 days or its retention, more than 2 h
-        ahead) are counted as dropped."""
-        rejected = 0
-        if "tooOldLogEventEndIndex" in info:
-            rejected += info["tooOldLogEventEndIndex"]
-        if "expiredLogEventEndIndex" in info:
-            rejected = max(rejected, info["expiredLogEventEndIndex"])
-        if "tooNewLogEventStartIndex" in info:
-            rejected += count - info["tooNewLogEventStartIndex"]
-        if rejected:
-            self._count_dropped(rejected)
+            return _rejected(reply.get("rejectedLogEventsInfo") or {}, len(batch))
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _ensure_stream(self) -> None:
         if self._stream_ready:
@@ -253,6 +279,17 @@ class CloudWatchLogsHandler(logging.Handler):
                 ):
                     raise
         self._stream_ready = True
+
+
+def _rejected(info: dict[str, int], count: int) -> int:
+    rejected = 0
+    if "tooOldLogEventEndIndex" in info:
+        rejected += info["tooOldLogEventEndIndex"]
+    if "expiredLogEventEndIndex" in info:
+        rejected = max(rejected, info["expiredLogEventEndIndex"])
+    if "tooNewLogEventStartIndex" in info:
+        rejected += count - info["tooNewLogEventStartIndex"]
+    return rejected
 
 
 def _error_code(exc: Exception) -> str:
