@@ -121,7 +121,6 @@ def test_a_cli_secret_write_reaches_the_audit_group(
     value = tmp_path / "v"
     value.write_text("never-in-the-trail")
     assert main(["secrets", "put", "registry/ghcr", "--value-file", str(value)]) == 0
-    assert main(["version"]) == 0  # the next run closes (flushes) the previous run's handlers
     capsys.readouterr()
     [messages] = read_group(AUDIT_GROUP).values()
     [event] = [json.loads(m) for m in messages]

@@ -93,6 +93,23 @@ class TextFormatter(logging.Formatter):
         return redact(f"{text} correlation_id={self.correlation_id}")
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a record comes (as `logging.lastResort`
+    does), so a caller that swaps stderr (a test, an embedding program) never leaves this
+    handler writing to a closed stream."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def _cloudwatch_handler(group: str, correlation_id: str) -> logging.Handler:
     import boto3  # noqa: PLC0415 - only when shipping
 
@@ -119,7 +136,7 @@ def _flush_on_sigterm() -> None:
 def configure_logging(log_format: str, verbose: bool) -> str:
     """Set up the root logger for one run; returns the run's correlation id."""
     correlation_id = uuid.uuid4().hex
-    console = logging.StreamHandler(sys.stderr)
+    console = StderrHandler()
     console.setFormatter(
         JsonLineFormatter(correlation_id) if log_format == "json" else TextFormatter(correlation_id)
     )
@@ -136,11 +153,17 @@ def configure_logging(log_format: str, verbose: bool) -> str:
         handlers.append((audit, _cloudwatch_handler(audit_group, correlation_id)))
     if group or audit_group:
         _flush_on_sigterm()
-    for owner, old in _INSTALLED:  # an earlier run in this process (tests): flushed
-        owner.removeHandler(old)
-        old.close()
+    end_logging()  # an earlier run in this process that did not end it
     _INSTALLED[:] = handlers
     for owner, handler in handlers:
         owner.addHandler(handler)
     root.setLevel(logging.INFO if (verbose or group) else logging.WARNING)
     return correlation_id
+
+
+def end_logging() -> None:
+    """Flush and remove this run's handlers (the shipped streams send what is queued)."""
+    for owner, handler in _INSTALLED:
+        owner.removeHandler(handler)
+        handler.close()
+    _INSTALLED.clear()

@@ -17,7 +17,7 @@ from freightliner.cli.completion import run_completion_command
 from freightliner.cli.events_commands import add_parser as add_events_parser
 from freightliner.cli.events_commands import run_events_command
 from freightliner.cli.local import DEFAULT_DIR, invoke, local_down, local_up
-from freightliner.cli.log_setup import add_logging_options, configure_logging
+from freightliner.cli.log_setup import add_logging_options, configure_logging, end_logging
 from freightliner.cli.manifest_commands import (
     add_digest_parser,
     add_inspect_options,
@@ -295,6 +295,13 @@ COMMANDS: dict[str, Any] = {
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.log_format, args.verbose)
+    try:
+        return _run(args)
+    finally:
+        end_logging()
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         _no_nul(args)
         return int(COMMANDS[args.command](args))
