@@ -12,7 +12,7 @@ Standard library only: the engine's, the CLI's and the functions' loggers all us
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -116,11 +116,43 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 _FULL_DIGEST = re.compile(r"(?<![0-9a-f])([0-9a-f]{12})[0-9a-f]{52}(?![0-9a-f])")
 
 
+_AWS_KEY_PREFIXES = (
+    "A3T",
+    "AKIA",
+    "ASIA",
+    "AGPA",
+    "AIDA",
+    "AROA",
+    "AIPA",
+    "ANPA",
+    "ANVA",
+    "ABIA",
+    "ACCA",
+)
+_KEYWORD_STEMS = ("pass", "pwd", "token", "key", "secret", "auth")
+
+# Whether a pattern can match at all, by a substring test far cheaper than the regular
+# expression (most log lines hold none of these): (text, its lower case) -> may match.
+_GUARDS: list[Callable[[str, str], bool]] = [
+    lambda text, _: "PRIVATE KEY" in text,
+    lambda _, lower: "authorization" in lower,
+    lambda _, lower: "bearer" in lower or "basic" in lower,
+    lambda text, _: "eyJ" in text,
+    lambda text, _: "://" in text and "@" in text,
+    lambda text, lower: ("=" in text or ":" in text) and any(s in lower for s in _KEYWORD_STEMS),
+    lambda text, _: any(prefix in text for prefix in _AWS_KEY_PREFIXES),
+    lambda text, _: len(text) >= 40,
+    lambda text, _: "@" in text,
+]
+
+
 def redact(text: str) -> str:
     """`text` with every credential-shaped part replaced and full digests shortened."""
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return _FULL_DIGEST.sub(r"\1", text)
+    lower = text.lower()
+    for may_match, (pattern, replacement) in zip(_GUARDS, _PATTERNS, strict=True):
+        if may_match(text, lower):
+            text = pattern.sub(replacement, text)
+    return _FULL_DIGEST.sub(r"\1", text) if len(text) >= 64 else text
 
 
 def _secret_key(key: object) -> bool:
