@@ -124,7 +124,9 @@ def test_throttling_is_retried_and_flush_sends_everything() -> None:
     handler.close()
 
 
-def test_a_full_queue_drops_and_counts_and_never_blocks_the_caller() -> None:
+def test_a_full_queue_drops_and_counts_and_never_blocks_the_caller(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     gate = threading.Event()
     client = FakeLogs(block=gate)
     handler = CloudWatchLogsHandler(client, "g", "s", max_queue=3, send_interval=0.01)
@@ -139,6 +141,7 @@ def test_a_full_queue_drops_and_counts_and_never_blocks_the_caller() -> None:
     gate.set()
     handler.close()
     assert sum(len(p["logEvents"]) for p in client.puts) == 4
+    assert capsys.readouterr().err == "freightliner: 7 log events were not shipped to g\n"
 
 
 def test_the_clients_own_loggers_are_not_shipped() -> None:

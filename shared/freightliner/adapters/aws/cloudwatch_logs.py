@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -164,6 +165,11 @@ class CloudWatchLogsHandler(logging.Handler):
             with contextlib.suppress(queue.Full):
                 self._queue.put(_STOP, timeout=5.0)
             self._thread.join(5.0)
+            if self.dropped:  # said once, where a person running the process sees it
+                sys.stderr.write(
+                    f"freightliner: {self.dropped} log events were not shipped to "
+                    f"{self.writer.group}\n"
+                )
         super().close()
 
     def _count_dropped(self, count: int) -> None:
