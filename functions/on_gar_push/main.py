@@ -6,6 +6,9 @@ become work items on the same SQS queue the ECR path uses.
 credentials (a role assumed with this function's Google ID token, or keys from a secret) are
 the composition root's business, chosen by FREIGHTLINER_AWS_ROLE_ARN or
 FREIGHTLINER_AWS_CREDENTIALS.
+
+Both start every invocation with fresh log keys and the request's Cloud Trace id, and write
+their metrics as JSON log lines (`freightliner.cloud_logging`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from cloudevents.http import CloudEvent
 
 from freightliner.bootstrap.aws_pipeline import AwsPipeline
 from freightliner.bootstrap.cloud_function_root import cloud_function_root
+from freightliner.cloud_logging import cloud_invocation
 from freightliner.domain.events import PubSubPush
 from freightliner.environment import ENV_QUEUE_URL, ENV_RULES, ENV_TABLE
 from freightliner.handler_outcomes import Trigger, handles
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
 
 
 @functions_framework.cloud_event
+@cloud_invocation
 @handles("GAR notification", Trigger.CLOUD_EVENT, requires=(ENV_TABLE, ENV_QUEUE_URL, ENV_RULES))
 def on_gar_push(event: CloudEvent) -> dict[str, Any]:
     """Acknowledges (returns) only what redelivery cannot fix: malformed notifications.
@@ -54,6 +59,7 @@ def handle_notification(event: CloudEvent, root: AwsPipeline) -> dict[str, Any]:
 
 
 @functions_framework.http
+@cloud_invocation
 @handles("replicate-now request", Trigger.HTTP)
 def replicate_now(request: flask.Request) -> dict[str, Any]:
     """200 with the copy's report; otherwise the error class's status (400, 401, 403, 404,

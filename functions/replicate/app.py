@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
 from freightliner.domain.envelopes import SqsBatch
-from freightliner.domain.errors import FreightlinerError
+from freightliner.domain.errors import FreightlinerError, Outcome
 from freightliner.domain.retry import redelivery_delay
 from freightliner.domain.work import WorkItem
 from freightliner.environment import ENV_QUEUE_URL, ENV_TABLE
-from freightliner.handler_outcomes import Trigger, handles
+from freightliner.handler_outcomes import Trigger, handles, mark_logged
 from freightliner.lambda_support import VisibilityHeartbeat
 from freightliner.observability import (
     count_failure,
@@ -56,8 +56,10 @@ def handle_record(record: SQSRecord, root: LambdaRoot, context: Any = None) -> d
     errors, or a queue that refuses the re-send, after a growing visibility timeout; an
     unreadable body until maxReceiveCount sends it to the DLQ). Permanent copy failures do
     not raise: the worker records them FAILED; an item its job does not imply is recorded as
-    rejected and never run."""
+    rejected and never run. The worker logs each outcome; a retry of this same message is
+    logged here, where its delay is known."""
     from freightliner.engine.copying.resumable import Deadline, ResumePolicy  # noqa: PLC0415
+    from freightliner.engine.jobs.item_log import log_retry  # noqa: PLC0415
     from freightliner.engine.jobs.worker import process_item  # noqa: PLC0415 - loads httpx: first use
 
     item = WorkItem.model_validate_json(record.body)
@@ -65,6 +67,7 @@ def handle_record(record: SQSRecord, root: LambdaRoot, context: Any = None) -> d
     deadline = Deadline.of(context, margin) if context is not None else None
     resume = ResumePolicy(root.uploads, root.settings.resumable_upload_bytes, deadline)
     log_item(item)
+    delivery = int(record.attributes.approximate_receive_count)
     try:
         with VisibilityHeartbeat(root.extend_visibility, record.receipt_handle):
             outcome = process_item(
@@ -79,32 +82,36 @@ def handle_record(record: SQSRecord, root: LambdaRoot, context: Any = None) -> d
                 resending=root.resending,
                 resume=resume,
                 metadata=root.metadata,
+                delivery=delivery,
             )
     except FreightlinerError as exc:
         if not exc.outcome.acknowledged:
-            delay = redelivery_delay(int(record.attributes.approximate_receive_count), exc)
+            delay = redelivery_delay(delivery, exc)
             try:
                 root.extend_visibility(record.receipt_handle, delay)
             except Exception:  # the queue itself is failing: the message's timeout stands
                 logger.warning("could not set the retry delay", exc_info=True)
+            if exc.outcome is Outcome.RETRY:  # configuration errors: the handler's ERROR line
+                log_retry(item, exc, item.attempt + delivery, delay)
+                mark_logged(exc)
         raise
     if outcome.outcome == "failed":
         count_failure(str((outcome.error or {}).get("error", "error")))
     elif outcome.outcome == "rejected":
         count_rejected("WorkItems")
-    count_item(
-        item,
-        outcome.outcome,
-        bytes_copied=outcome.bytes,
-        seconds=outcome.seconds,
-        lag=outcome.lag_seconds,
-    )
+    if outcome.reason != "duplicate":  # a duplicate delivery was counted when the item ended
+        count_item(
+            item,
+            outcome.outcome,
+            bytes_copied=outcome.bytes,
+            seconds=outcome.seconds,
+            lag=outcome.lag_seconds,
+        )
     if outcome.outcome == "retried":
         count_retry(str((outcome.error or {}).get("error", "error")))
     count_outage(
         outcome.waiting_on if outcome.outcome == "deferred" else None, outcome.breaker_opened
     )
-    logger.info(outcome.outcome, extra={"destination": item.destination, "bytes": outcome.bytes})
     return outcome.model_dump()
 
 

@@ -71,3 +71,10 @@ ENV_TIME_SCALE = "FREIGHTLINER_TIME_SCALE"
 # $XDG_CACHE_HOME/freightliner/metadata.db), or "off"; and seconds its entries are trusted.
 ENV_METADATA_CACHE = "FREIGHTLINER_METADATA_CACHE"
 ENV_METADATA_TTL = "FREIGHTLINER_METADATA_TTL"
+# The CLI ships its log lines to this CloudWatch log group (one stream per run) when set.
+ENV_LOG_GROUP = "FREIGHTLINER_LOG_GROUP"
+# The functions write their audit events to this log group (retained a year) when set.
+ENV_AUDIT_LOG_GROUP = "FREIGHTLINER_AUDIT_LOG_GROUP"
+# The Google Cloud project the Cloud Function's trace ids belong to (Cloud Logging's trace
+# field is projects/<project>/traces/<id>).
+ENV_GOOGLE_CLOUD_PROJECT = "GOOGLE_CLOUD_PROJECT"

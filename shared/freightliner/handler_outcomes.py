@@ -71,17 +71,37 @@ def require_settings(names: Sequence[str]) -> None:
         raise ConfigurationError(f"required setting(s) not set: {', '.join(missing)}")
 
 
+_LOGGED = "_freightliner_logged"
+
+
+def mark_logged(error: FreightlinerError) -> None:
+    """The entry point logged this failure itself, with more than `record` knows (the work
+    item, the retry delay): `record` only counts it."""
+    setattr(error, _LOGGED, True)
+
+
 def record(error: FreightlinerError, what: str) -> None:
-    """One log line and the metrics of a failure, by its outcome."""
-    extra = {"what": what, "outcome": error.outcome.value, "error": error.to_dict()}
+    """One log line (WARNING when it will be retried, else ERROR, with `error_kind` and
+    `error` keys) and the metrics of a failure, by its outcome."""
+    extra = {
+        "what": what,
+        "outcome": error.outcome.value,
+        "error_kind": error.kind,
+        "error": str(error),
+        "detail": error.to_dict(),
+    }
+    logged = getattr(error, _LOGGED, False)
     if error.outcome is Outcome.RETRY:
-        logger.warning("will be retried", extra=extra)
+        if not logged:
+            logger.warning("will be retried: %s", error.kind, extra=extra)
         count_retry(error.kind)
     elif error.outcome is Outcome.DEAD_LETTER:
-        logger.error("configuration error: not acknowledged", extra=extra)
+        if not logged:
+            logger.error("configuration error: not acknowledged", extra=extra)
         count_failure(error.kind)
     else:
-        logger.error("rejected", extra=extra)
+        if not logged:
+            logger.error("rejected: %s", error.kind, extra=extra)
         count_failure(error.kind)
 
 

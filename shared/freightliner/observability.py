@@ -2,7 +2,10 @@
 
 Logs are JSON with a correlation id that follows the work from the event through the queue to
 the copy; digests appear as 12-character prefixes; credentials never appear (they are
-`Redacted` (a pydantic Secret) end to end and no log line formats one).
+`Redacted` (a pydantic Secret) end to end and no log line formats one, and every record is
+redacted once more as it is formatted: `freightliner.log_redaction`). Each line carries
+`severity` beside `level`, the field Cloud Logging filters by, so the Cloud Function's lines
+are filterable too.
 
 Metrics are few names (`MetricName`) with dimensions saying which kind, outcome, status or
 destination registry they count. EMF gives one blob one dimension set (plus roll-ups), so each
@@ -21,6 +24,8 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.logging.types import LogRecord
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
@@ -29,6 +34,7 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
 from freightliner.domain.jobs import IMAGE_COUNTER, JobMetric, JobRecord, JobSummary
 from freightliner.domain.work import WorkItem
 from freightliner.environment import ENV_METRICS_NAMESPACE, ENV_SERVICE_NAME
+from freightliner.log_redaction import redact_value
 
 DEFAULT_SERVICE = "freightliner"
 DEFAULT_NAMESPACE = "Freightliner"
@@ -72,7 +78,18 @@ class LazyTracer:
         return run  # type: ignore[return-value]
 
 
-logger = Logger(service=SERVICE)
+class RedactingFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON lines, redacted as a whole (message, extra and appended keys, the
+    exception text) and with `severity` (Cloud Logging's level field) beside `level`."""
+
+    def serialize(self, log: LogRecord) -> str:
+        record: dict[str, Any] = redact_value(dict(log))
+        if "level" in record:
+            record["severity"] = record["level"]
+        return super().serialize(record)
+
+
+logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter())
 metrics = Metrics(
     namespace=os.environ.get(ENV_METRICS_NAMESPACE) or DEFAULT_NAMESPACE, service=SERVICE
 )

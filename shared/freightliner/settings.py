@@ -19,6 +19,7 @@ from freightliner.environment import (
     DEFAULT_HANDOFF_MARGIN,
     DEFAULT_RESUMABLE_UPLOAD_BYTES,
     DEFAULT_WEB_IDENTITY_AUDIENCE,
+    ENV_AUDIT_LOG_GROUP,
     ENV_AWS_CREDENTIALS,
     ENV_AWS_RETRY_MODE,
     ENV_AWS_ROLE_ARN,
@@ -97,6 +98,7 @@ class Settings(BaseModel):
     breaker_cool_down: float = Field(default=60.0, gt=0, le=900)
     max_attempts: int = Field(default=10, ge=1, le=1000)
     time_scale: float = Field(default=1.0, gt=0, le=1)
+    audit_log_group: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -150,6 +152,7 @@ class Settings(BaseModel):
             breaker_cool_down=float(env.get(ENV_BREAKER_COOL_DOWN) or 60.0),
             max_attempts=int(env.get(ENV_MAX_ATTEMPTS) or 10),
             time_scale=float(env.get(ENV_TIME_SCALE) or 1.0),
+            audit_log_group=env.get(ENV_AUDIT_LOG_GROUP) or None,
         )
 
 

@@ -161,6 +161,7 @@ class CloudFunction:
     drop: tuple[str, ...] = ()  # variables this process has that the function must not
     url: str = ""
     process: subprocess.Popen[bytes] | None = None
+    output: Path | None = None  # where its stdout (the log lines) goes, when a test reads them
 
     def start(self, **env: str) -> CloudFunction:
         port = free_port()
@@ -184,7 +185,7 @@ class CloudFunction:
             ],
             cwd=self.source,
             env=environment,
-            stdout=subprocess.DEVNULL,
+            stdout=self.output.open("ab") if self.output else subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: gunicorn's workers die with it
         )

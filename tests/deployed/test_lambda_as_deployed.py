@@ -160,3 +160,29 @@ def test_the_function_environment_holds_only_what_ships(lambda_layer: tuple[Path
         "google.auth": True,
         "httpx": True,
     }
+
+
+def test_audit_lines_reach_the_audit_group_through_the_shipped_writer(shipped: Shipped) -> None:
+    """The subscription filter's delivery (base64 gzip JSON) through `audit_writer` as it
+    ships, into the audit log group on moto."""
+    import base64  # noqa: PLC0415
+    import gzip  # noqa: PLC0415
+
+    import boto3  # noqa: PLC0415
+
+    group = "/freightliner/audit"
+    line = json.dumps({"log_type": "AUDIT", "audit": "copy", "outcome": "done", "digest": "ab" * 6})
+    document = {
+        "messageType": "DATA_MESSAGE",
+        "logGroup": "/aws/lambda/replicate",
+        "logStream": "s",
+        "logEvents": [{"id": "1", "timestamp": int(time.time() * 1000), "message": line}],
+    }
+    event = {"awslogs": {"data": base64.b64encode(gzip.compress(json.dumps(document).encode()))}}
+    event["awslogs"]["data"] = event["awslogs"]["data"].decode()  # type: ignore[attr-defined]
+    reply = shipped.deployed.invoke("audit_writer", event, FREIGHTLINER_AUDIT_LOG_GROUP=group)
+    assert reply["result"]["status"] == "written" and reply["result"]["events"] == 1, reply
+    logs = boto3.client("logs", region_name="us-east-1")
+    [stream] = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    events = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])
+    assert [e["message"] for e in events["events"]] == [line]

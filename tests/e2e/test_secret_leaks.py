@@ -121,7 +121,7 @@ def test_the_sentinel_never_appears(
 
     logged = everything_logged(caplog)
     assert "unauthorized" in "\n".join(outputs)  # the failing copy said why
-    assert "secret audit" not in logged  # reads only: nothing was audited
+    assert "audit secret_write" not in logged  # reads only: nothing was audited
     haystack = "\n".join([logged, *outputs, *exceptions])
     assert len(caplog.records) > 50  # DEBUG and INFO lines were captured
     assert SENTINEL not in haystack

@@ -135,17 +135,18 @@ def test_every_write_and_delete_is_audited_without_the_value(
         assert run_cli(capsys, "delete", "audited", "--force")[0] == 0
         assert run_cli(capsys, "delete", "never-was")[0] == 3
     events = [r for r in caplog.records if r.name == "freightliner.audit"]
-    assert [(r.operation, r.outcome) for r in events] == [  # type: ignore[attr-defined]
+    assert [(r.detail["operation"], r.outcome) for r in events] == [  # type: ignore[attr-defined]
         ("put", "success"),
         ("force-delete", "success"),
         ("delete", "not_found"),
     ]
     for record in events:
-        fields = json.loads(record.getMessage().removeprefix("secret audit "))
-        assert fields["store"] == "aws:us-east-1"
-        assert fields["caller"].startswith("arn:aws:")  # from sts:GetCallerIdentity
+        fields = vars(record)
+        assert fields["audit"] == "secret_write" and fields["log_type"] == "AUDIT"
+        assert fields["detail"]["store"] == "aws:us-east-1"
+        assert fields["trigger"]["principal"].startswith("arn:aws:")  # sts:GetCallerIdentity
         assert fields["time"].endswith("Z") or "+00:00" in fields["time"]
-        assert fields["secret"] in ("audited", "never-was")
-        assert {"operation", "outcome", "version"} <= set(fields)
-    assert events[0].version  # type: ignore[attr-defined]
+        assert fields["detail"]["secret"] in ("audited", "never-was")
+        assert fields["destination"] == f"aws:us-east-1/{fields['detail']['secret']}"
+    assert events[0].detail["version"]  # type: ignore[attr-defined]
     assert VALUE_1 not in caplog.text

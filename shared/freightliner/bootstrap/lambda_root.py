@@ -15,6 +15,7 @@ from freightliner.bootstrap.aws_pipeline import AwsPipeline, required
 from freightliner.domain.errors import ConfigurationError, InvalidInput
 
 if TYPE_CHECKING:
+    from freightliner.adapters.aws.cloudwatch_logs import LogStreamWriter
     from freightliner.domain.sync import SyncFile, SyncSpec
     from freightliner.engine.jobs.resend import Resending
     from freightliner.ports.rejections import RejectionLog
@@ -119,6 +120,14 @@ class LambdaRoot(AwsPipeline):
             known = ", ".join(s.name for s in self.syncs.syncs)
             raise InvalidInput(f"no sync named {name!r} (known: {known})")
         return spec
+
+    def audit_stream(self, stream: str) -> LogStreamWriter:
+        """A writer into `stream` of the audit log group (FREIGHTLINER_AUDIT_LOG_GROUP)."""
+        from freightliner.adapters.aws.cloudwatch_logs import LogStreamWriter  # noqa: PLC0415
+        from freightliner.environment import ENV_AUDIT_LOG_GROUP  # noqa: PLC0415
+
+        group = required(self.settings.audit_log_group, ENV_AUDIT_LOG_GROUP)
+        return LogStreamWriter(self.client("logs"), group, stream)
 
     def extend_visibility(self, receipt_handle: str, seconds: int) -> None:
         """Keep an SQS message leased (or set when it comes back) for `seconds`."""

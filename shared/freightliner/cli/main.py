@@ -18,6 +18,7 @@ from freightliner.cli.completion import run_completion_command
 from freightliner.cli.events_commands import add_parser as add_events_parser
 from freightliner.cli.events_commands import run_events_command
 from freightliner.cli.local import DEFAULT_DIR, invoke, local_down, local_up
+from freightliner.cli.log_setup import add_logging_options, configure_logging, end_logging
 from freightliner.cli.manifest_commands import (
     add_digest_parser,
     add_inspect_options,
@@ -69,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Replicate container images between ECR, Artifact Registry and any OCI "
         "registry.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    add_logging_options(parser)
     parser.add_argument("--version", action=VersionFlag, help="print the version")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -289,10 +290,14 @@ COMMANDS: dict[str, Any] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args.log_format, args.verbose)
+    try:
+        return _run(args)
+    finally:
+        end_logging()
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         _no_nul(args)
         return int(COMMANDS[args.command](args))

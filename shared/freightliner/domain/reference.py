@@ -184,6 +184,12 @@ class Reference:
         return text
 
     @property
+    def display(self) -> str:
+        """For log lines and messages: the digest as its 12-character prefix."""
+        text = str(self.with_tag(self.tag))
+        return f"{text}@{self.digest.short}" if self.digest is not None else text
+
+    @property
     def name(self) -> str:
         """`host/repository`, without tag or digest."""
         return f"{self.registry}/{self.repository}"

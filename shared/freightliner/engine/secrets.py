@@ -1,5 +1,6 @@
-"""Secret management verbs over any `SecretStore`, with an audit event for every write and
-delete: operation, secret, store, caller identity, time and outcome — never the value.
+"""Secret management verbs over any `SecretStore`, with an audit event (`engine.audit`,
+kind `secret_write`) for every write and delete: operation, secret, store, caller identity,
+time and outcome — never the value.
 
 Values are checked (size, JSON) before any store is called.
 """
@@ -7,30 +8,16 @@ Values are checked (size, JSON) before any store is called.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TypeVar
-
-from pydantic import BaseModel
 
 from freightliner.domain.errors import FreightlinerError, InvalidInput
 from freightliner.domain.secrets import SecretDeletion, SecretText, SecretVersion
+from freightliner.engine.audit import AuditEvent, AuditTrigger, audit_log, emit
 from freightliner.ports.secrets import SecretStore
 
-audit_log = logging.getLogger("freightliner.audit")
+__all__ = ["audit_log", "delete_secret", "put_json_secret", "put_secret"]
 T = TypeVar("T")
-
-
-class AuditEvent(BaseModel):
-    event: str = "secret_audit"
-    operation: str
-    secret: str
-    store: str
-    caller: str
-    time: datetime
-    outcome: str  # "success" or the error kind
-    version: str | None = None
 
 
 def _audited(store: SecretStore, operation: str, name: str, action: Callable[[], T]) -> T:
@@ -44,18 +31,18 @@ def _audited(store: SecretStore, operation: str, name: str, action: Callable[[],
 
 
 def _emit(store: SecretStore, operation: str, name: str, outcome: str, version: str | None) -> None:
-    event = AuditEvent(
-        operation=operation,
-        secret=name,
-        store=f"{store.kind}:{store.location}",
-        caller=store.caller_identity(),
-        time=datetime.now(UTC),
-        outcome=outcome,
-        version=version,
+    """`outcome`: "success" or the error kind."""
+    where = f"{store.kind}:{store.location}"
+    detail = {"operation": operation, "secret": name, "store": where}
+    emit(
+        AuditEvent(
+            audit="secret_write",
+            trigger=AuditTrigger(principal=store.caller_identity()),
+            destination=f"{where}/{name}",
+            outcome=outcome,
+            detail={**detail, "version": version} if version else detail,
+        )
     )
-    fields = event.model_dump(mode="json")
-    level = logging.INFO if outcome == "success" else logging.WARNING
-    audit_log.log(level, "secret audit %s", json.dumps(fields, sort_keys=True), extra=fields)
 
 
 def _put(store: SecretStore, operation: str, name: str, text: str) -> SecretVersion:

@@ -94,4 +94,5 @@ def test_the_templates_saved_queries_are_the_ones_the_trace_command_runs() -> No
         named = {
             g["Ref"] if "Ref" in g else g["Fn::If"][1]["Ref"] for g in properties["LogGroupNames"]
         }
-        assert named == log_groups - {"ScanGateLogs"}  # every function's; not the ASL's own
+        # every function's that handles images; not the ASL's own, nor the audit trail's
+        assert named == log_groups - {"ScanGateLogs", "AuditLogGroup", "AuditWriterLogs"}

@@ -60,7 +60,9 @@ def test_a_dry_run_lists_the_plan_and_copies_nothing(registries: MemoryRegistrie
     assert list(registries.client(DST).catalog()) == []
 
 
-def test_one_bad_image_fails_alone_with_its_reason(registries: MemoryRegistries) -> None:
+def test_one_bad_image_fails_alone_with_its_reason(
+    registries: MemoryRegistries, caplog: pytest.LogCaptureFixture
+) -> None:
     src = registries.client(SRC)
     broken = src.get_manifest("prod/web", "v2").manifest.layers[0].parsed_digest
     src.tamper_blob(broken, b"not the layer")
@@ -68,6 +70,8 @@ def test_one_bad_image_fails_alone_with_its_reason(registries: MemoryRegistries)
     assert (report.copied, report.failed) == (5, 1)
     [failure] = report.failures
     assert (failure.repository, failure.tag, failure.kind) == ("prod/web", "v2", "digest_mismatch")
+    [line] = [r for r in caplog.records if r.levelname == "ERROR"]  # one filterable line
+    assert (line.error_kind, line.repository, line.tag) == ("digest_mismatch", "prod/web", "v2")  # type: ignore[attr-defined]
 
 
 def test_latest_orders_by_the_created_time_in_each_config() -> None:

@@ -102,7 +102,7 @@ def test_an_item_is_copied_recorded_and_its_job_announced_once(worker: Worker) -
     head = worker.registries.client(DST).head_manifest("mirror/app", "v1")
     assert head is not None and head.digest == image.digest
     again = worker.run(item)
-    assert again.outcome == "duplicate" and again.job_closed is None
+    assert again.outcome == "skipped" and again.reason == "duplicate" and again.job_closed is None
     assert [job.job_id for job in worker.notifier.finished] == [item.job_id]
     assert worker.rejections.rejected == []
 

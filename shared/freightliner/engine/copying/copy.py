@@ -157,12 +157,13 @@ class Copier:
         route = _Route(source, src.repository, dest, dst.repository, empty_repository)
         top = source.get_manifest(src.repository, src.identifier)
         if src.digest is not None and top.digest != src.digest:
-            raise NotFound(f"registry served {top.digest} for a pinned digest", _where(src))
+            raise NotFound(f"registry served {top.digest.short} for a pinned digest", _where(src))
         pushed = self._apply_platforms(top, src)
         dest_tag = dst.tag if dst.tag is not None else (src.tag if dst.digest is None else None)
         if dst.digest is not None and dst.digest != pushed.digest:
             raise TagConflict(
-                f"destination pins {dst.digest} but the copy has digest {pushed.digest}",
+                f"destination pins {dst.digest.short} but the copy has digest "
+                f"{pushed.digest.short}",
                 _where(dst),
             )
         report = CopyReport(
@@ -212,8 +213,8 @@ class Copier:
         report.seconds = round(time.monotonic() - started, 3)
         log.info(
             "copied %s -> %s digest %s (%d blobs, %d bytes)",
-            src,
-            dst,
+            src.display,
+            dst.display,
             pushed.digest.short,
             stats.counts["blobs_copied"],
             stats.counts["bytes_copied"],

@@ -1,10 +1,13 @@
-"""The console's "Test" box: copy one image synchronously and return what happened."""
+"""The console's "Test" box: copy one image synchronously and return what happened (and
+say it in the audit trail: a copy a person asked for)."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from freightliner.domain.errors import FreightlinerError
 from freightliner.domain.reference import Reference
+from freightliner.engine.audit import AuditEvent, AuditTrigger, emit
 from freightliner.engine.copying.copy import Copier
 from freightliner.engine.copying.models import CopyOptions, CopyReport
 from freightliner.ports.registry import ClientSource
@@ -23,5 +26,19 @@ def replicate_now(request: ReplicateNowRequest, clients: ClientSource, jobs: int
     source = Reference.parse(request.source)
     destination = Reference.parse(request.destination)
     options = CopyOptions(platforms=request.platforms, referrers=request.referrers, jobs=jobs)
-    with Copier(clients, options) as copier:
-        return copier.copy(source, destination)
+    audit = AuditEvent(
+        audit="copy",
+        trigger=AuditTrigger(job_kind="replicate-now"),
+        source=str(source),
+        destination=str(destination),
+        outcome="done",
+    )
+    try:
+        with Copier(clients, options) as copier:
+            report = copier.copy(source, destination)
+    except FreightlinerError as exc:
+        emit(audit.model_copy(update={"outcome": "failed", "detail": {"error_kind": exc.kind}}))
+        raise
+    outcome = "skipped" if report.status == "up-to-date" else "done"
+    emit(audit.model_copy(update={"outcome": outcome, "digest": report.digest.split(":")[-1][:12]}))
+    return report

@@ -74,11 +74,21 @@ def poll_notifications(
                 done.append(message.ack_id)
             except FreightlinerError as exc:
                 if exc.outcome.acknowledged:
-                    log.error("message %s rejected: %s", message.message_id, exc)
+                    log.error(
+                        "message %s rejected: %s",
+                        message.message_id,
+                        exc.kind,
+                        extra={"error_kind": exc.kind, "error": str(exc), "outcome": "rejected"},
+                    )
                     report.rejected += 1
                     done.append(message.ack_id)
                     continue
-                log.warning("message %s will be redelivered: %s", message.message_id, exc)
+                log.warning(
+                    "message %s will be redelivered: %s",
+                    message.message_id,
+                    exc.kind,
+                    extra={"error_kind": exc.kind, "error": str(exc), "outcome": "retry"},
+                )
                 report.retried += 1
                 again.append(message.ack_id)
                 if isinstance(exc, ConfigurationError):

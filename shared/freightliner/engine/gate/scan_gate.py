@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from freightliner.domain.jobs import JobSummary
 from freightliner.domain.scans import ScanPhase, Verdict, evaluate_findings
-from freightliner.domain.work import GateOutcome, GateRequest
+from freightliner.domain.work import GateOutcome, GateRequest, ItemStatus
+from freightliner.engine.audit import AuditEvent, emit, item_trigger
 from freightliner.engine.jobs.end import announce_if_closed
 from freightliner.ports.scans import ScannerSource, ScanWaits
 from freightliner.ports.work import JobNotifier, ScanGate, StateStore
@@ -110,8 +111,34 @@ def record_gate_outcome(
     recorded = state.record_gate(request.item, request.outcome, request.execution)
     outcome = request.outcome
     log.info("scan gate %s item %s: %s", outcome.status, request.item_id, outcome.reason)
+    if recorded.recorded:  # a repeated task recorded nothing new: no second audit event
+        _audit_verdict(request)
     closed = announce_if_closed(recorded.closed, notifier)
     return GateRecord(recorded=recorded.recorded, job_closed=closed)
+
+
+GATE_AUDIT_OUTCOME = {ItemStatus.PENDING: "passed", ItemStatus.BLOCKED: "blocked"}
+
+
+def _audit_verdict(request: RecordGateRequest) -> None:
+    item = request.item
+    emit(
+        AuditEvent(
+            audit="gate_verdict",
+            trigger=item_trigger(item),
+            source=item.source,
+            destination=item.destination,
+            digest=item.source_digest.split(":", 1)[-1][:12],
+            outcome=GATE_AUDIT_OUTCOME.get(request.outcome.status, "failed"),
+            detail={
+                "reason": request.outcome.reason,
+                "execution": request.execution,
+                **(
+                    {"error_kind": request.outcome.error_kind} if request.outcome.error_kind else {}
+                ),
+            },
+        )
+    )
 
 
 class ParkRequest(BaseModel):

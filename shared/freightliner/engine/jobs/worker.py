@@ -11,6 +11,10 @@ removed instead of bouncing to the dead-letter queue. A duplicate delivery of a 
 does no work. An item its job does not imply (see work_authorization) is recorded as rejected
 and never claimed, counted or run. A copy that stops before the invocation's deadline (see
 `engine.copying.resumable`) is handed off to a new message ("handed_off").
+
+Every outcome is one log line (`item_log`: a permanent failure one ERROR line with its error
+kind and item, a re-send one WARNING with `retry_in`) and every copy, delete or untag that ran
+one audit event (`engine.audit`).
 """
 
 from __future__ import annotations
@@ -29,12 +33,14 @@ from freightliner.domain.reference import Reference
 from freightliner.domain.rules import RulesDocument
 from freightliner.domain.uploads import UploadOwner, UploadPaused
 from freightliner.domain.work import ItemStatus, WorkItem
+from freightliner.engine.audit import audit_item
 from freightliner.engine.copying.copy import Copier
 from freightliner.engine.copying.models import CopyOptions, CopyReport
 from freightliner.engine.copying.resumable import ResumePolicy
 from freightliner.engine.jobs.authorization import rejection_reason
 from freightliner.engine.jobs.circuit import Admission
 from freightliner.engine.jobs.end import announce
+from freightliner.engine.jobs.item_log import log_failed, log_finished, log_retry
 from freightliner.engine.jobs.resend import NextAttempt, Resending, delay_seconds, next_attempt
 from freightliner.engine.tree.fanout import expand_repository
 from freightliner.ports.metadata import MetadataCache
@@ -48,9 +54,8 @@ log = logging.getLogger(__name__)
 class ItemOutcome(BaseModel):
     item_id: str
     job_id: str
-    outcome: Literal[
-        "done", "skipped", "failed", "duplicate", "rejected", "deferred", "retried", "handed_off"
-    ]
+    outcome: Literal["done", "skipped", "failed", "rejected", "deferred", "retried", "handed_off"]
+    reason: str = Field(default="", description="why skipped: up-to-date, absent, duplicate")
     source: str
     destination: str
     digest: str | None = None
@@ -102,31 +107,41 @@ def process_item(
     resending: Resending | None = None,
     resume: ResumePolicy | None = None,
     metadata: MetadataCache | None = None,
+    delivery: int = 1,
 ) -> ItemOutcome:
     """Run one item its job implies; when it was the job's last, announce the job's end.
     `rules` loads the current replication rules (event jobs are checked against them);
     `resending` re-sends what cannot run now instead of raising (see the module doc);
     `resume`: large uploads record their sessions with the item, and a copy nearing the
     invocation's deadline stops between chunks and is handed off to a new message;
-    `metadata` remembers blob locations between invocations, so copies mount."""
+    `metadata` remembers blob locations between invocations, so copies mount; `delivery`
+    (the message's receive count) and the item's re-sends make the attempt its lines name."""
     hosts = _hosts(item)
+    attempt = item.attempt + delivery
     try:
-        reason = rejection_reason(item, state.get_job(item.job_id), rules)
+        job = state.get_job(item.job_id)
+        reason = rejection_reason(item, job, rules)
         if reason is not None:
             rejections.record(item, reason)
-            log.warning("item %s of job %s rejected: %s", item.item_id, item.job_id, reason)
-            return ItemOutcome(
-                outcome="rejected",
-                error=InvalidInput(f"work item rejected: {reason}").to_dict(),
-                **_base(item),
-            )
+            error = InvalidInput(f"work item rejected: {reason}")
+            log_failed(item, error, attempt, "rejected")
+            return ItemOutcome(outcome="rejected", error=error.to_dict(), **_base(item))
         admission = Admission()
         if resending is not None and resending.circuit is not None:
             admission = resending.circuit.admit(hosts)
             if admission.wait:
                 return _defer(item, admission, resending)
         outcome, closed = _run(
-            item, clients, state, jobs, queue, hosts, resending, resume, metadata=metadata
+            item,
+            clients,
+            state,
+            jobs,
+            queue,
+            hosts,
+            resending,
+            resume,
+            metadata=metadata,
+            attempt=attempt,
         )
     except FreightlinerError as exc:  # before the claim, or recording the outcome
         if resending is None or exc.outcome is not Outcome.RETRY:
@@ -134,9 +149,24 @@ def process_item(
         return _send_again(item, exc, next_attempt(item, exc, resending, hosts), resending)
     if resending is not None and resending.circuit is not None:
         resending.circuit.answered(admission, _answered(outcome, hosts))
+    _log_and_audit(item, outcome, attempt, job.kind if job else "")
     if closed is not None:
         outcome.job_closed = announce(closed, notifier)
     return outcome
+
+
+def _log_and_audit(item: WorkItem, outcome: ItemOutcome, attempt: int, job_kind: str) -> None:
+    """The line and the audit event of an item that ended here; a failure's line was written
+    where it failed, and a duplicate delivery was logged and audited when the item ended."""
+    if outcome.outcome == "failed":
+        kind = str((outcome.error or {}).get("error", "error"))
+        audit_item(item, "failed", job_kind, error_kind=kind)
+    elif outcome.outcome in ("done", "skipped") and outcome.reason != "duplicate":
+        log_finished(
+            item, outcome.outcome, attempt, bytes_copied=outcome.bytes, seconds=outcome.seconds
+        )
+        detail = {"reason": outcome.reason} if outcome.reason else {}
+        audit_item(item, outcome.outcome, job_kind, **detail)
 
 
 def _hosts(item: WorkItem) -> tuple[str, ...]:
@@ -153,7 +183,7 @@ def _hosts(item: WorkItem) -> tuple[str, ...]:
 def _answered(outcome: ItemOutcome, hosts: tuple[str, ...]) -> tuple[str, ...]:
     """The hosts the item's outcome proves up: all of them after a copy or delete, the one
     that refused it after a permanent failure, none after a duplicate delivery."""
-    if outcome.outcome in ("done", "skipped"):
+    if outcome.outcome in ("done", "skipped") and outcome.reason != "duplicate":
         return hosts
     if outcome.outcome == "failed" and outcome.error is not None:
         refused = str(outcome.error.get("registry", ""))
@@ -189,13 +219,7 @@ def _send_again(
 ) -> ItemOutcome:
     """The item again, delayed, as a new message: its own is then acknowledged."""
     resending.queue.requeue(attempt.item, delay_seconds=attempt.delay)
-    log.info(
-        "item %s sent again in %d s (attempt %d): %s",
-        item.item_id,
-        attempt.delay,
-        attempt.item.attempt,
-        exc,
-    )
+    log_retry(item, exc, attempt.item.attempt, attempt.delay)
     return ItemOutcome(
         outcome="retried",
         attempt=attempt.item.attempt,
@@ -218,11 +242,12 @@ def _run(  # noqa: PLR0917 - the worker's parts, passed on from process_item
     resume: ResumePolicy | None,
     *,
     metadata: MetadataCache | None = None,
+    attempt: int = 1,
 ) -> tuple[ItemOutcome, JobRecord | None]:
     base = _base(item)
     if state.claim(item) is None:
-        log.info("item %s already finished; duplicate delivery ignored", item.item_id)
-        return ItemOutcome(outcome="duplicate", **base), None
+        # already finished: logged and audited when it did
+        return ItemOutcome(outcome="skipped", reason="duplicate", **base), None
     try:
         if item.action == "repository":
             if queue is None:
@@ -232,8 +257,9 @@ def _run(  # noqa: PLR0917 - the worker's parts, passed on from process_item
         if item.action in ("delete", "untag"):
             status = _delete(clients, item) if item.action == "delete" else _untag(clients, item)
             closed = state.finish(item, status)
-            done = status is ItemStatus.DONE
-            return ItemOutcome(outcome="done" if done else "skipped", **base), closed
+            if status is ItemStatus.DONE:
+                return ItemOutcome(outcome="done", **base), closed
+            return ItemOutcome(outcome="skipped", reason="absent", **base), closed
         options = CopyOptions(
             platforms=item.platforms,
             referrers=item.referrers,
@@ -257,12 +283,13 @@ def _run(  # noqa: PLR0917 - the worker's parts, passed on from process_item
             state.release(item, str(exc), exc.kind)
             raise
         closed = state.finish(item, ItemStatus.FAILED, error=str(exc), error_kind=exc.kind)
-        log.warning("item %s failed: %s", item.item_id, exc)
+        log_failed(item, exc, attempt, "failed")
         return ItemOutcome(outcome="failed", error=exc.to_dict(), **base), closed
     status = ItemStatus.SKIPPED if report.status == "up-to-date" else ItemStatus.DONE
     closed = state.finish(item, status, bytes_copied=report.bytes_copied, digest=report.digest)
     outcome = ItemOutcome(
         outcome="done" if status is ItemStatus.DONE else "skipped",
+        reason="" if status is ItemStatus.DONE else "up-to-date",
         digest=report.digest,
         bytes=report.bytes_copied,
         seconds=report.seconds,
@@ -285,7 +312,7 @@ def _claimed_retry(
     if attempt.exhausted(resending):
         reason = f"gave up after {attempt.item.attempt} attempts: {exc}"
         closed = state.finish(item, ItemStatus.FAILED, error=reason, error_kind=exc.kind)
-        log.warning("item %s failed: %s", item.item_id, reason)
+        log_failed(item, exc, attempt.item.attempt, "failed")
         failed = ItemOutcome(
             outcome="failed", attempt=attempt.item.attempt, error=exc.to_dict(), **_base(item)
         )

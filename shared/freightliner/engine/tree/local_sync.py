@@ -8,6 +8,7 @@ same decision the serverless fan-out makes (`tree_listing.decide`).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,6 +36,8 @@ from freightliner.ports.checkpoints import CheckpointSink
 from freightliner.ports.metadata import MetadataCache
 from freightliner.ports.progress import ProgressSink
 from freightliner.ports.registry import ClientSource
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -276,6 +279,17 @@ class _Run:
         )
 
     def _fail(self, repository: str, tag: str | None, error: str, kind: str) -> None:
+        log.error(  # one filterable line per failure (`--log-format json`, the shipped stream)
+            "sync failed: %s",
+            kind,
+            extra={
+                "outcome": "failed",
+                "error_kind": kind,
+                "error": error,
+                "repository": repository,
+                "tag": tag or "",
+            },
+        )
         with self.lock:
             self.report.failed += 1
             self.report.images += tag is not None
