@@ -25,6 +25,7 @@ from freightliner.domain.errors import DigestMismatch, NotFound, TagConflict, Wh
 from freightliner.domain.manifest import Descriptor, parse_manifest
 from freightliner.domain.platform import Platform
 from freightliner.domain.reference import Reference
+from freightliner.engine.copying.compressing import Compressor
 from freightliner.engine.copying.models import CopyOptions, CopyReport
 from freightliner.ports.progress import NullProgress, ProgressSink
 from freightliner.ports.registry import ClientSource, FetchedManifest, Registry, fallback_tag
@@ -94,6 +95,8 @@ class Copier:
         self.progress = progress or NullProgress()
         self.locations = locations or BlobLocations()
         self._blob_pool = ThreadPoolExecutor(self.options.jobs, thread_name_prefix="blob")
+        compress = self.options.compress
+        self._compressor = Compressor(self, compress) if compress is not None else None
 
     def close(self) -> None:
         self._blob_pool.shutdown(wait=True, cancel_futures=True)
@@ -153,11 +156,22 @@ class Copier:
             if dest_missing and not self.options.dry_run
             else dest.head_manifest(dst.repository, dest_tag or str(pushed.digest))
         )
+        compressor = None if self.options.dry_run else self._compressor
         if current is not None and current.digest == pushed.digest and not self.options.force:
             report.status = "up-to-date"
             stats.add("manifests_skipped")
             if self.options.verify:
                 self._repair(route, pushed, stats)
+        elif (
+            compressor is not None
+            and current is not None
+            and not self.options.force
+            and compressor.holds(route, current, pushed.digest)
+        ):
+            report.status = "up-to-date"  # a transcoded copy of this very image
+            report.digest, report.digest_changed = str(current.digest), True
+            report.media_type = current.media_type
+            stats.add("manifests_skipped")
         else:
             if current is not None and current.digest != pushed.digest and dest_tag and immutable:
                 raise TagConflict(
@@ -165,10 +179,20 @@ class Copier:
                     f", not {pushed.digest.short}; refusing to overwrite",
                     _where(dst, "PUT manifest"),
                 )
-            self._transfer(route, pushed, dest_tag, stats)
+            if compressor is not None:
+                result = compressor.transfer(route, pushed, dest_tag, stats)
+                report.digest = str(result.top.digest)
+                report.digest_changed = result.top.digest != top.digest
+                report.media_type = result.top.media_type
+                report.compress_fallback = result.fallback
+                report.compress_seconds = round(result.seconds, 3)
+            else:
+                self._transfer(route, pushed, dest_tag, stats)
             if self.options.dry_run:
                 report.status = "planned"
-        if self.options.referrers:
+        if self.options.referrers and report.digest != str(pushed.digest):
+            self._skip_referrers(route, pushed, Digest.parse(report.digest), stats)
+        elif self.options.referrers:
             self._copy_referrers(route, pushed, stats)
         report = report.model_copy(update=dict(stats.counts))
         report.seconds = round(time.monotonic() - started, 3)
@@ -436,6 +460,22 @@ class Copier:
                     subjects.append(referrer.digest)
             if not accepted and not self.options.dry_run:
                 self._update_fallback(route, subject, found, via_api)
+
+    def _skip_referrers(
+        self, route: _Route, pushed: FetchedManifest, written: Digest, stats: _Stats
+    ) -> None:
+        """Referrers name their subject by digest: a signature of the source image does not
+        sign the transcoded one, so none is attached to it. They are counted and named."""
+        found, _via_api = route.source.referrers(route.src_repo, pushed.digest)
+        if found:
+            stats.add("referrers_skipped", len(found))
+            log.warning(
+                "%d referrer(s) of %s not copied: compression wrote %s, which they do not "
+                "describe (copy without --compress to keep them)",
+                len(found),
+                pushed.digest.short,
+                written.short,
+            )
 
     def _update_fallback(
         self,
