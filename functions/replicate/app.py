@@ -13,6 +13,7 @@ from freightliner.environment import ENV_QUEUE_URL, ENV_TABLE
 from freightliner.handler_outcomes import Trigger, handles
 from freightliner.lambda_support import VisibilityHeartbeat, retry_delay
 from freightliner.observability import (
+    count_compression,
     count_copy,
     count_failure,
     count_rejected,
@@ -79,6 +80,12 @@ def handle_record(record: SQSRecord, root: LambdaRoot) -> dict[str, Any]:
         count_rejected("WorkItems")
     elif outcome.outcome == "done":
         count_copy(outcome.bytes, outcome.seconds)
+        count_compression(
+            outcome.compress_bytes_before,
+            outcome.compress_bytes_after,
+            outcome.compress_seconds,
+            outcome.compress_fallback,
+        )
     logger.info(outcome.outcome, extra={"destination": item.destination, "bytes": outcome.bytes})
     return outcome.model_dump()
 

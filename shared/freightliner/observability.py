@@ -90,6 +90,20 @@ def count_copy(bytes_copied: int, seconds: float) -> None:
     metrics.add_metric(name="CopySeconds", unit=MetricUnit.Seconds, value=seconds)
 
 
+def count_compression(before: int, after: int, seconds: float, fallback: bool) -> None:
+    """zstd transcoding of one image: its eligible layers' bytes before and after, the
+    ratio (after over before, in percent), the time it took, and whether the destination
+    refused zstd (the original layers landed instead)."""
+    if not before:
+        return
+    metrics.add_metric(name="CompressBytesBefore", unit=MetricUnit.Bytes, value=before)
+    metrics.add_metric(name="CompressBytesAfter", unit=MetricUnit.Bytes, value=after)
+    metrics.add_metric(name="CompressRatio", unit=MetricUnit.Percent, value=100 * after / before)
+    metrics.add_metric(name="CompressSeconds", unit=MetricUnit.Seconds, value=seconds)
+    if fallback:
+        metrics.add_metric(name="CompressFallbacks", unit=MetricUnit.Count, value=1)
+
+
 def count_event(outcome: str) -> None:
     """Events by what became of them: enqueued, duplicate, no-match."""
     metrics.add_metric(name=f"Events_{outcome.replace('-', '_')}", unit=MetricUnit.Count, value=1)

@@ -75,6 +75,13 @@ class Compression(BaseModel):
         return int(source_size * (1.0 - self.min_saving))
 
 
+def compression_switch(value: Any) -> Any:
+    """A document's `compress:`: `true` is zstd at its default level, `false` none."""
+    if value is True:
+        return {}
+    return None if value is False else value
+
+
 def oci_media_type(media_type: str) -> str:
     """The OCI name of a Docker media type (others unchanged)."""
     return _OCI_EQUIVALENT.get(media_type, media_type)

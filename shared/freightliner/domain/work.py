@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
+from freightliner.domain.compression import Compression
 from freightliner.domain.errors import InvalidInput
 from freightliner.domain.reference import Reference
 from freightliner.domain.scans import ScanPolicy
@@ -58,6 +59,7 @@ class WorkItem(BaseModel):
     rule: str = ""
     correlation_id: str = ""
     page: RepositoryPage | None = None
+    compress: Compression | None = Field(default=None, description="transcode layers to zstd")
 
     @property
     def item_id(self) -> str:

@@ -43,6 +43,10 @@ class ItemOutcome(BaseModel):
     digest: str | None = None
     bytes: int = 0
     seconds: float = 0.0
+    compress_bytes_before: int = 0
+    compress_bytes_after: int = 0
+    compress_seconds: float = 0.0
+    compress_fallback: bool = False
     error: dict[str, object] | None = None
     job_closed: JobSummary | None = Field(default=None, description="this item ended its job")
 
@@ -135,6 +139,7 @@ def _run(
             force=item.force,
             verify=item.verify,
             jobs=jobs,
+            compress=item.compress,
         )
         with Copier(clients, options) as copier:
             report: CopyReport = copier.copy(
@@ -154,6 +159,10 @@ def _run(
         digest=report.digest,
         bytes=report.bytes_copied,
         seconds=report.seconds,
+        compress_bytes_before=report.compress_bytes_before,
+        compress_bytes_after=report.compress_bytes_after,
+        compress_seconds=report.compress_seconds,
+        compress_fallback=report.compress_fallback,
         **base,
     )
     return outcome, closed
