@@ -16,11 +16,17 @@ from freightliner.domain import mediatypes as mt
 from freightliner.domain.compression import COMPRESSED_FROM, Compression
 from freightliner.domain.digest import Digest
 from freightliner.domain.errors import DigestMismatch, InvalidInput
+from freightliner.domain.events import ImageEvent
 from freightliner.domain.reference import Reference
+from freightliner.domain.rules import parse_rules
+from freightliner.domain.sync import SyncSpec
+from freightliner.domain.work import WorkItem
 from freightliner.engine.copying import compressing
 from freightliner.engine.copying.copy import Copier
 from freightliner.engine.copying.models import CopyOptions, CopyReport
 from freightliner.engine.copying.transcode import measure, transcoded
+from freightliner.engine.events.planning import plan_event
+from freightliner.engine.tree.local_sync import run_sync
 from tests.support.layer_images import (
     config_diff_ids,
     push_layered_image,
@@ -259,3 +265,80 @@ def test_compression_is_written_zstd_or_zstd_level(text: str, level: int) -> Non
 def test_other_compressions_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
         Compression.model_validate(text)
+
+
+# -- where compression is asked for ----------------------------------------------------------
+
+
+RULES = """
+rules:
+  - name: small
+    source: {registry: src.test, repository: "team/**"}
+    destinations: [{registry: dst.test}]
+    compress: zstd:19
+  - name: tuned
+    source: {registry: src.test, repository: "team/**"}
+    destinations: [{registry: dst.test, repository: "tuned/{name}"}]
+    compress: {level: 9, min_saving: 0.25}
+  - name: default
+    source: {registry: src.test, repository: "team/**"}
+    destinations: [{registry: dst.test, repository: "default/{name}"}]
+    compress: true
+  - name: plain
+    source: {registry: src.test, repository: "team/**"}
+    destinations: [{registry: dst.test, repository: "plain/{name}"}]
+"""
+
+
+def test_rules_ask_for_compression_and_their_work_items_carry_it() -> None:
+    rules = parse_rules(RULES)
+    event = ImageEvent(
+        event_id="e1",
+        action="push",
+        registry=SRC,
+        repository="team/app",
+        digest=str(Digest.of(b"x")),
+        tag="v1",
+    )
+    items = {item.rule: item for item in plan_event(event, rules).items}
+    assert items["small"].compress == Compression(level=19)
+    assert items["tuned"].compress == Compression(level=9, min_saving=0.25)
+    assert items["default"].compress == Compression()
+    assert items["plain"].compress is None
+    again = WorkItem.model_validate_json(items["tuned"].model_dump_json())
+    assert again.compress == items["tuned"].compress  # it survives the queue
+
+
+def test_a_sync_document_asks_for_compression() -> None:
+    spec = SyncSpec.model_validate(
+        {
+            "name": "s",
+            "source": {"registry": SRC, "prefix": "team"},
+            "destination": {"registry": DST, "prefix": "m"},
+            "compress": "zstd:3",
+        }
+    )
+    assert spec.compress == Compression(level=3)
+    with pytest.raises(ValueError, match="compress"):
+        SyncSpec.model_validate({**spec.model_dump(), "compress": "brotli"})
+
+
+def test_a_local_sync_transcodes_and_sums_what_it_saved(
+    registries: MemoryRegistries, src: MemoryRegistry, dst: MemoryRegistry
+) -> None:
+    push_layered_image(src, "team/app", "v1", archives())
+    push_layered_image(src, "team/api", "v2", archives()[:1])
+    spec = SyncSpec.model_validate(
+        {
+            "name": "s",
+            "source": {"registry": SRC, "prefix": "team"},
+            "destination": {"registry": DST, "prefix": "m"},
+            "compress": "zstd:9",
+        }
+    )
+    report = run_sync(spec, registries)
+    assert (report.copied, report.layers_compressed) == (2, 4)
+    assert 0 < report.compress_bytes_after < report.compress_bytes_before
+    assert dst.get_manifest("m/app", "v1").manifest.layers[0].media_type == mt.OCI_LAYER_ZSTD
+    again = run_sync(spec, registries)
+    assert (again.copied, again.skipped) == (0, 2)  # the transcoded copies are recognised
