@@ -52,7 +52,7 @@ def handle_record(record: SQSRecord, root: LambdaRoot) -> dict[str, Any]:
     job does not imply is recorded as rejected and never run."""
     from freightliner.engine.jobs.worker import process_item  # noqa: PLC0415 - loads httpx: first use
 
-    item = WorkItem.model_validate_json(record.body)
+    item = WorkItem.model_validate_json(root.payloads.unpack(record.body))
     log_item(item)
     try:
         with VisibilityHeartbeat(root.extend_visibility, record.receipt_handle):

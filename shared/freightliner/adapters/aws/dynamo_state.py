@@ -21,6 +21,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import BotoCoreError, ClientError
 
+from freightliner.adapters.aws.dynamo_payloads import DynamoPayloads
 from freightliner.adapters.aws.errors import error_code, own_resource_error
 from freightliner.adapters.aws.table_schema import STATUS_INDEX
 from freightliner.domain.errors import Where
@@ -32,11 +33,13 @@ from freightliner.domain.jobs import (
     retry_counters,
 )
 from freightliner.domain.work import GateOutcome, ItemStatus, WorkItem
+from freightliner.ports.payloads import PayloadCodec
 from freightliner.ports.work import ItemRecord, Recorded
 
 RETENTION_SECONDS = 30 * 24 * 3600
 TRANSACTION_LIMIT = 100  # DynamoDB's cap on actions per TransactWriteItems
 REOPEN_PAGE = 250  # items read per page when a job is resumed
+WORK_LIMIT = 64_000  # an item's `work` past this is compressed, then stored in parts
 log = logging.getLogger(__name__)
 
 
@@ -156,9 +159,16 @@ class Update:
 
 
 class DynamoStateStore:
-    def __init__(self, table: Any, clock: Any = time.time) -> None:
+    def __init__(
+        self, table: Any, clock: Any = time.time, payloads: PayloadCodec | None = None
+    ) -> None:
         self._table = table  # a boto3 DynamoDB Table resource, built by the composition root
         self._clock = clock
+        self._payloads = payloads or PayloadCodec(DynamoPayloads(table, clock))
+
+    def _work(self, item: WorkItem) -> str:
+        """The item's JSON for its row: compressed, or stored in parts, past `WORK_LIMIT`."""
+        return self._payloads.pack(item.model_dump_json(exclude_defaults=True), WORK_LIMIT)
 
     def _where(self, operation: str) -> Where:
         return Where(registry=f"dynamodb:{self._table.name}", operation=operation)
@@ -268,7 +278,7 @@ class DynamoStateStore:
             "destination": item.destination,
             "source_digest": item.source_digest,
             "attempts": 0,
-            "work": item.model_dump_json(exclude_defaults=True),
+            "work": self._work(item),
         }
 
     def claim(self, item: WorkItem) -> ItemRecord | None:
@@ -283,7 +293,7 @@ class DynamoStateStore:
                 destination=item.destination,
                 source_digest=item.source_digest,
             )
-            .set_once(work=item.model_dump_json(exclude_defaults=True))
+            .set_once(work=self._work(item))
             .add({"attempts": 1})
             .when_status(ItemStatus.PENDING, ItemStatus.RUNNING, or_new=True)
         )
@@ -383,7 +393,7 @@ class DynamoStateStore:
             if record.held_by_gate:
                 log.info("item %s: the scan gate holds it; not sent again", record.item_id)
                 continue
-            item = WorkItem.model_validate_json(record.work)
+            item = WorkItem.model_validate_json(self._payloads.unpack(record.work))
             if record.status is ItemStatus.FAILED and not self._unfail(item):
                 continue
             yield item
