@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -139,6 +139,14 @@ class Compressor:
             digest: self.copier._blob_pool.submit(self._layer, route, layer, stats)
             for digest, layer in layers.items()
         }
+        _done, pending = wait(futures.values(), return_when=FIRST_EXCEPTION)
+        for future in pending:  # one layer failed: the image fails; start no other layer
+            future.cancel()
+        wait(pending)
+        for future in futures.values():
+            error = None if future.cancelled() else future.exception()
+            if error is not None:
+                raise error
         outcomes = {digest: future.result() for digest, future in futures.items()}
         seconds = time.monotonic() - started
         for digest, outcome in outcomes.items():
