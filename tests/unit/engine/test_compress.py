@@ -25,7 +25,9 @@ from freightliner.engine.copying import compressing
 from freightliner.engine.copying.copy import Copier
 from freightliner.engine.copying.models import CopyOptions, CopyReport
 from freightliner.engine.copying.transcode import measure, transcoded
+from freightliner.engine.events.intake import accept_event
 from freightliner.engine.events.planning import plan_event
+from freightliner.engine.jobs.worker import process_item
 from freightliner.engine.tree.local_sync import run_sync
 from tests.support.layer_images import (
     config_diff_ids,
@@ -33,6 +35,12 @@ from tests.support.layer_images import (
     tar_of,
     text_files,
     unpacked_layers,
+)
+from tests.support.memory_work import (
+    MemoryNotifier,
+    MemoryQueue,
+    MemoryRejectionLog,
+    MemoryStateStore,
 )
 from tests.support.oci_images import push_index, push_referrer, source_of
 
@@ -342,3 +350,40 @@ def test_a_local_sync_transcodes_and_sums_what_it_saved(
     assert dst.get_manifest("m/app", "v1").manifest.layers[0].media_type == mt.OCI_LAYER_ZSTD
     again = run_sync(spec, registries)
     assert (again.copied, again.skipped) == (0, 2)  # the transcoded copies are recognised
+
+
+def test_a_rule_with_compression_runs_through_the_worker(
+    registries: MemoryRegistries, src: MemoryRegistry, dst: MemoryRegistry
+) -> None:
+    rules = parse_rules(
+        "rules:\n  - name: small\n"
+        f"    source: {{registry: {SRC}, repository: 'team/*'}}\n"
+        f"    destinations: [{{registry: {DST}, repository: 'm/{{name}}'}}]\n"
+        "    compress: zstd:9\n"
+    )
+    image = push_layered_image(src, "team/app", "v1", archives())
+    queue, state, notifier = MemoryQueue(), MemoryStateStore(), MemoryNotifier()
+    event = ImageEvent(
+        event_id="e-1",
+        action="push",
+        registry=SRC,
+        repository="team/app",
+        digest=str(image.digest),
+        tag="v1",
+    )
+    accept_event(event, rules, queue=queue, state=state, gate=None, notifier=notifier)
+    item = queue.take()
+    assert item is not None and item.compress == Compression(level=9)
+    outcome = process_item(
+        item,
+        registries,
+        state,
+        rules=lambda: rules,
+        rejections=MemoryRejectionLog(),
+        notifier=notifier,
+    )
+    assert outcome.outcome == "done" and outcome.digest != str(image.digest)
+    assert outcome.compress_bytes_after < outcome.compress_bytes_before
+    written = dst.get_manifest("m/app", "v1")
+    assert str(written.digest) == outcome.digest
+    assert unpacked_layers(dst, "m/app", "v1") == config_diff_ids(dst, "m/app", "v1")
