@@ -7,7 +7,7 @@ config listing their diff_ids, then copied by the `freightliner` CLI as a child 
 a fresh registry, with and without `--compress`. Peak RSS is the child's `ru_maxrss`. The
 copied image is checked: every layer zstd, the manifest digest reported.
 
-    .venv/bin/python bench/compression_memory.py [--gb 2] [--layers 2] [--level 3]
+    .venv/bin/python bench/compression_memory.py [--gb 2] [--layers 2] [--level 9]
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gb", type=float, default=2.0, help="uncompressed GB of layers")
     parser.add_argument("--layers", type=int, default=2)
-    parser.add_argument("--level", type=int, default=3)
+    parser.add_argument("--level", type=int, default=9)
     args = parser.parse_args()
     total = int(args.gb * 1024 * MB) // (BLOCK * args.layers) * BLOCK * args.layers
     with tempfile.TemporaryDirectory() as tmp, LocalRegistry() as source:

@@ -18,7 +18,7 @@ def add_compress_options(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     parser.add_argument(
         "--compress",
         metavar="zstd[:LEVEL]",
-        help="transcode gzip and plain layers to zstd (level 1-19, default 3); the manifest "
+        help="transcode gzip and plain layers to zstd (level 1-19, default 9); the manifest "
         "digest changes and referrers of the old one are not copied",
     )
     parser.add_argument(

@@ -43,12 +43,16 @@ _OCI_EQUIVALENT = {
 
 class Compression(BaseModel):
     """Transcode layers to zstd at `level`, keeping a layer that saves less than
-    `min_saving` of its size. Written `zstd`, `zstd:LEVEL` or as a mapping."""
+    `min_saving` of its size. Written `zstd`, `zstd:LEVEL` or as a mapping.
+
+    The default level is 9: against the gzip-6 layers registries usually serve, zstd 3
+    saves about 5% (under the default bar, so layers would be kept), 9 about 12-14%, 19
+    about 20-24% at a twentieth of 9's speed (bench/compression.py)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     algorithm: str = Field(default="zstd", pattern="^zstd$")
-    level: int = Field(default=3, ge=1, le=19, description="1 fast … 19 small")
+    level: int = Field(default=9, ge=1, le=19, description="1 fast … 19 small")
     min_saving: float = Field(
         default=0.10, ge=0.0, lt=1.0, description="keep a layer zstd shrinks by less than this"
     )

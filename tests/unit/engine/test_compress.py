@@ -262,7 +262,7 @@ def test_the_output_stops_once_it_cannot_save_enough() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "level"), [("zstd", 3), ("zstd:1", 1), ("zstd:19", 19), (" zstd:9 ", 9)]
+    ("text", "level"), [("zstd", 9), ("zstd:1", 1), ("zstd:19", 19), (" zstd:9 ", 9)]
 )
 def test_compression_is_written_zstd_or_zstd_level(text: str, level: int) -> None:
     spec = Compression.model_validate(text)

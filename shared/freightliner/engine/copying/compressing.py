@@ -54,8 +54,8 @@ SPOOL_LIMIT = 32 * 1024 * 1024
 SPOOL_MEMORY = 4 * 1024 * 1024
 """A spool file stays in memory up to this size, then moves to the temporary directory."""
 
-CONTEXT_BUDGET = 128 * 1024 * 1024
-"""Memory all zstd compression contexts in flight may take (level 19 takes 85 MB each)."""
+CONTEXT_BUDGET = 64 * 1024 * 1024
+"""Memory the zstd compression contexts in flight may take (level 9: 11 MB each, 19: 85 MB)."""
 
 _READ = 1024 * 1024
 
