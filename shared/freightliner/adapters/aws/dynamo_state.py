@@ -40,6 +40,7 @@ RETENTION_SECONDS = 30 * 24 * 3600
 TRANSACTION_LIMIT = 100  # DynamoDB's cap on actions per TransactWriteItems
 REOPEN_PAGE = 250  # items read per page when a job is resumed
 WORK_LIMIT = 64_000  # an item's `work` past this is compressed, then stored in parts
+DETAIL_LIMIT = 64_000  # the same for each value of a job's detail (a sync definition)
 log = logging.getLogger(__name__)
 
 
@@ -166,6 +167,12 @@ class DynamoStateStore:
         self._clock = clock
         self._payloads = payloads or PayloadCodec(DynamoPayloads(table, clock))
 
+    def _job(self, row: Mapping[str, Any]) -> JobRecord:
+        """A job row as a record, its detail unpacked (see `create_job`)."""
+        detail = row.get("detail") or {}
+        unpacked = {key: self._payloads.unpack(value) for key, value in detail.items()}
+        return JobRecord.model_validate({**row, "detail": unpacked})
+
     def _work(self, item: WorkItem) -> str:
         """The item's JSON for its row: compressed, or stored in parts, past `WORK_LIMIT`."""
         return self._payloads.pack(item.model_dump_json(exclude_defaults=True), WORK_LIMIT)
@@ -181,6 +188,9 @@ class DynamoStateStore:
         now = self._clock()
         record = job.model_dump(exclude_none=True)
         record.update(total=len(items) + len(gated), created_at=Decimal(str(job.created_at)))
+        record["detail"] = {  # a large sync definition: compressed, or stored in parts
+            key: self._payloads.pack(value, DETAIL_LIMIT) for key, value in job.detail.items()
+        }
         try:
             self._table.put_item(
                 Item={
@@ -430,7 +440,7 @@ class DynamoStateStore:
             )
         except (ClientError, BotoCoreError) as exc:
             raise own_resource_error(exc, self._where("dynamodb:GetItem")) from None
-        return JobRecord.model_validate(_plain(found)) if found else None
+        return self._job(_plain(found)) if found else None
 
     def list_jobs(self, limit: int = 50, status: JobStatus | None = None) -> list[JobRecord]:
         """Newest first, from the by-status index (one query per job status asked for)."""
@@ -443,7 +453,7 @@ class DynamoStateStore:
                 Limit=limit,
             )
             for n, found in enumerate(pages):
-                jobs.append(JobRecord.model_validate(found))
+                jobs.append(self._job(found))
                 if n + 1 >= limit:
                     break
         return sorted(jobs, key=lambda j: j.created_at, reverse=True)[:limit]
@@ -510,7 +520,7 @@ class DynamoStateStore:
         moved = self._update(
             f"job {'/'.join(when)} -> {to}", move.when_status(*when), ReturnValues="ALL_NEW"
         )
-        return JobRecord.model_validate(moved) if moved is not None else None
+        return self._job(moved) if moved is not None else None
 
     def _transact(self, actions: list[dict[str, Any]], operation: str) -> None:
         """All or nothing; `_Cancelled` when a condition failed (the caller decides)."""
