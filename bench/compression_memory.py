@@ -1,11 +1,11 @@
 """Memory of `copy --compress zstd`: a multi-GB image transcoded between two real registries
 must stay within a flat RSS (the target: a 10 GB image within 200 MB).
 
-Layers are generated on disk (a /usr tarball repeated with a per-block counter so no window
-sees a repeat, gzipped at level 1), pushed to a `docker-registry` on loopback with the
-config listing their diff_ids, then copied by the `freightliner` CLI as a child process into
-a fresh registry, with and without `--compress`. Peak RSS is the child's `ru_maxrss`. The
-copied image is checked: every layer zstd, the manifest digest reported.
+Layers are generated on disk: 4 MB blocks cut from a 64 MB tarball of /usr at offsets 9 MB
+apart (no zstd window, up to level 19's 8 MB, sees a block repeat), gzipped at level 1.
+They are pushed to a `docker-registry` on loopback with a config listing their diff_ids,
+then copied by the `freightliner` CLI as a child process into a fresh registry, with and
+without `--compress`. Peak RSS and CPU time are the child's (`os.wait4`).
 
     .venv/bin/python bench/compression_memory.py [--gb 2] [--layers 2] [--level 9]
 """
@@ -35,27 +35,33 @@ from freightliner.harness.registry import LocalRegistry
 FREIGHTLINER = str(Path(sys.executable).with_name("freightliner"))
 MB = 1024 * 1024
 BLOCK = 4 * MB
+BASE = 64 * MB
+STRIDE = 9 * MB
 
 
-def base_block() -> bytes:
+def base_tarball() -> bytes:
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as archive:
-        for path in sorted(Path("/usr/bin").iterdir()):
-            if path.is_file() and not path.is_symlink():
-                archive.add(str(path), recursive=False)
-            if out.tell() > BLOCK:
-                break
-    return out.getvalue()[:BLOCK]
+        for root in ("/usr/bin", "/usr/lib", "/usr/share"):
+            for directory, _dirs, names in os.walk(root):
+                for name in sorted(names):
+                    path = Path(directory, name)
+                    if path.is_file() and not path.is_symlink():
+                        archive.add(str(path), recursive=False)
+                    if out.tell() > BASE:
+                        return out.getvalue()[:BASE]
+    return out.getvalue()
 
 
-def write_layer(path: Path, size: int, seed: int, block: bytes) -> tuple[Digest, Digest, int]:
+def write_layer(path: Path, size: int, seed: int, base: bytes) -> tuple[Digest, Digest, int]:
     """A gzip file of `size` uncompressed bytes; its digest, diff_id and size."""
     gz_hash, plain_hash = hashlib.sha256(), hashlib.sha256()
     encoder = zlib.compressobj(1, zlib.DEFLATED, 31)
     written = 0
     with path.open("wb") as out:
         for n in range(size // BLOCK):
-            data = f"{seed}:{n}:".encode().ljust(64, b".") + block[64:]
+            at = ((seed * 1000 + n) * STRIDE) % (len(base) - BLOCK)
+            data = base[at : at + BLOCK]
             plain_hash.update(data)
             packed = encoder.compress(data)
             gz_hash.update(packed)
@@ -85,11 +91,11 @@ def seed(registry: LocalRegistry, workdir: Path, total: int, layers: int) -> int
     clients = RegistryClients()
     try:
         client = clients.client(registry.host)
-        block = base_block()
+        base = base_tarball()
         descriptors, diff_ids, gz_total = [], [], 0
         for n in range(layers):
             path = workdir / f"layer{n}.gz"
-            digest, diff_id, size = write_layer(path, total // layers, n, block)
+            digest, diff_id, size = write_layer(path, total // layers, n, base)
             client.upload_blob("bench/big", digest, size, file_source(path))
             path.unlink()
             descriptors.append(
@@ -132,7 +138,7 @@ def file_bytes(data: bytes):  # type: ignore[no-untyped-def]
     return opened
 
 
-def run(command: list[str]) -> tuple[float, float, dict]:  # type: ignore[type-arg]
+def run(command: list[str]) -> tuple[float, float, float, dict]:  # type: ignore[type-arg]
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert process.stdout is not None
@@ -141,7 +147,8 @@ def run(command: list[str]) -> tuple[float, float, dict]:  # type: ignore[type-a
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"copy failed: {process.stderr.read().decode() if process.stderr else ''}")
-    return seconds, usage.ru_maxrss / 1024, json.loads(out)
+    cpu = usage.ru_utime + usage.ru_stime
+    return seconds, cpu, usage.ru_maxrss / 1024, json.loads(out)
 
 
 def main() -> int:
@@ -165,10 +172,10 @@ def main() -> int:
                     "--json",
                     *extra,
                 ]
-                seconds, rss, report = run(command)
+                seconds, cpu, rss, report = run(command)
             label = " ".join(extra) or "plain copy"
             line = (
-                f"{label:<18} {seconds:7.1f}s  peak RSS {rss:6.1f} MB  "
+                f"{label:<18} {seconds:7.1f}s ({cpu:6.1f} cpu-s)  peak RSS {rss:6.1f} MB  "
                 f"{report['bytes_copied'] / MB:8.0f} MB uploaded"
             )
             if extra:
