@@ -96,12 +96,13 @@ def count_compression(before: int, after: int, seconds: float, fallback: bool) -
     refused zstd (the original layers landed instead)."""
     if not before:
         return
+    metrics.add_metric(name="CompressSeconds", unit=MetricUnit.Seconds, value=seconds)
+    if fallback:  # the original layers landed: nothing was saved
+        metrics.add_metric(name="CompressFallbacks", unit=MetricUnit.Count, value=1)
+        return
     metrics.add_metric(name="CompressBytesBefore", unit=MetricUnit.Bytes, value=before)
     metrics.add_metric(name="CompressBytesAfter", unit=MetricUnit.Bytes, value=after)
     metrics.add_metric(name="CompressRatio", unit=MetricUnit.Percent, value=100 * after / before)
-    metrics.add_metric(name="CompressSeconds", unit=MetricUnit.Seconds, value=seconds)
-    if fallback:
-        metrics.add_metric(name="CompressFallbacks", unit=MetricUnit.Count, value=1)
 
 
 def count_event(outcome: str) -> None:
