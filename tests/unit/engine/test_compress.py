@@ -387,3 +387,26 @@ def test_a_rule_with_compression_runs_through_the_worker(
     written = dst.get_manifest("m/app", "v1")
     assert str(written.digest) == outcome.digest
     assert unpacked_layers(dst, "m/app", "v1") == config_diff_ids(dst, "m/app", "v1")
+
+
+def test_the_replicate_functions_publish_what_compression_saved() -> None:
+    from freightliner.observability import count_compression, metrics  # noqa: PLC0415
+
+    metrics.clear_metrics()
+    try:
+        count_compression(1000, 800, 1.5, False)
+        values = {name: entry["Value"] for name, entry in metrics.metric_set.items()}
+        assert values == {
+            "CompressSeconds": [1.5],
+            "CompressBytesBefore": [1000.0],
+            "CompressBytesAfter": [800.0],
+            "CompressRatio": [80.0],
+        }
+        metrics.clear_metrics()
+        count_compression(1000, 800, 1.5, True)  # the originals landed: nothing saved
+        assert set(metrics.metric_set) == {"CompressSeconds", "CompressFallbacks"}
+        metrics.clear_metrics()
+        count_compression(0, 0, 0.0, False)  # no eligible layer: nothing to say
+        assert metrics.metric_set == {}
+    finally:
+        metrics.clear_metrics()
