@@ -5,7 +5,7 @@ Layers are generated on disk: 4 MB blocks cut from a 64 MB tarball of /usr at of
 apart (no zstd window, up to level 19's 8 MB, sees a block repeat), gzipped at level 1.
 They are pushed to a `docker-registry` on loopback with a config listing their diff_ids,
 then copied by the `freightliner` CLI as a child process into a fresh registry, with and
-without `--compress`. Peak RSS and CPU time are the child's (`os.wait4`).
+without `--compress`. Peak RSS and CPU time are the child's, sampled every 20 ms.
 
     .venv/bin/python bench/compression_memory.py [--gb 2] [--layers 2] [--level 9]
 """
@@ -26,6 +26,8 @@ import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+
+import psutil
 
 from freightliner.bootstrap.registry_clients import RegistryClients
 from freightliner.domain import mediatypes as mt
@@ -60,7 +62,7 @@ def write_layer(path: Path, size: int, seed: int, base: bytes) -> tuple[Digest, 
     written = 0
     with path.open("wb") as out:
         for n in range(size // BLOCK):
-            at = ((seed * 1000 + n) * STRIDE) % (len(base) - BLOCK)
+            at = ((n + seed * 7) * STRIDE) % (len(base) - BLOCK)  # each layer its own order
             data = base[at : at + BLOCK]
             plain_hash.update(data)
             packed = encoder.compress(data)
@@ -139,16 +141,23 @@ def file_bytes(data: bytes):  # type: ignore[no-untyped-def]
 
 
 def run(command: list[str]) -> tuple[float, float, float, dict]:  # type: ignore[type-arg]
+    """Wall seconds, CPU seconds and peak RSS (MB) sampled every 20 ms (`ru_maxrss` would
+    report this parent's size at fork), and the JSON report of one copy."""
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert process.stdout is not None
-    out = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
+    watched = psutil.Process(process.pid)
+    peak, cpu = 0, 0.0
+    while process.poll() is None:
+        with contextlib.suppress(psutil.Error):
+            peak = max(peak, watched.memory_info().rss)
+            times = watched.cpu_times()
+            cpu = times.user + times.system
+        time.sleep(0.02)
     seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"copy failed: {process.stderr.read().decode() if process.stderr else ''}")
-    cpu = usage.ru_utime + usage.ru_stime
-    return seconds, cpu, usage.ru_maxrss / 1024, json.loads(out)
+    out, err = process.communicate()
+    if process.returncode != 0:
+        raise SystemExit(f"copy failed: {err.decode()}")
+    return seconds, cpu, peak / MB, json.loads(out)
 
 
 def main() -> int:
