@@ -54,8 +54,12 @@ SPOOL_LIMIT = 32 * 1024 * 1024
 SPOOL_MEMORY = 4 * 1024 * 1024
 """A spool file stays in memory up to this size, then moves to the temporary directory."""
 
-CONTEXT_BUDGET = 64 * 1024 * 1024
-"""Memory the zstd compression contexts in flight may take (level 9: 11 MB each, 19: 85 MB)."""
+TRANSCODE_BUDGET = 112 * 1024 * 1024
+"""Memory the layer transcodes in flight may take together, so a copy stays under 200 MB."""
+
+TRANSCODE_OVERHEAD = 16 * 1024 * 1024
+"""Measured beside the zstd context, per transcode: its stream buffers, the gunzip pieces,
+the upload's buffers (bench/compression_memory.py: ~28 MB per level-9 transcode)."""
 
 _READ = 1024 * 1024
 
@@ -111,7 +115,8 @@ class Compressor:
         self.copier = copier
         self.spec = spec
         context = zstandard.ZstdCompressionParameters.from_level(spec.level)
-        fits = max(1, CONTEXT_BUDGET // context.estimated_compression_context_size())
+        each = context.estimated_compression_context_size() + TRANSCODE_OVERHEAD
+        fits = max(1, TRANSCODE_BUDGET // each)
         self._slots = threading.BoundedSemaphore(min(copier.options.jobs, fits))
 
     # -- already there? -----------------------------------------------------------------
