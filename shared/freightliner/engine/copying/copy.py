@@ -100,6 +100,8 @@ class Copier:
 
     def close(self) -> None:
         self._blob_pool.shutdown(wait=True, cancel_futures=True)
+        if self._compressor is not None:
+            self._compressor.close()
 
     def __enter__(self) -> Copier:
         return self
