@@ -3,7 +3,7 @@ PY := .venv/bin/python
 SRC := shared/freightliner functions tests bench
 
 
-.PHONY: bootstrap bootstrap-sam test lint validate build gcp-source unit integration demo demo-gate bench bench-tree fmt clean
+.PHONY: bootstrap bootstrap-sam test lint validate build gcp-source unit integration demo demo-gate bench bench-tree bench-compression fmt clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -55,6 +55,10 @@ bench-tree: bootstrap
 	$(PY) bench/tree_sync_vs_skopeo.py
 	$(PY) bench/tree_kill_resume.py
 	$(PY) bench/tree_fanout_ecr.py
+
+bench-compression: bootstrap
+	$(PY) bench/compression.py
+	$(PY) bench/compression_memory.py
 
 fmt: bootstrap
 	$(PY) -m ruff format $(SRC)

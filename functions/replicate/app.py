@@ -14,6 +14,7 @@ from freightliner.environment import ENV_QUEUE_URL, ENV_TABLE
 from freightliner.handler_outcomes import Trigger, handles, mark_logged
 from freightliner.lambda_support import VisibilityHeartbeat
 from freightliner.observability import (
+    count_compression,
     count_failure,
     count_item,
     count_outage,
@@ -22,6 +23,7 @@ from freightliner.observability import (
     log_item,
     logger,
     metrics,
+    registry_host,
     tracer,
 )
 
@@ -62,7 +64,7 @@ def handle_record(record: SQSRecord, root: LambdaRoot, context: Any = None) -> d
     from freightliner.engine.jobs.item_log import log_retry  # noqa: PLC0415
     from freightliner.engine.jobs.worker import process_item  # noqa: PLC0415 - loads httpx: first use
 
-    item = WorkItem.model_validate_json(record.body)
+    item = WorkItem.model_validate_json(root.payloads.unpack(record.body))
     margin = root.settings.handoff_margin
     deadline = Deadline.of(context, margin) if context is not None else None
     resume = ResumePolicy(root.uploads, root.settings.resumable_upload_bytes, deadline)
@@ -112,6 +114,14 @@ def handle_record(record: SQSRecord, root: LambdaRoot, context: Any = None) -> d
     count_outage(
         outcome.waiting_on if outcome.outcome == "deferred" else None, outcome.breaker_opened
     )
+    if outcome.outcome == "done":
+        count_compression(
+            registry_host(item.destination),
+            outcome.compress_bytes_before,
+            outcome.compress_bytes_after,
+            outcome.compress_seconds,
+            outcome.compress_fallback,
+        )
     return outcome.model_dump()
 
 

@@ -6,7 +6,14 @@ from typing import Any
 
 from freightliner.bootstrap.lambda_root import LambdaRoot, lambda_root
 from freightliner.handler_outcomes import Trigger, handles
-from freightliner.observability import count_copy, logger, metrics, registry_host, tracer
+from freightliner.observability import (
+    count_compression,
+    count_copy,
+    logger,
+    metrics,
+    registry_host,
+    tracer,
+)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -23,5 +30,13 @@ def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
 
     request = ReplicateNowRequest.model_validate(event)
     report = replicate_now(request, root.registry_clients, root.settings.jobs)
-    count_copy(registry_host(request.destination), report.bytes_copied, report.seconds, None)
+    destination = registry_host(request.destination)
+    count_copy(destination, report.bytes_copied, report.seconds, None)
+    count_compression(
+        destination,
+        report.compress_bytes_before,
+        report.compress_bytes_after,
+        report.compress_seconds,
+        report.compress_fallback,
+    )
     return report.model_dump()

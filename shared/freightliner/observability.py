@@ -129,6 +129,11 @@ class MetricName(StrEnum):
     COLD_START = "ColdStart"  # Powertools' (capture_cold_start_metric): function_name
     BREAKER_OPEN = "BreakerOpen"  # a registry host's circuit breaker opened (the breaker's)
     ITEMS_DEFERRED = "ItemsDeferred"  # items waiting on an open breaker (the breaker's)
+    COMPRESS_SECONDS = "CompressSeconds"  # zstd transcoding of one image: destination
+    COMPRESS_BYTES_BEFORE = "CompressBytesBefore"  # its layers' bytes before: destination
+    COMPRESS_BYTES_AFTER = "CompressBytesAfter"  # and after: destination
+    COMPRESS_RATIO = "CompressRatio"  # after over before, percent: destination
+    COMPRESS_FALLBACKS = "CompressFallbacks"  # the destination refused zstd: destination
 
 
 def service() -> str:
@@ -231,6 +236,26 @@ def count_event(source: str, outcome: str, count: int = 1) -> None:
 
 def count_tree_started() -> None:
     emit({"kind": "tree"}, [(MetricName.JOBS_STARTED, MetricUnit.Count, 1)], rollup=None)
+
+
+def count_compression(
+    destination: str, before: int, after: int, seconds: float, fallback: bool
+) -> None:
+    """zstd transcoding of one image to `destination` (a registry host): its eligible layers'
+    bytes before and after, the ratio (after over before, in percent), the time it took, and
+    whether the destination refused zstd (the original layers landed instead)."""
+    if not before:
+        return
+    measures: list[Measure] = [(MetricName.COMPRESS_SECONDS, MetricUnit.Seconds, seconds)]
+    if fallback:  # the original layers landed: nothing was saved
+        measures.append((MetricName.COMPRESS_FALLBACKS, MetricUnit.Count, 1))
+    else:
+        measures += [
+            (MetricName.COMPRESS_BYTES_BEFORE, MetricUnit.Bytes, before),
+            (MetricName.COMPRESS_BYTES_AFTER, MetricUnit.Bytes, after),
+            (MetricName.COMPRESS_RATIO, MetricUnit.Percent, 100 * after / before),
+        ]
+    emit({"destination": destination}, measures)
 
 
 class JobEndMetrics:

@@ -34,6 +34,7 @@ from freightliner.observability import (
     count_retry,
     emit,
 )
+from freightliner.ports.payloads import PayloadCodec
 from freightliner.ports.work import PulledMessage
 from freightliner.settings import Settings
 from tests.support.emf import emitted, named
@@ -71,6 +72,7 @@ class Deployment:
             uploads=MemoryUploadSessions(),
             resending=None,  # no breakers: a retryable failure raises, as without a queue
             metadata=None,
+            payloads=PayloadCodec(),
         )
         self.root.extend_visibility = lambda handle, seconds: None  # type: ignore[method-assign]
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from freightliner.engine.events.intake import IntakeResult
     from freightliner.ports.breakers import Breakers
     from freightliner.ports.metadata import MetadataCache
+    from freightliner.ports.payloads import PayloadCodec
     from freightliner.ports.work import JobNotifier, ScanGate, StateStore, WorkQueue
     from freightliner.registry.observe import RequestObserver
     from freightliner.settings import Settings
@@ -124,7 +125,15 @@ class AwsPipeline:
         from freightliner.environment import ENV_QUEUE_URL  # noqa: PLC0415
 
         url = required(self.settings.queue_url, ENV_QUEUE_URL)
-        return SqsWorkQueue(self.client("sqs"), url)
+        return SqsWorkQueue(self.client("sqs"), url, payloads=self.payloads)
+
+    @cached_property
+    def payloads(self) -> PayloadCodec:
+        """Packs work payloads too large for a message or a row; parts go in the table."""
+        from freightliner.adapters.aws.dynamo_payloads import DynamoPayloads  # noqa: PLC0415
+        from freightliner.ports.payloads import PayloadCodec  # noqa: PLC0415
+
+        return PayloadCodec(DynamoPayloads(self.table))
 
     @cached_property
     def table(self) -> Any:
@@ -145,7 +154,7 @@ class AwsPipeline:
     def state(self) -> StateStore:
         from freightliner.adapters.aws.dynamo_state import DynamoStateStore  # noqa: PLC0415
 
-        return DynamoStateStore(self.table)
+        return DynamoStateStore(self.table, payloads=self.payloads)
 
     @cached_property
     def metadata(self) -> MetadataCache:

@@ -15,6 +15,11 @@ from typing import TYPE_CHECKING, Any
 from freightliner.bootstrap import cli_root
 from freightliner.cli.completion import add_parser as add_completion_parser
 from freightliner.cli.completion import run_completion_command
+from freightliner.cli.compression_options import (
+    add_compress_options,
+    compression_line,
+    compression_option,
+)
 from freightliner.cli.events_commands import add_parser as add_events_parser
 from freightliner.cli.events_commands import run_events_command
 from freightliner.cli.local import DEFAULT_DIR, invoke, local_down, local_up
@@ -110,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tls_options(copy, "src")
     add_tls_options(copy, "dest")
     add_authfile_option(copy)
-    common(copy)
+    common(add_compress_options(copy))
 
     inspect = sub.add_parser(
         "inspect",
@@ -187,6 +192,10 @@ def _print_copy(report: CopyReport) -> None:
         print(f"  bytes       {human_bytes(report.bytes_copied)} in {report.seconds:.2f}s")
     if report.referrers_copied:
         print(f"  referrers   {report.referrers_copied} copied")
+    if report.referrers_skipped:
+        print(f"  referrers   {report.referrers_skipped} not copied (they sign the old digest)")
+    if report.compress_bytes_before:
+        print(f"  compression {compression_line(report)}")
 
 
 def _run_copy(args: argparse.Namespace) -> int:
@@ -204,6 +213,7 @@ def _run_copy(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         verify=args.verify,
         metadata_ttl=0.0 if args.refresh else cli_root.metadata_ttl(),
+        compress=compression_option(args),
     )
     credentials = {
         **_creds(src.registry, args.src_creds, ENV_SRC_CREDS),

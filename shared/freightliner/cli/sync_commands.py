@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from freightliner.bootstrap import cli_root
+from freightliner.cli.compression_options import add_compress_options, compression_option
 from freightliner.cli.progress import TreeConsoleProgress, human_bytes
 from freightliner.cli.registry_access import add_authfile_option
 from freightliner.domain.errors import InvalidInput
@@ -58,6 +59,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     registries(sync)
     verify_options(sync)
+    add_compress_options(sync)
     sync.add_argument("--json", action="store_true", help="print one JSON document")
     state(sync)
 
@@ -197,6 +199,15 @@ def _print_reports(reports: list[TreeReport], as_json: bool) -> None:
             f"images: {report.copied} {'to copy' if report.dry_run else 'done'}, "
             f"{report.skipped} skipped, {report.failed} failed, {human_bytes(report.bytes)}"
         )
+        if report.compress_bytes_before:
+            ratio = report.compress_bytes_after / report.compress_bytes_before
+            fallbacks = report.compress_fallbacks
+            print(
+                f"  compression {human_bytes(report.compress_bytes_before)} -> "
+                f"{human_bytes(report.compress_bytes_after)} ({ratio:.2f}x) in "
+                f"{report.compress_seconds:.2f}s, {report.layers_compressed} layers zstd"
+                + (f", {fallbacks} images refused zstd (originals copied)" if fallbacks else "")
+            )
         for planned in report.plan:
             print(
                 f"  {planned.action:<4} {planned.source} -> {planned.destination} "
@@ -215,7 +226,11 @@ def _specs(args: argparse.Namespace) -> list[SyncSpec]:
     unknown = set(args.only) - {s.name for s in syncs}
     if unknown:
         raise InvalidInput(f"no sync named {', '.join(sorted(unknown))} in {args.file}")
-    return [s for s in syncs if not args.only or s.name in args.only]
+    chosen = [s for s in syncs if not args.only or s.name in args.only]
+    compress = compression_option(args)  # `sync --compress` overrides the file's setting
+    if compress is None:
+        return chosen
+    return [s.model_copy(update={"compress": compress}) for s in chosen]
 
 
 def run_tree_command(args: argparse.Namespace) -> int:

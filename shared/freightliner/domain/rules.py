@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from freightliner.domain.compression import Compression, compression_switch
 from freightliner.domain.documents import load_document
 from freightliner.domain.globs import glob_match
 from freightliner.domain.platform import Platform
@@ -101,6 +102,10 @@ class Rule(BaseModel):
     scan_gate: ScanPolicy | None = Field(
         default=None, description="hold pushes until their vulnerability scan passes"
     )
+    compress: Compression | None = Field(
+        default=None,
+        description="zstd, zstd:LEVEL or {level, min_saving}: transcode layers (new digest)",
+    )
 
     @field_validator("scan_gate", mode="before")
     @classmethod
@@ -114,6 +119,11 @@ class Rule(BaseModel):
     @classmethod
     def _platforms(cls, values: list[str]) -> list[str]:
         return [str(Platform.parse(v)) for v in values]
+
+    @field_validator("compress", mode="before")
+    @classmethod
+    def _compress(cls, value: Any) -> Any:
+        return compression_switch(value)
 
     def matches(self, registry: str, repository: str) -> bool:
         return registry == self.source.registry and glob_match(self.source.repository, repository)

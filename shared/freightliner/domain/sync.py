@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from freightliner.domain.compression import Compression, compression_switch
 from freightliner.domain.documents import load_document
 from freightliner.domain.errors import InvalidInput
 from freightliner.domain.globs import glob_match
@@ -71,9 +73,18 @@ class SyncSpec(BaseModel):
         description="copy every image again: re-upload blobs and re-put manifests (repair)",
     )
     concurrency: int = Field(default=8, ge=1, le=64)
+    compress: Compression | None = Field(
+        default=None,
+        description="zstd, zstd:LEVEL or {level, min_saving}: transcode layers (new digests)",
+    )
     schedule: str | None = Field(
         default=None, description="EventBridge Scheduler expression: rate(...) or cron(...)"
     )
+
+    @field_validator("compress", mode="before")
+    @classmethod
+    def _compress(cls, value: Any) -> Any:
+        return compression_switch(value)
 
     @field_validator("schedule")
     @classmethod

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
+from freightliner.domain.compression import Compression
 from freightliner.domain.errors import InvalidInput
 from freightliner.domain.reference import Reference
 from freightliner.domain.scans import ScanPolicy
@@ -78,6 +79,7 @@ class WorkItem(BaseModel):
         description="counted retryable failures so far: a re-sent item carries it, since a new "
         "message's receive count starts again (not part of the item's identity)",
     )
+    compress: Compression | None = Field(default=None, description="transcode layers to zstd")
 
     @property
     def item_id(self) -> str:

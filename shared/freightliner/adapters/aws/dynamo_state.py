@@ -21,6 +21,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import BotoCoreError, ClientError
 
+from freightliner.adapters.aws.dynamo_payloads import DynamoPayloads
 from freightliner.adapters.aws.errors import error_code, own_resource_error
 from freightliner.adapters.aws.table_schema import STATUS_INDEX, correlation_key, digest_key
 from freightliner.domain.errors import Where
@@ -32,11 +33,14 @@ from freightliner.domain.jobs import (
     retry_counters,
 )
 from freightliner.domain.work import GateOutcome, ItemStatus, WorkItem
+from freightliner.ports.payloads import PayloadCodec
 from freightliner.ports.work import ItemRecord, Recorded
 
 RETENTION_SECONDS = 30 * 24 * 3600
 TRANSACTION_LIMIT = 100  # DynamoDB's cap on actions per TransactWriteItems
 REOPEN_PAGE = 250  # items read per page when a job is resumed
+WORK_LIMIT = 64_000  # an item's `work` past this is compressed, then stored in parts
+DETAIL_LIMIT = 64_000  # the same for each value of a job's detail (a sync definition)
 log = logging.getLogger(__name__)
 
 
@@ -166,9 +170,22 @@ class Update:
 
 
 class DynamoStateStore:
-    def __init__(self, table: Any, clock: Any = time.time) -> None:
+    def __init__(
+        self, table: Any, clock: Any = time.time, payloads: PayloadCodec | None = None
+    ) -> None:
         self._table = table  # a boto3 DynamoDB Table resource, built by the composition root
         self._clock = clock
+        self._payloads = payloads or PayloadCodec(DynamoPayloads(table, clock))
+
+    def _job(self, row: Mapping[str, Any]) -> JobRecord:
+        """A job row as a record, its detail unpacked (see `create_job`)."""
+        detail = row.get("detail") or {}
+        unpacked = {key: self._payloads.unpack(value) for key, value in detail.items()}
+        return JobRecord.model_validate({**row, "detail": unpacked})
+
+    def _work(self, item: WorkItem) -> str:
+        """The item's JSON for its row: compressed, or stored in parts, past `WORK_LIMIT`."""
+        return self._payloads.pack(item.model_dump_json(exclude_defaults=True), WORK_LIMIT)
 
     def _where(self, operation: str) -> Where:
         return Where(registry=f"dynamodb:{self._table.name}", operation=operation)
@@ -183,6 +200,9 @@ class DynamoStateStore:
         record.update(total=len(items) + len(gated), created_at=Decimal(str(job.created_at)))
         if job.correlation_id:  # `freightliner trace <correlation id>` finds the job
             record.update(GSI2PK=correlation_key(job.correlation_id), GSI2SK=f"{now:017.6f}")
+        record["detail"] = {  # a large sync definition: compressed, or stored in parts
+            key: self._payloads.pack(value, DETAIL_LIMIT) for key, value in job.detail.items()
+        }
         try:
             self._table.put_item(
                 Item={
@@ -280,7 +300,7 @@ class DynamoStateStore:
             "destination": item.destination,
             "source_digest": item.source_digest,
             "attempts": 0,
-            "work": item.model_dump_json(exclude_defaults=True),
+            "work": self._work(item),
             "created_at": Decimal(str(now)),
             "correlation_id": item.trace_id,
             **_trace_keys(item, now),
@@ -300,7 +320,7 @@ class DynamoStateStore:
                 source_digest=item.source_digest,
             )
             .set_once(
-                work=item.model_dump_json(exclude_defaults=True),
+                work=self._work(item),
                 created_at=now,
                 correlation_id=item.trace_id,
                 **_trace_keys(item, now),
@@ -406,7 +426,7 @@ class DynamoStateStore:
             if record.held_by_gate:
                 log.info("item %s: the scan gate holds it; not sent again", record.item_id)
                 continue
-            item = WorkItem.model_validate_json(record.work)
+            item = WorkItem.model_validate_json(self._payloads.unpack(record.work))
             if record.status is ItemStatus.FAILED and not self._unfail(item):
                 continue
             yield item
@@ -443,7 +463,7 @@ class DynamoStateStore:
             )
         except (ClientError, BotoCoreError) as exc:
             raise own_resource_error(exc, self._where("dynamodb:GetItem")) from None
-        return JobRecord.model_validate(_plain(found)) if found else None
+        return self._job(_plain(found)) if found else None
 
     def list_jobs(self, limit: int = 50, status: JobStatus | None = None) -> list[JobRecord]:
         """Newest first, from the by-status index (one query per job status asked for)."""
@@ -456,7 +476,7 @@ class DynamoStateStore:
                 Limit=limit,
             )
             for n, found in enumerate(pages):
-                jobs.append(JobRecord.model_validate(found))
+                jobs.append(self._job(found))
                 if n + 1 >= limit:
                     break
         return sorted(jobs, key=lambda j: j.created_at, reverse=True)[:limit]
@@ -523,7 +543,7 @@ class DynamoStateStore:
         moved = self._update(
             f"job {'/'.join(when)} -> {to}", move.when_status(*when), ReturnValues="ALL_NEW"
         )
-        return JobRecord.model_validate(moved) if moved is not None else None
+        return self._job(moved) if moved is not None else None
 
     def _transact(self, actions: list[dict[str, Any]], operation: str) -> None:
         """All or nothing; `_Cancelled` when a condition failed (the caller decides)."""

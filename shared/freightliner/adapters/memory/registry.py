@@ -105,6 +105,7 @@ class MemoryRegistry:
         self.referrers_api = referrers_api
         self.retry_attempts = retry_attempts
         self.faults = Faults(OPERATIONS)
+        self.refused_layer_types: set[str] = set()  # manifests using these are refused (400)
         self._lock = threading.RLock()
         self._content: dict[Digest, bytes] = {}
         self._repositories: dict[str, _Repository] = {}
@@ -197,6 +198,9 @@ class MemoryRegistry:
         where = self._where(repository, reference, "PUT manifest")
         self._enter("put_manifest", where)
         manifest = parse_manifest(data, media_type, where)
+        refused = {layer.media_type for layer in manifest.layers} & self.refused_layer_types
+        if refused:
+            raise InvalidInput(f"MANIFEST_INVALID: unsupported layer type {min(refused)}", where)
         digest = Digest.of(data)
         if reference.startswith(_DIGEST_PREFIXES):
             pinned = Digest.parse(reference)

@@ -28,6 +28,7 @@ from freightliner.domain.metadata import companion_subject
 from freightliner.domain.platform import Platform
 from freightliner.domain.reference import Reference
 from freightliner.domain.uploads import UploadPaused
+from freightliner.engine.copying.compressing import Compressor
 from freightliner.engine.copying.models import CopyOptions, CopyReport
 from freightliner.engine.copying.resumable import Resumable, upload_resumable
 from freightliner.ports.metadata import MetadataCache
@@ -120,9 +121,13 @@ class Copier:
         self.metadata = metadata
         self.resumable = resumable
         self._blob_pool = ThreadPoolExecutor(self.options.jobs, thread_name_prefix="blob")
+        compress = self.options.compress
+        self._compressor = Compressor(self, compress) if compress is not None else None
 
     def close(self) -> None:
         self._blob_pool.shutdown(wait=True, cancel_futures=True)
+        if self._compressor is not None:
+            self._compressor.close()
 
     def __enter__(self) -> Copier:
         return self
@@ -189,11 +194,22 @@ class Copier:
             else self._verified(dst, dest_tag, pushed)
             or dest.head_manifest(dst.repository, dest_tag or str(pushed.digest))
         )
+        compressor = None if self.options.dry_run else self._compressor
         if current is not None and current.digest == pushed.digest and not self.options.force:
             report.status = "up-to-date"
             stats.add("manifests_skipped")
             if self.options.verify:
                 self._repair(route, pushed, stats)
+        elif (
+            compressor is not None
+            and current is not None
+            and not self.options.force
+            and compressor.holds(route, current, pushed.digest)
+        ):
+            report.status = "up-to-date"  # a transcoded copy of this very image
+            report.digest, report.digest_changed = str(current.digest), True
+            report.media_type = current.media_type
+            stats.add("manifests_skipped")
         else:
             if current is not None and current.digest != pushed.digest and dest_tag and immutable:
                 raise TagConflict(
@@ -201,14 +217,18 @@ class Copier:
                     f", not {pushed.digest.short}; refusing to overwrite",
                     _where(dst, "PUT manifest"),
                 )
-            self._transfer(route, pushed, dest_tag, stats)
+            if compressor is not None:
+                result = compressor.transfer(route, pushed, dest_tag, stats)
+                report.digest = str(result.top.digest)
+                report.digest_changed = result.top.digest != top.digest
+                report.media_type = result.top.media_type
+                report.compress_fallback = result.fallback
+                report.compress_seconds = round(result.seconds, 3)
+            else:
+                self._transfer(route, pushed, dest_tag, stats)
             if self.options.dry_run:
                 report.status = "planned"
-        if self.metadata is not None and dest_tag and not self.options.dry_run:
-            self.metadata.mark_verified(dst.registry, dst.repository, dest_tag, str(pushed.digest))
-        if self.options.referrers:
-            self._copy_referrers(route, pushed, stats)
-            self._copy_companions(route, pushed, stats)
+        self._after_image(route, dst, dest_tag, pushed, Digest.parse(report.digest), stats)
         report = report.model_copy(update=dict(stats.counts))
         report.seconds = round(time.monotonic() - started, 3)
         log.info(
@@ -540,6 +560,43 @@ class Copier:
                 if companion.digest not in seen:
                     seen.add(companion.digest)
                     subjects.append(companion.digest)
+
+    def _after_image(  # noqa: PLR0917 - the copy's own parts
+        self,
+        route: _Route,
+        dst: Reference,
+        dest_tag: str | None,
+        pushed: FetchedManifest,
+        written: Digest,
+        stats: _Stats,
+    ) -> None:
+        """The image is at the destination: remember it verified, then its referrers and
+        companion tags (not attached when compression wrote another digest)."""
+        if self.metadata is not None and dest_tag and not self.options.dry_run:
+            self.metadata.mark_verified(dst.registry, dst.repository, dest_tag, str(pushed.digest))
+        if not self.options.referrers:
+            return
+        if written != pushed.digest:
+            self._skip_referrers(route, pushed, written, stats)
+            return
+        self._copy_referrers(route, pushed, stats)
+        self._copy_companions(route, pushed, stats)
+
+    def _skip_referrers(
+        self, route: _Route, pushed: FetchedManifest, written: Digest, stats: _Stats
+    ) -> None:
+        """Referrers name their subject by digest: a signature of the source image does not
+        sign the transcoded one, so none is attached to it. They are counted and named."""
+        found, _via_api = route.source.referrers(route.src_repo, pushed.digest)
+        if found:
+            stats.add("referrers_skipped", len(found))
+            log.warning(
+                "%d referrer(s) of %s not copied: compression wrote %s, which they do not "
+                "describe (copy without --compress to keep them)",
+                len(found),
+                pushed.digest.short,
+                written.short,
+            )
 
     def _update_fallback(
         self,

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from freightliner.domain.compression import Compression
 from freightliner.domain.metadata import DEFAULT_TTL_SECONDS
 from freightliner.domain.platform import Platform
 
@@ -33,6 +34,10 @@ class CopyOptions(BaseModel):
         ge=0,
         description="seconds a destination tag verified by an earlier run is trusted without "
         "a request (with a metadata cache)",
+    )
+    compress: Compression | None = Field(
+        default=None,
+        description="transcode gzip and plain layers to zstd (the manifest digest changes)",
     )
 
     @field_validator("platforms")
@@ -62,4 +67,21 @@ class CopyReport(BaseModel):
     blobs_skipped: int = 0
     bytes_copied: int = 0
     referrers_copied: int = 0
+    referrers_skipped: int = Field(
+        default=0, description="referrers of the source digest not attached to the new one"
+    )
+    layers_compressed: int = 0
+    layers_kept: int = Field(default=0, description="layers zstd did not shrink enough")
+    compress_bytes_before: int = Field(default=0, description="eligible layers at the source")
+    compress_bytes_after: int = Field(default=0, description="the same layers as written")
+    compress_seconds: float = 0.0
+    compress_fallback: bool = Field(
+        default=False, description="the destination refused zstd: the original layers landed"
+    )
     seconds: float = 0.0
+
+    @property
+    def compress_ratio(self) -> float:
+        """Bytes after over bytes before for the eligible layers (1.0 when none)."""
+        before = self.compress_bytes_before
+        return self.compress_bytes_after / before if before else 1.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from freightliner.domain.compression import Compression
 from freightliner.domain.errors import FreightlinerError
 from freightliner.domain.reference import Reference
 from freightliner.engine.audit import AuditEvent, AuditTrigger, emit
@@ -20,12 +21,18 @@ class ReplicateNowRequest(BaseModel):
     destination: str
     platforms: list[str] = Field(default_factory=list)
     referrers: bool = False
+    compress: Compression | None = None
 
 
 def replicate_now(request: ReplicateNowRequest, clients: ClientSource, jobs: int) -> CopyReport:
     source = Reference.parse(request.source)
     destination = Reference.parse(request.destination)
-    options = CopyOptions(platforms=request.platforms, referrers=request.referrers, jobs=jobs)
+    options = CopyOptions(
+        platforms=request.platforms,
+        referrers=request.referrers,
+        jobs=jobs,
+        compress=request.compress,
+    )
     audit = AuditEvent(
         audit="copy",
         trigger=AuditTrigger(job_kind="replicate-now"),

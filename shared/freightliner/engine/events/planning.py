@@ -41,6 +41,7 @@ def plan_event(event: ImageEvent, rules: RulesDocument, correlation_id: str = ""
                 source_digest=event.digest,
                 platforms=rule.platforms,
                 referrers=rule.referrers,
+                compress=rule.compress,
                 rule=rule.name,
                 correlation_id=correlation_id or event.event_id,
                 pushed_at=event.pushed_at,

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
+from freightliner.domain.compression import Compression
 from freightliner.domain.errors import InvalidInput
 from freightliner.domain.jobs import JobRecord
 from freightliner.domain.reference import Reference
@@ -71,15 +72,16 @@ def _tree_reason(
         return f"sync {spec.name!r} copies {source.name} to {expected}, not {destination.name}"
     if item.action == "copy" and str(source.digest or "") != item.source_digest:
         return "the source is not pinned by the item's source digest"
-    options = (spec.platforms, spec.referrers, spec.force, not spec.skip_existing)
+    options = (spec.platforms, spec.referrers, spec.force, not spec.skip_existing, spec.compress)
     if item.action == "copy" and _options(item) != options:
         return f"the item's copy options are not those of sync {spec.name!r}"
     return None
 
 
-def _options(item: WorkItem) -> tuple[list[str], bool, bool, bool]:
-    """What changes what a copy writes: a filtered index has another digest."""
-    return item.platforms, item.referrers, item.force, item.verify
+def _options(item: WorkItem) -> tuple[list[str], bool, bool, bool, Compression | None]:
+    """What changes what a copy writes: a filtered index or zstd layers have another
+    digest."""
+    return item.platforms, item.referrers, item.force, item.verify, item.compress
 
 
 def _event_reason(
@@ -105,7 +107,7 @@ def _event_reason(
             continue
         if not any(_sends_to(allowed, source, destination) for allowed in rule.destinations):
             continue
-        if _options(item) != (rule.platforms, rule.referrers, False, False):
+        if _options(item) != (rule.platforms, rule.referrers, False, False, rule.compress):
             return f"the item's copy options are not those of rule {rule.name!r}"
         return None
     return f"no current rule named {item.rule!r} sends {source.name} to {destination.name}"

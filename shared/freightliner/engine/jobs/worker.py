@@ -62,6 +62,10 @@ class ItemOutcome(BaseModel):
     bytes: int = 0
     seconds: float = 0.0
     lag_seconds: float | None = Field(default=None, description="push to copied, when known")
+    compress_bytes_before: int = 0
+    compress_bytes_after: int = 0
+    compress_seconds: float = 0.0
+    compress_fallback: bool = False
     error: dict[str, object] | None = None
     job_closed: JobSummary | None = Field(default=None, description="this item ended its job")
     attempt: int = Field(default=0, description="counted retryable failures so far")
@@ -266,6 +270,7 @@ def _run(  # noqa: PLR0917 - the worker's parts, passed on from process_item
             force=item.force,
             verify=item.verify,
             jobs=jobs,
+            compress=item.compress,
         )
         owner = UploadOwner(item.job_id, item.item_id)
         resumable = resume.for_item(owner) if resume is not None else None
@@ -294,6 +299,10 @@ def _run(  # noqa: PLR0917 - the worker's parts, passed on from process_item
         bytes=report.bytes_copied,
         seconds=report.seconds,
         lag_seconds=item.lag(time.time()) if status is ItemStatus.DONE else None,
+        compress_bytes_before=report.compress_bytes_before,
+        compress_bytes_after=report.compress_bytes_after,
+        compress_seconds=report.compress_seconds,
+        compress_fallback=report.compress_fallback,
         **base,
     )
     return outcome, closed

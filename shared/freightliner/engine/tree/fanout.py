@@ -138,6 +138,7 @@ def expand_repository(
                 referrers=spec.referrers,
                 force=spec.force,
                 verify=not spec.skip_existing,
+                compress=spec.compress,
                 rule=spec.name,
             )
         )

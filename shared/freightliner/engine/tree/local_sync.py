@@ -23,7 +23,7 @@ from freightliner.domain.reference import Reference
 from freightliner.domain.sync import SyncSpec, TaggedImage
 from freightliner.domain.work import ItemStatus, WorkItem
 from freightliner.engine.copying.copy import Copier
-from freightliner.engine.copying.models import CopyOptions
+from freightliner.engine.copying.models import CopyOptions, CopyReport
 from freightliner.engine.tree.listing import (
     DestinationKnowledge,
     decide,
@@ -92,6 +92,11 @@ class TreeReport(BaseModel):
     skipped: int = 0
     failed: int = 0
     bytes: int = 0
+    layers_compressed: int = 0
+    compress_bytes_before: int = 0
+    compress_bytes_after: int = 0
+    compress_seconds: float = 0.0
+    compress_fallbacks: int = Field(default=0, description="images whose destination refused zstd")
     failures: list[Failure] = Field(default_factory=list)
     plan: list[PlannedImage] = Field(default_factory=list)
 
@@ -223,6 +228,8 @@ class _Run:
             else (f"{copied.blobs_copied} blobs, {copied.bytes_copied} bytes to copy")
         )
         self._count(outcome, copied.bytes_copied, src, dst, reason)
+        if copied.compress_bytes_before:
+            self._count_compression(copied)
         status = ItemStatus.SKIPPED if outcome == "skip" else ItemStatus.DONE
         self._record(repository, src, dst, item_id, status, size=copied.bytes_copied)
 
@@ -253,6 +260,15 @@ class _Run:
                 )
         if self.progress:
             self.progress.image_done("skipped" if outcome == "skip" else "copied", size)
+
+    def _count_compression(self, copied: CopyReport) -> None:
+        with self.lock:
+            report = self.report
+            report.layers_compressed += copied.layers_compressed
+            report.compress_bytes_before += copied.compress_bytes_before
+            report.compress_bytes_after += copied.compress_bytes_after
+            report.compress_seconds = round(report.compress_seconds + copied.compress_seconds, 3)
+            report.compress_fallbacks += int(copied.compress_fallback)
 
     def _record(
         self,
@@ -323,6 +339,7 @@ def run_sync(
         jobs=spec.concurrency,
         dry_run=dry_run,
         metadata_ttl=metadata_ttl,
+        compress=spec.compress,
     )
     with Copier(clients, options, progress, metadata=metadata) as copier:
         run = _Run(
