@@ -15,11 +15,11 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 from freightliner.environment import ENV_GOOGLE_CLOUD_PROJECT
-from freightliner.observability import logger, metrics
+from freightliner.observability import Measure, logger, metrics, write_metrics_with
 
 TRACE_KEY = "logging.googleapis.com/trace"
 SPAN_KEY = "logging.googleapis.com/spanId"
@@ -69,8 +69,19 @@ def request_headers(event: Any = None) -> Mapping[str, str]:
 
 
 def begin_invocation(headers: Mapping[str, str]) -> None:
-    """Forget the previous invocation's keys; name this one's trace."""
+    """Forget the previous invocation's keys; name this one's trace; metrics the engine
+    emits as they happen become metric lines too."""
     logger.structure_logs(**trace_fields(headers, os.environ.get(ENV_GOOGLE_CLOUD_PROJECT)))
+    write_metrics_with(metric_lines)
+
+
+def metric_lines(dimensions: Mapping[str, str], measures: Sequence[Measure]) -> None:
+    """One JSON line per measure, with its dimensions: what `emit` writes here."""
+    for name, unit, value in measures:
+        logger.info(
+            METRIC_MESSAGE,
+            extra={"metric": name.value, "value": value, "unit": unit.value, **dimensions},
+        )
 
 
 def emit_metrics() -> int:

@@ -149,12 +149,25 @@ def namespace() -> str:
 Measure = tuple[MetricName, MetricUnit, float]
 
 
+MetricWriter = Callable[[Mapping[str, str], Sequence[Measure]], None]
+_writers: list[MetricWriter] = []
+
+
+def write_metrics_with(writer: MetricWriter) -> None:
+    """Where `emit` writes instead of CloudWatch EMF: the Cloud Function's structured lines
+    (`freightliner.cloud_logging`), which a log-based metric counts."""
+    _writers[:] = [writer]
+
+
 def emit(
     dimensions: Mapping[str, str], measures: Sequence[Measure], rollup: Sequence[str] | None = ()
 ) -> None:
     """One EMF blob: `measures` under `dimensions` (and `service`), rolled up to `service`
     plus the `rollup` dimensions (None: no roll-up). Written now (stdout, which Lambda ships
     to CloudWatch Logs), not at the end of the invocation."""
+    if _writers:
+        _writers[0](dimensions, measures)
+        return
     blob = AmazonCloudWatchEMFProvider(namespace=namespace(), service=service())
     for name, unit, value in measures:
         blob.add_metric(name=name.value, unit=unit, value=value)

@@ -136,6 +136,8 @@ def test_the_cloud_function_starts_each_invocation_fresh_with_severity_trace_and
     metric_lines = [line for line in lines if "metric" in line]
     assert metric_lines and all(isinstance(m["value"], float | int) for m in metric_lines)
     assert all(m["message"] == "metric" and m["unit"] for m in metric_lines)
+    events = [m for m in metric_lines if m["metric"] == "Events"]  # the engine's own emit()
+    assert [(m["source"], m["outcome"]) for m in events] == [("gar", "enqueued")]
 
     bad = _gar_event(image.digest, "second-message")
     bad["data"]["message"]["data"] = base64.b64encode(b"not json").decode()
