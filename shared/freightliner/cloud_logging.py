@@ -102,7 +102,8 @@ def emit_metrics() -> int:
 
 def cloud_invocation(entry: Callable[P, R]) -> Callable[P, R]:
     """Wrap a Cloud Function entry point: fresh log keys and the trace before it runs, its
-    metrics as log lines after (whether it returned or raised)."""
+    metrics as log lines (as they happen, and the rest after, whether it returned or
+    raised)."""
 
     @functools.wraps(entry)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -111,5 +112,6 @@ def cloud_invocation(entry: Callable[P, R]) -> Callable[P, R]:
             return entry(*args, **kwargs)
         finally:
             emit_metrics()
+            write_metrics_with(None)
 
     return run

@@ -153,10 +153,10 @@ MetricWriter = Callable[[Mapping[str, str], Sequence[Measure]], None]
 _writers: list[MetricWriter] = []
 
 
-def write_metrics_with(writer: MetricWriter) -> None:
+def write_metrics_with(writer: MetricWriter | None) -> None:
     """Where `emit` writes instead of CloudWatch EMF: the Cloud Function's structured lines
-    (`freightliner.cloud_logging`), which a log-based metric counts."""
-    _writers[:] = [writer]
+    (`freightliner.cloud_logging`), which a log-based metric counts; None: EMF again."""
+    _writers[:] = [writer] if writer is not None else []
 
 
 def emit(

@@ -570,8 +570,13 @@ def test_stalled_transfer_exits_75_from_the_cli(
 
 
 def test_a_destination_refusing_the_digest_is_retried_then_a_mismatch(
-    registry: LocalRegistry, dest_registry: LocalRegistry, capsys: pytest.CaptureFixture[str]
+    registry: LocalRegistry,
+    dest_registry: LocalRegistry,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # No metadata cache: the second copy would mount the first's blobs instead of uploading.
+    monkeypatch.setenv("FREIGHTLINER_METADATA_CACHE", "off")
     with Pusher(registry.url) as pusher:
         image = pusher.image("team/app", "v1", [RandomBlob(9, 20_000)])
     fake, dest, stop = start_proxy(dest_registry.url)

@@ -248,6 +248,8 @@ class Copier:
         request); None to ask the registry (no cache, `verify`/`force`, unknown, other)."""
         if self.metadata is None or tag is None or self.options.verify or self.options.force:
             return None
+        if self.options.compress is not None:  # the destination holds another digest
+            return None
         seen = self.metadata.verified(dst.registry, dst.repository, tag, self.options.metadata_ttl)
         if seen != str(pushed.digest):
             return None
@@ -572,7 +574,12 @@ class Copier:
     ) -> None:
         """The image is at the destination: remember it verified, then its referrers and
         companion tags (not attached when compression wrote another digest)."""
-        if self.metadata is not None and dest_tag and not self.options.dry_run:
+        if (
+            self.metadata is not None
+            and dest_tag
+            and not self.options.dry_run
+            and written == pushed.digest
+        ):
             self.metadata.mark_verified(dst.registry, dst.repository, dest_tag, str(pushed.digest))
         if not self.options.referrers:
             return
