@@ -27,14 +27,14 @@ import pytest
 from freightliner.adapters.aws.dynamo_state import DynamoStateStore
 from freightliner.bootstrap.lambda_root import lambda_root
 from freightliner.cli.main import main
-from freightliner.domain.jobs import JobRecord
 from freightliner.domain.mediatypes import ACCEPT
 from freightliner.harness.functions import forget_roots
 from freightliner.harness.images import Pushed
 from freightliner.harness.lambda_runtime import poll_once
 from freightliner.harness.local_stack import ECR_HOST, GAR_HOST
+from freightliner.harness.tree_job import ENDED, finished, start_first_sync, state_monitor
 from tests.e2e.conftest import Stack
-from tests.e2e.test_tree_pipeline import start_first_sync, write_syncs
+from tests.e2e.test_tree_pipeline import write_syncs
 from tests.support.faulty_proxy import FaultyProxy, start_proxy
 
 IMAGES = int(os.environ.get("FREIGHTLINER_OUTAGE_IMAGES", "12"))
@@ -95,21 +95,7 @@ def source_proxy(stack: Stack) -> Iterator[FaultyProxy]:
 
 
 def _monitor(stack: Stack) -> DynamoStateStore:
-    """The state table read around any proxy (the test's eyes, not the pipeline's)."""
-    import boto3  # noqa: PLC0415
-
-    resource = boto3.resource(
-        "dynamodb",
-        endpoint_url=stack.local.moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-    return DynamoStateStore(resource.Table(stack.resources.table))
-
-
-def _finished(job: JobRecord | None) -> int:
-    return 0 if job is None else job.done + job.skipped + job.failed
+    return state_monitor(stack.local.moto_url, stack.resources.table)
 
 
 def ride_out(
@@ -134,8 +120,8 @@ def ride_out(
             polled = poll_once(stack.sqs, stack.resources.queue_url, replicate, batch_size=2)
             job = monitor.get_job(job_id)
             now = time.monotonic()
-            if not started and _finished(job) >= IMAGES // 3:
-                began_after, started = _finished(job), now
+            if not started and finished(job) >= IMAGES // 3:
+                began_after, started = finished(job), now
                 begin()
             elif started and not ended and now - started >= OUTAGE / 2 and not looked:
                 looked = True
@@ -143,7 +129,7 @@ def ride_out(
             elif started and not ended and now - started >= OUTAGE:
                 ended, back_at = now, time.time()
                 end()
-            if ended and job is not None and job.status in ("COMPLETE", "COMPLETED_WITH_ERRORS"):
+            if ended and job is not None and job.status in ENDED:
                 break
             if not polled:
                 time.sleep(0.1)

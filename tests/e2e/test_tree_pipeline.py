@@ -22,23 +22,11 @@ from freightliner.harness.functions import forget_roots, load_handler
 from freightliner.harness.images import RandomBlob
 from freightliner.harness.lambda_runtime import LocalContext
 from freightliner.harness.local_stack import ECR_CREDS, ECR_HOST, GAR_HOST
+from freightliner.harness.tree_job import start_first_sync
 from tests.e2e.conftest import EVENTS, Stack
 
 ECR = ECR_HOST
 GAR = GAR_HOST
-
-
-def start_first_sync() -> str:
-    """What the start_tree function does for the sync file's first sync."""
-    root = lambda_root()
-    job_id, _ = tree_fanout.start_tree(
-        root.syncs.syncs[0],
-        root.registry_clients,
-        queue=root.queue,
-        state=root.state,
-        notifier=root.notifier,
-    )
-    return job_id
 
 
 def resume(job_id: str) -> ResumeReport:
