@@ -156,21 +156,11 @@ class EcrRepositoryAdmin:
                     yield name
 
     def _image_pages(self, registry: str, repository: str) -> Iterator[TaggedImage]:
-        target = ecr_target(registry, self._targets)
-        where = Where(registry, repository, operation="ecr:DescribeImages")
-        for page in self._pages(
-            target,
-            "describe_images",
-            where,
-            registryId=target.registry_id,
-            repositoryName=repository,
-            filter={"tagStatus": "TAGGED"},
-        ):
-            for image in page.get("imageDetails", []):
-                for tag in image.get("imageTags", []):
-                    yield TaggedImage(
-                        tag=tag, digest=image["imageDigest"], pushed_at=image.get("imagePushedAt")
-                    )
+        for image in self._described(registry, repository):
+            for tag in image.get("imageTags", []):
+                yield TaggedImage(
+                    tag=tag, digest=image["imageDigest"], pushed_at=image.get("imagePushedAt")
+                )
 
     def _pages(
         self, target: EcrTarget, operation: str, where: Where, **params: Any
