@@ -101,6 +101,19 @@ def _registry_errors(response: httpx.Response) -> str:
     return "; ".join(parts)
 
 
+@contextlib.contextmanager
+def _transport_failures(where: Where, during: str = "") -> Iterator[None]:
+    """httpx's timeouts and connection failures as the taxonomy's Timeout and Unavailable."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise Timeout(f"timed out{during} ({type(exc).__name__})", where) from None
+    except httpx.TransportError as exc:
+        raise Unavailable(
+            f"connection failed{during} ({type(exc).__name__}: {exc})", where
+        ) from None
+
+
 def classify(response: httpx.Response, where: Where) -> FreightlinerError:
     """The taxonomy error for a response that was not what the operation expected."""
     status = response.status_code
@@ -225,14 +238,8 @@ class RegistryTransport:
         destination). `raw`: bytes as sent, no content decoding (blobs)."""
         chunks = response.iter_raw() if raw else response.iter_bytes()
         floor = ThroughputFloor(self.limits, where)
-        try:
+        with _transport_failures(where, " while reading"):
             yield from floor.reads(chunks)
-        except httpx.TimeoutException as exc:
-            raise Timeout(f"timed out while reading ({type(exc).__name__})", where) from None
-        except httpx.TransportError as exc:
-            raise Unavailable(
-                f"connection failed while reading ({type(exc).__name__}: {exc})", where
-            ) from None
 
     @contextlib.contextmanager
     def stream(
@@ -292,25 +299,14 @@ class RegistryTransport:
         if mount_from:
             request.extensions[MOUNT_FROM] = mount_from
         with self.pacer.permit(operation_class(method, target.path), where) as permit:
-            try:
+            with _transport_failures(where):
                 response = self._client.send(request, stream=True, follow_redirects=True)
-            except httpx.TimeoutException as exc:
-                raise Timeout(f"timed out ({type(exc).__name__})", where) from None
-            except httpx.TransportError as exc:
-                raise Unavailable(
-                    f"connection failed ({type(exc).__name__}: {exc})", where
-                ) from None
             if response.status_code == 429:  # the whole host backs off, not one request
                 retry_after = retry_after_seconds(response.headers.get("Retry-After"))
                 self.pacer.throttled(permit, retry_after)
             try:
-                yield response
-            except httpx.TimeoutException as exc:
-                raise Timeout(f"timed out while streaming ({type(exc).__name__})", where) from None
-            except httpx.TransportError as exc:
-                raise Unavailable(
-                    f"connection failed while streaming ({type(exc).__name__}: {exc})", where
-                ) from None
+                with _transport_failures(where, " while streaming"):
+                    yield response
             finally:
                 response.close()
 
