@@ -50,7 +50,7 @@ if path == "cli":
 else:
     spec = importlib.util.spec_from_file_location("handler_under_test", path)
     spec.loader.exec_module(importlib.util.module_from_spec(spec))
-print(json.dumps(sorted(sys.modules)))
+print(json.dumps(sorted(n for n, m in sys.modules.items() if m is not None)))  # None: kept out
 """
 
 
@@ -118,3 +118,26 @@ def test_the_clis_job_statuses_are_the_domains() -> None:
     from freightliner.domain.jobs import JobStatus  # noqa: PLC0415
 
     assert list(JOB_STATUSES) == [s.value for s in JobStatus]
+
+
+PLAIN_COPY = """
+import json, sys
+from freightliner.bootstrap import cli_root
+import freightliner.cli.main, freightliner.engine.copying.copy
+clients = cli_root.registry_clients()
+clients.client("registry.example:5000")
+clients.credentials.provider("registry.example:5000").get("registry.example:5000")
+print(json.dumps(sorted(n for n, m in sys.modules.items() if m is not None)))
+"""
+
+
+@pytest.mark.usefixtures("no_settings_in_environment")
+def test_a_command_between_plain_registries_loads_no_aws_sdk_nor_httpx_own_cli() -> None:
+    """botocore and httpx's command line (rich, click) are a quarter of the CLI's start-up;
+    a copy that names no ECR host nor secret reference needs neither."""
+    done = subprocess.run(
+        [sys.executable, "-c", PLAIN_COPY], capture_output=True, text=True, check=True
+    )
+    loaded = json.loads(done.stdout)
+    assert "httpx" in loaded and "freightliner.registry.client" in loaded  # it did load the path
+    assert [m for m in loaded if m.split(".")[0] in {"botocore", "boto3", "rich", "click"}] == []

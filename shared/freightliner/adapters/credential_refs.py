@@ -16,10 +16,17 @@ from pathlib import Path
 from freightliner.domain.errors import InvalidInput, Where
 from freightliner.domain.secrets import Redacted, RefScheme, SecretRef
 from freightliner.domain.single_flight import SingleFlightCache
+from freightliner.environment import ENV_SECRET_TTL
 from freightliner.ports.credentials import Credential
 from freightliner.ports.secrets import SecretStore
 
 DEFAULT_TTL = 300.0
+
+
+def secret_ttl() -> float:
+    """Seconds a resolved credential reference is reused (FREIGHTLINER_SECRET_TTL)."""
+    return float(os.environ.get(ENV_SECRET_TTL) or DEFAULT_TTL)
+
 
 StoreFor = Callable[[SecretRef], SecretStore]
 """The store a secret-manager reference lives in (its region or project); from the

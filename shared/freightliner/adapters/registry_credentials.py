@@ -11,11 +11,11 @@ credentials load once, and a 401 anywhere refreshes them for all.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from freightliner.adapters.aws.ecr_auth import EcrCredentialProvider, EcrTarget, ecr_target
-from freightliner.adapters.aws.sessions import AwsClients
 from freightliner.adapters.credential_refs import (
     DEFAULT_TTL,
     ReferenceCredentialProvider,
@@ -29,20 +29,27 @@ from freightliner.adapters.local.static_creds import (
     DockerConfigCredentialProvider,
     StaticCredentialProvider,
 )
-from freightliner.adapters.secret_stores import SecretStores
 from freightliner.domain.errors import InvalidInput
 from freightliner.domain.registries import AuthConfig, AuthKind, Registries
 from freightliner.domain.secrets import RefScheme, SecretRef
 from freightliner.ports.credentials import Credential, CredentialProvider
 
+if TYPE_CHECKING:
+    from freightliner.adapters.aws.ecr_auth import EcrCredentialProvider, EcrTarget
+    from freightliner.adapters.aws.sessions import AwsClients
+    from freightliner.adapters.secret_stores import SecretStores
+
 
 class RegistryCredentials:
-    """Credential providers per host, built on first use and cached; thread-safe."""
+    """Credential providers per host, built on first use and cached; thread-safe.
+
+    `aws` builds the boto3 clients when an ECR host or a secret reference first needs them:
+    credentials for other registries never load botocore (a tenth of a second of start-up)."""
 
     def __init__(
         self,
         registries: Registries,
-        aws: AwsClients,
+        aws: Callable[[], AwsClients],
         overrides: dict[str, Credential] | None = None,
         secret_ttl: float = DEFAULT_TTL,
         auth_file: Path | None = None,
@@ -112,7 +119,9 @@ class RegistryCredentials:
 
     @cached_property
     def secret_stores(self) -> SecretStores:
-        return SecretStores(self._aws)
+        from freightliner.adapters.secret_stores import SecretStores  # noqa: PLC0415
+
+        return SecretStores(self._aws())
 
     @cached_property
     def secret_references(self) -> ReferenceResolver:
@@ -122,6 +131,8 @@ class RegistryCredentials:
     @cached_property
     def ecr_targets(self) -> dict[str, EcrTarget]:
         """Hosts mapped onto an ECR registry (a local one, say) or called through a role."""
+        from freightliner.adapters.aws.ecr_auth import EcrTarget, ecr_target  # noqa: PLC0415
+
         targets: dict[str, EcrTarget] = {}
         for host in self._registries.hosts():
             auth = self._registries.get(host).auth
@@ -135,4 +146,6 @@ class RegistryCredentials:
     @cached_property
     def ecr_provider(self) -> EcrCredentialProvider:
         """One ECR token cache for every ECR host."""
-        return EcrCredentialProvider(self._aws, self.ecr_targets)
+        from freightliner.adapters.aws.ecr_auth import EcrCredentialProvider  # noqa: PLC0415
+
+        return EcrCredentialProvider(self._aws(), self.ecr_targets)

@@ -3,17 +3,9 @@ assumed with a Google ID token or keys held in a secret outside it (the Cloud Fu
 
 from __future__ import annotations
 
-import os
-
 from freightliner.adapters.aws.sessions import AwsClients, CredentialSource
-from freightliner.adapters.credential_refs import DEFAULT_TTL
-from freightliner.environment import ENV_SECRET_TTL
+from freightliner.adapters.credential_refs import secret_ttl
 from freightliner.settings import Settings
-
-
-def secret_ttl() -> float:
-    """Seconds a resolved credential reference is reused (FREIGHTLINER_SECRET_TTL)."""
-    return float(os.environ.get(ENV_SECRET_TTL) or DEFAULT_TTL)
 
 
 def aws_credential_source(settings: Settings) -> CredentialSource | None:

@@ -9,21 +9,19 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
-from freightliner.adapters.aws.ecr_repositories import EcrRepositoryAdmin
-from freightliner.adapters.aws.ecr_scans import EcrImageScanner
-from freightliner.adapters.aws.sessions import AwsClients
+from freightliner.adapters.credential_refs import secret_ttl
 from freightliner.adapters.gcp.container_analysis import DEFAULT_ENDPOINT, ContainerAnalysisScanner
 from freightliner.adapters.gcp.gar_catalog import API_ENDPOINT as GAR_API_ENDPOINT
 from freightliner.adapters.gcp.gar_catalog import ArtifactRegistryCatalog
 from freightliner.adapters.local.noop_repositories import NoopRepositoryAdmin
 from freightliner.adapters.registry_credentials import RegistryCredentials
-from freightliner.bootstrap.aws_session import aws_clients, secret_ttl
 from freightliner.domain.errors import Unsupported
 from freightliner.domain.reference import ecr_host, gar_host
 from freightliner.domain.registries import AuthKind, Registries, TlsMode
@@ -38,12 +36,19 @@ from freightliner.registry.observe import RequestObserver
 from freightliner.registry.pacing import HostPacer
 from freightliner.registry.tls import tls_context
 from freightliner.registry.transport import RegistryTransport
-from freightliner.settings import Settings
+
+if TYPE_CHECKING:
+    from freightliner.adapters.aws.ecr_scans import EcrImageScanner
+    from freightliner.adapters.aws.sessions import AwsClients
 
 
 class RegistryClients:
     """Registry clients, credential providers, repository admins and scanners, one per host,
-    built on first use and cached; the engine's `ClientSource`."""
+    built on first use and cached; the engine's `ClientSource`.
+
+    The boto3 clients (`aws`, or what `aws_factory` builds) are made when an ECR host, an
+    ECR scan or a secret reference first needs them: a command between other registries
+    never loads botocore."""
 
     def __init__(
         self,
@@ -53,6 +58,7 @@ class RegistryClients:
         aws: AwsClients | None = None,
         scan_endpoint: str = DEFAULT_ENDPOINT,
         *,
+        aws_factory: Callable[[], AwsClients] | None = None,
         auth_file: Path | None = None,
         observer: RequestObserver | None = None,
         fleet_size: int = 1,
@@ -69,10 +75,12 @@ class RegistryClients:
         self._lock = threading.Lock()
         self._clients: dict[str, RegistryClient] = {}
         self._admins: dict[str, RepositoryAdmin] = {}
-        self.aws = aws or AwsClients()
+        if aws is not None:
+            self.__dict__["aws"] = aws
+        self._aws_factory = aws_factory
         self._scanners: dict[str, ImageScanner] = {}
         self.credentials = RegistryCredentials(
-            self.registries, self.aws, credentials, secret_ttl(), auth_file
+            self.registries, lambda: self.aws, credentials, secret_ttl(), auth_file
         )
 
     @classmethod
@@ -89,9 +97,17 @@ class RegistryClients:
         path = registries_file or (
             Path(os.environ[ENV_REGISTRIES]) if os.environ.get(ENV_REGISTRIES) else None
         )
-        aws = aws_clients(Settings.from_env())
         registries = Registries.load(path).with_tls(tls or {})
-        return cls(registries, credentials, aws=aws, auth_file=auth_file)
+        return cls(registries, credentials, aws_factory=_environment_aws, auth_file=auth_file)
+
+    @cached_property
+    def aws(self) -> AwsClients:
+        """The boto3 clients, built on first use (under the caller's lock where there is one)."""
+        if self._aws_factory is not None:
+            return self._aws_factory()
+        from freightliner.adapters.aws.sessions import AwsClients  # noqa: PLC0415
+
+        return AwsClients()
 
     # -- ClientSource -------------------------------------------------------------------
 
@@ -152,6 +168,10 @@ class RegistryClients:
         auth is Google's, or an `api_endpoint` is configured); else the registry API."""
         kind = self.registries.auth_kind(host)
         if kind is AuthKind.ECR:
+            from freightliner.adapters.aws.ecr_repositories import (  # noqa: PLC0415
+                EcrRepositoryAdmin,
+            )
+
             return EcrRepositoryAdmin(self.aws, self.credentials.ecr_targets)
         location = gar_host(host)
         api = self.registries.get(host).api_endpoint
@@ -191,4 +211,15 @@ class RegistryClients:
 
     @cached_property
     def _ecr_scanner(self) -> EcrImageScanner:
+        from freightliner.adapters.aws.ecr_scans import EcrImageScanner  # noqa: PLC0415
+
         return EcrImageScanner(self.aws, self.credentials.ecr_targets)
+
+
+def _environment_aws() -> AwsClients:
+    """The AWS credentials the environment names (the default chain, or
+    FREIGHTLINER_AWS_ROLE_ARN / FREIGHTLINER_AWS_CREDENTIALS)."""
+    from freightliner.bootstrap.aws_session import aws_clients  # noqa: PLC0415
+    from freightliner.settings import Settings  # noqa: PLC0415
+
+    return aws_clients(Settings.from_env())

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import codecs
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from freightliner.domain.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import yaml
 
 M = TypeVar("M", bound=BaseModel)
 MAX_DOCUMENT_BYTES = 4 * 1024 * 1024  # rules, syncs and registries files are kilobytes
@@ -54,6 +56,8 @@ def read_document(path: Path, origin: str) -> str:
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
     """A YAML error on one line: what is wrong, and where."""
+    import yaml  # noqa: PLC0415 - loaded when a document is read, not by every command
+
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -63,6 +67,8 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 
 def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     """The 1-based line in the document where the value at `loc` starts."""
+    import yaml  # noqa: PLC0415
+
     line = node.start_mark.line + 1 if node is not None else None
     for key in loc:
         if isinstance(node, yaml.MappingNode):
@@ -81,6 +87,8 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
 
 
 def load_document(text: str, origin: str, model: type[M]) -> M:
+    import yaml  # noqa: PLC0415
+
     try:
         raw: Any = yaml.safe_load(text)
         tree = yaml.compose(text)

@@ -72,7 +72,9 @@ class AwsKeys(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    access_key_id: str = Field(pattern=r"^\w{16,128}$")
+    # IAM's pattern `[\w]+` of 16 to 128 characters; ASCII and the bounds as lengths: a
+    # counted Unicode `\w{16,128}` costs pydantic-core's regex engine 0.2 s to compile
+    access_key_id: str = Field(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_]+$")
     secret_access_key: Redacted
     session_token: Redacted | None = None
 
