@@ -85,6 +85,7 @@ def handle_record(record: SQSRecord, root: LambdaRoot, context: Any = None) -> d
                 resume=resume,
                 metadata=root.metadata,
                 delivery=delivery,
+                metadata_ttl=root.settings.metadata_ttl,
             )
     except FreightlinerError as exc:
         if not exc.outcome.acknowledged:

@@ -1,5 +1,6 @@
 """Start a tree sync: on its schedule (EventBridge input `{"sync": NAME}`) or from the
-console (`{"sync": NAME}`); enqueues one item per repository and returns the job id."""
+console (`{"sync": NAME}`, with `"verify": true` to check every image again); enqueues one
+item per repository and returns the job id."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
         queue=root.queue,
         state=root.state,
         notifier=root.notifier,
+        verify=request.verify,
     )
     count_tree_started()
     logger.info("tree sync started", extra={"job_id": job_id, "sync": request.sync})

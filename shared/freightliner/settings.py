@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from freightliner.domain.errors import ConfigurationError, InvalidInput
+from freightliner.domain.metadata import DEFAULT_TTL_SECONDS
 from freightliner.domain.registries import ROLE_ARN_RE
 from freightliner.domain.secrets import SecretRef
 from freightliner.environment import (
@@ -37,6 +38,7 @@ from freightliner.environment import (
     ENV_JOBS,
     ENV_LOG_GROUPS,
     ENV_MAX_ATTEMPTS,
+    ENV_METADATA_TTL,
     ENV_PUBSUB_ENDPOINT,
     ENV_QUEUE_URL,
     ENV_REGION,
@@ -99,6 +101,7 @@ class Settings(BaseModel):
     max_attempts: int = Field(default=10, ge=1, le=1000)
     time_scale: float = Field(default=1.0, gt=0, le=1)
     audit_log_group: str | None = None
+    metadata_ttl: float = Field(default=DEFAULT_TTL_SECONDS, ge=0)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -153,7 +156,22 @@ class Settings(BaseModel):
             max_attempts=int(env.get(ENV_MAX_ATTEMPTS) or 10),
             time_scale=float(env.get(ENV_TIME_SCALE) or 1.0),
             audit_log_group=env.get(ENV_AUDIT_LOG_GROUP) or None,
+            metadata_ttl=metadata_ttl(env.get(ENV_METADATA_TTL)),
         )
+
+
+def metadata_ttl(text: str | None) -> float:
+    """Seconds cached metadata is trusted (FREIGHTLINER_METADATA_TTL, default one hour), for
+    the CLI and the pipeline alike."""
+    try:
+        ttl = float(text) if text else float(DEFAULT_TTL_SECONDS)
+    except ValueError:
+        raise ConfigurationError(
+            f"{ENV_METADATA_TTL} must be a number of seconds, not {text!r}"
+        ) from None
+    if ttl < 0:
+        raise ConfigurationError(f"{ENV_METADATA_TTL} must not be negative")
+    return ttl
 
 
 def _seconds(variable: str, value: str | None) -> int:

@@ -1,6 +1,7 @@
 """Tree syncs from ECR: enumeration through moto's control plane (DescribeRepositories,
 DescribeImages), the serverless fan-out through SQS and DynamoDB, job counters, the end event,
-resume of a queued job, and the local CLI on the same tree."""
+resume of a queued job, the local CLI on the same tree, and a no-op resync to a plain
+registry decided from the verified tags in the state table."""
 
 from __future__ import annotations
 
@@ -267,3 +268,56 @@ def test_a_redelivered_expansion_records_and_counts_nothing_twice(
     job = work.state.get_job(job_id)
     assert job is not None and job.status == "COMPLETE"
     assert (job.repositories_done, job.total, job.done) == (3, 3, 3)
+
+
+def test_a_noop_resync_to_a_plain_registry_asks_it_nothing_until_verify_or_the_ttl(
+    stack: Stack,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The local "GAR" has no Artifact Registry API here: a plain registry, whose tags only
+    # the metadata cache (verified rows in the state table) can vouch for without a request.
+    for n in range(3):
+        stack.push(f"prod/svc{n}", "v1.0.0", seed=130 + n)
+    monkeypatch.setenv("FREIGHTLINER_SYNCS", str(write_syncs(tmp_path / "syncs.yaml")))
+    forget_roots()
+    start = load_handler("start_tree").handler
+
+    def run(event: dict[str, Any]) -> tuple[Any, list[tuple[str, str, int]]]:
+        seen = len(stack.gar_proxy.requests)
+        reply = start(event, LocalContext())
+        stack.work()
+        job = lambda_root().state.get_job(reply["job_id"])
+        assert job is not None and job.status == "COMPLETE" and job.total == 3
+        return job, stack.gar_proxy.requests[seen:]
+
+    first, _ = run({"sync": "prod-to-gar"})
+    assert first.done == 3
+    uploads = stack.blob_uploads()
+
+    again, asked = run({"sync": "prod-to-gar"})
+    assert (again.skipped, again.done) == (3, 0)
+    assert asked == []  # verified by the copies within the TTL: no destination request at all
+
+    verified, asked = run({"sync": "prod-to-gar", "verify": True})
+    assert (verified.skipped, verified.done) == (3, 0)  # checked, found complete
+    manifests = [path for _, path, _ in asked if "/manifests/v1.0.0" in path]
+    assert len(manifests) >= 3 and stack.blob_uploads() == uploads
+
+    monkeypatch.setenv("FREIGHTLINER_METADATA_TTL", "0")  # nothing is trusted: ask again
+    forget_roots()
+    start = load_handler("start_tree").handler
+    expired, asked = run({"sync": "prod-to-gar"})
+    assert expired.skipped == 3
+    heads = [path for method, path, _ in asked if method == "HEAD" and "/manifests/" in path]
+    assert sorted(heads) == [f"/v2/my-project/prod/svc{n}/manifests/v1.0.0" for n in range(3)]
+
+    # `freightliner tree start --verify` starts the same verifying job as `"verify": true`
+    capsys.readouterr()
+    assert main(["tree", "start", str(tmp_path / "syncs.yaml"), "--verify"]) == 0
+    job_id = capsys.readouterr().out.split("started job ")[1].strip()
+    assert not tree_fanout.tree_spec(lambda_root().state, job_id).skip_existing
+    stack.work()
+    job = lambda_root().state.get_job(job_id)
+    assert job is not None and job.status == "COMPLETE" and job.skipped == 3

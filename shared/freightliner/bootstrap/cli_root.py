@@ -81,20 +81,10 @@ def metadata_ttl() -> float:
     """Seconds cached metadata is trusted (FREIGHTLINER_METADATA_TTL, default one hour)."""
     import os  # noqa: PLC0415
 
-    from freightliner.domain.errors import ConfigurationError  # noqa: PLC0415
-    from freightliner.domain.metadata import DEFAULT_TTL_SECONDS  # noqa: PLC0415
     from freightliner.environment import ENV_METADATA_TTL  # noqa: PLC0415
+    from freightliner.settings import metadata_ttl as parse_ttl  # noqa: PLC0415
 
-    text = os.environ.get(ENV_METADATA_TTL, "")
-    try:
-        ttl = float(text) if text else float(DEFAULT_TTL_SECONDS)
-    except ValueError:
-        raise ConfigurationError(
-            f"{ENV_METADATA_TTL} must be a number of seconds, not {text!r}"
-        ) from None
-    if ttl < 0:
-        raise ConfigurationError(f"{ENV_METADATA_TTL} must not be negative")
-    return ttl
+    return parse_ttl(os.environ.get(ENV_METADATA_TTL))
 
 
 def aws_pipeline() -> AwsPipeline:

@@ -80,6 +80,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         metavar="NAME",
         help="start only these syncs of the file",
     )
+    start.add_argument(
+        "--verify",
+        action="store_true",
+        help="check every image the destination has, blob by blob, trusting no cached "
+        "metadata (as `sync --verify`)",
+    )
     schedule = tree_actions.add_parser(
         "schedule",
         help="make the EventBridge Scheduler group hold exactly the file's scheduled syncs",
@@ -254,6 +260,7 @@ def run_tree_command(args: argparse.Namespace) -> int:
             queue=pipeline.queue,
             state=pipeline.state,
             notifier=pipeline.notifier,
+            verify=args.verify,
         )
         print(f"{spec.name}: started job {job_id}")
     return 0

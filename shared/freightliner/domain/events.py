@@ -222,11 +222,17 @@ class PubSubPush(BaseModel):
 
 
 class StartTreeRequest(BaseModel):
-    """`{"sync": NAME}`, as the console sends it or inside an EventBridge event's `detail`."""
+    """`{"sync": NAME}`, as the console sends it or inside an EventBridge event's `detail`;
+    `"verify": true` runs it as `freightliner sync --verify` does."""
 
     model_config = ConfigDict(extra="ignore")
 
     sync: str = Field(min_length=1)
+    verify: bool = Field(
+        default=False,
+        description="check every image the destination has, blob by blob, trusting no "
+        "cached metadata",
+    )
 
     @model_validator(mode="before")
     @classmethod

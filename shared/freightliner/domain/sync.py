@@ -117,6 +117,11 @@ class SyncSpec(BaseModel):
             raise ValueError("source and destination are the same tree")
         return self
 
+    def verifying(self) -> SyncSpec:
+        """This sync as `--verify` runs it: every image the destination has is checked blob
+        by blob, and no destination tag is trusted from cached metadata."""
+        return self.model_copy(update={"skip_existing": False})
+
     def relative(self, repository: str) -> str | None:
         """The path below the source prefix, or None when the repository is outside it."""
         prefix = self.source.prefix

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from freightliner.adapters.memory.metadata import MemoryMetadataCache
 from freightliner.adapters.memory.registry import MemoryRegistries
 from freightliner.domain.errors import NotFound, Unavailable
 from freightliner.domain.rules import RulesDocument
@@ -50,10 +51,17 @@ class Pipeline:
         self.state = MemoryStateStore()
         self.notifier = MemoryNotifier()
         self.rejections = MemoryRejectionLog()
+        self.metadata: MemoryMetadataCache | None = None  # the state table's cache rows
+        self.metadata_ttl = 3600.0
 
-    def start(self, spec: SyncSpec = SPEC) -> str:
+    def start(self, spec: SyncSpec = SPEC, *, verify: bool = False) -> str:
         job_id, closed = start_tree(
-            spec, self.registries, queue=self.queue, state=self.state, notifier=self.notifier
+            spec,
+            self.registries,
+            queue=self.queue,
+            state=self.state,
+            notifier=self.notifier,
+            verify=verify,
         )
         assert closed is None
         return job_id
@@ -76,6 +84,8 @@ class Pipeline:
                         rejections=self.rejections,
                         queue=self.queue,
                         notifier=self.notifier,
+                        metadata=self.metadata,
+                        metadata_ttl=self.metadata_ttl,
                     )
                 )
             except Unavailable:
@@ -111,6 +121,27 @@ def test_a_tree_job_copies_every_image_and_closes_once(pipeline: Pipeline) -> No
     assert [j.job_id for j in pipeline.notifier.finished] == [job_id]
     dst = pipeline.registries.client(DST)
     assert sorted(dst.catalog()) == ["mirror/api", "mirror/web", "mirror/worker"]
+
+
+def test_a_noop_resync_decides_from_the_verified_tags_like_the_cli(pipeline: Pipeline) -> None:
+    pipeline.metadata = MemoryMetadataCache()
+    pipeline.start()
+    pipeline.drain()
+    dst = pipeline.registries.client(DST)
+    before = sum(dst.faults.calls.values())
+    again = pipeline.start()
+    pipeline.drain()
+    assert pipeline.job(again).skipped == 9
+    assert sum(dst.faults.calls.values()) == before  # the copies' verified rows vouch
+    verified = pipeline.start(verify=True)  # every image to the copier, which checks it
+    outcomes = pipeline.drain()
+    assert sum(1 for o in outcomes if o.reason == "up-to-date") == 9
+    assert pipeline.job(verified).skipped == 9 and dst.faults.calls["head_manifest"] >= 9
+    pipeline.metadata_ttl = 0  # expired: one HEAD per image (the tags list says present)
+    heads = dst.faults.calls["head_manifest"]
+    pipeline.start()
+    pipeline.drain()
+    assert dst.faults.calls["head_manifest"] - heads == 9
 
 
 def test_a_large_repository_expands_a_page_per_item(

@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from freightliner.domain.digest import Digest
 from freightliner.domain.errors import FreightlinerError, InvalidInput, Outcome, Timeout
 from freightliner.domain.jobs import JobRecord, JobSummary
+from freightliner.domain.metadata import DEFAULT_TTL_SECONDS
 from freightliner.domain.reference import Reference
 from freightliner.domain.rules import RulesDocument
 from freightliner.domain.uploads import UploadOwner, UploadPaused
@@ -112,13 +113,16 @@ def process_item(
     resume: ResumePolicy | None = None,
     metadata: MetadataCache | None = None,
     delivery: int = 1,
+    metadata_ttl: float = DEFAULT_TTL_SECONDS,
 ) -> ItemOutcome:
     """Run one item its job implies; when it was the job's last, announce the job's end.
     `rules` loads the current replication rules (event jobs are checked against them);
     `resending` re-sends what cannot run now instead of raising (see the module doc);
     `resume`: large uploads record their sessions with the item, and a copy nearing the
     invocation's deadline stops between chunks and is handed off to a new message;
-    `metadata` remembers blob locations between invocations, so copies mount; `delivery`
+    `metadata` remembers blob locations between invocations, so copies mount, and the
+    destination tags verified within `metadata_ttl` s, so a no-op resync asks no destination
+    about them; `delivery`
     (the message's receive count) and the item's re-sends make the attempt its lines name."""
     hosts = _hosts(item)
     attempt = item.attempt + delivery
@@ -145,6 +149,7 @@ def process_item(
             resending,
             resume,
             metadata=metadata,
+            metadata_ttl=metadata_ttl,
             attempt=attempt,
         )
     except FreightlinerError as exc:  # before the claim, or recording the outcome
@@ -246,6 +251,7 @@ def _run(  # noqa: PLR0917 - the worker's parts, passed on from process_item
     resume: ResumePolicy | None,
     *,
     metadata: MetadataCache | None = None,
+    metadata_ttl: float = DEFAULT_TTL_SECONDS,
     attempt: int = 1,
 ) -> tuple[ItemOutcome, JobRecord | None]:
     base = _base(item)
@@ -256,7 +262,14 @@ def _run(  # noqa: PLR0917 - the worker's parts, passed on from process_item
         if item.action == "repository":
             if queue is None:
                 raise InvalidInput("a repository item needs the work queue to expand into")
-            closed = expand_repository(item, clients, queue=queue, state=state)
+            closed = expand_repository(
+                item,
+                clients,
+                queue=queue,
+                state=state,
+                metadata=metadata,
+                metadata_ttl=metadata_ttl,
+            )
             return ItemOutcome(outcome="done", **base), closed
         if item.action in ("delete", "untag"):
             status = _delete(clients, item) if item.action == "delete" else _untag(clients, item)
@@ -271,6 +284,7 @@ def _run(  # noqa: PLR0917 - the worker's parts, passed on from process_item
             verify=item.verify,
             jobs=jobs,
             compress=item.compress,
+            metadata_ttl=metadata_ttl,
         )
         owner = UploadOwner(item.job_id, item.item_id)
         resumable = resume.for_item(owner) if resume is not None else None

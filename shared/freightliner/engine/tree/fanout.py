@@ -15,18 +15,19 @@ import uuid
 
 from freightliner.domain.errors import InvalidInput
 from freightliner.domain.jobs import JobRecord, JobStatus, JobSummary
+from freightliner.domain.metadata import DEFAULT_TTL_SECONDS
 from freightliner.domain.reference import Reference
 from freightliner.domain.sync import SyncSpec
 from freightliner.domain.work import ItemStatus, RepositoryPage, WorkItem
 from freightliner.engine.jobs.authorization import TREE_DEFINITION
 from freightliner.engine.jobs.end import announce_if_closed
 from freightliner.engine.tree.listing import (
-    DestinationKnowledge,
     decide,
-    destination_listing,
+    destination_knowledge,
     selected_images,
     selected_repositories,
 )
+from freightliner.ports.metadata import MetadataCache
 from freightliner.ports.registry import ClientSource
 from freightliner.ports.work import JobNotifier, StateStore, WorkQueue
 
@@ -42,10 +43,14 @@ def start_tree(
     state: StateStore,
     notifier: JobNotifier | None = None,
     job_id: str | None = None,
+    verify: bool = False,
 ) -> tuple[str, JobSummary | None]:
     """Create the job (or, given `job_id`, finish enumerating an interrupted one) and enqueue
     one item per selected repository. Returns the job id, and the job's summary if it ended
-    already (an empty tree), announced like any job's end."""
+    already (an empty tree), announced like any job's end. `verify` runs the sync as
+    `freightliner sync --verify` does (the job keeps that definition)."""
+    if verify:
+        spec = spec.verifying()
     if job_id is None:
         job_id = f"tree-{spec.name}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
         state.create_job(
@@ -93,23 +98,21 @@ def tree_spec(state: StateStore, job_id: str) -> SyncSpec:
     return SyncSpec.model_validate_json(job.detail[TREE_DEFINITION])
 
 
-def _destination_known(
-    spec: SyncSpec, clients: ClientSource, repository: str
-) -> DestinationKnowledge | None:
-    """The destination repository's listing where its control plane gives digests (ECR,
-    Artifact Registry): with the source's, a no-op page costs listing calls only."""
-    if spec.force or not spec.skip_existing or spec.platforms:
-        return None
-    listed = destination_listing(spec, clients, repository)
-    return DestinationKnowledge(listed) if listed is not None else None
-
-
 def expand_repository(
-    item: WorkItem, clients: ClientSource, *, queue: WorkQueue, state: StateStore
+    item: WorkItem,
+    clients: ClientSource,
+    *,
+    queue: WorkQueue,
+    state: StateStore,
+    metadata: MetadataCache | None = None,
+    metadata_ttl: float = DEFAULT_TTL_SECONDS,
 ) -> JobRecord | None:
-    """List and filter a repository's tags, decide each image (HEADs), enqueue the copies.
+    """List and filter a repository's tags, decide each image, enqueue the copies.
 
-    Images already present count as skipped at once. Returns the job if this closed it.
+    Images already present count as skipped at once. What `decide` knows of the destination
+    is what `freightliner sync` knows: its listing (ECR, GAR), else the tags `metadata` saw
+    verified within `metadata_ttl` seconds, else its tags list and HEADs. Returns the job if
+    this closed it.
     """
     spec = tree_spec(state, item.job_id)
     source = Reference.parse(item.source)
@@ -119,7 +122,11 @@ def expand_repository(
     pending = [image for image in images if after is None or image.tag > after]
     page, rest = pending[:TAGS_PER_PAGE], pending[TAGS_PER_PAGE:]
     copies: list[WorkItem] = []
-    known = _destination_known(spec, clients, target.repository) if page else None
+    known = (
+        destination_knowledge(spec, clients, target.repository, metadata, metadata_ttl)
+        if page
+        else None
+    )
     for image in page:
         src = Reference(source.registry, source.repository, image.tag)
         dst = Reference(target.registry, target.repository, image.tag)

@@ -90,6 +90,29 @@ def destination_listing(
         return None
 
 
+def destination_knowledge(
+    spec: SyncSpec,
+    clients: ClientSource,
+    repository: str,
+    cache: MetadataCache | None,
+    ttl: float,
+) -> DestinationKnowledge | None:
+    """What lets a no-op image cost no destination request, for `freightliner sync` and the
+    fan-out alike: the destination repository's listing where its control plane gives
+    digests, else the metadata cache's verified tags (within `ttl`) and its tags list. None
+    where every image is copied and checked by the copier anyway (force, verify, platforms)."""
+    if spec.force or not spec.skip_existing or spec.platforms:
+        return None
+    listed = destination_listing(spec, clients, repository)
+    dest = clients.client(spec.destination.registry)
+    return DestinationKnowledge(
+        listed,
+        cache,
+        ttl,
+        list_tags=None if listed is not None else lambda: tags_or_none(dest, repository),
+    )
+
+
 def selected_repositories(spec: SyncSpec, clients: ClientSource) -> Iterator[str]:
     """The source tree's repositories this sync selects, streamed page by page."""
     host = spec.source.registry

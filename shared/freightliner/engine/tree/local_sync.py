@@ -27,10 +27,9 @@ from freightliner.engine.copying.models import CopyOptions, CopyReport
 from freightliner.engine.tree.listing import (
     DestinationKnowledge,
     decide,
-    destination_listing,
+    destination_knowledge,
     selected_images,
     selected_repositories,
-    tags_or_none,
 )
 from freightliner.ports.checkpoints import CheckpointSink
 from freightliner.ports.metadata import MetadataCache
@@ -156,7 +155,12 @@ class _Run:
             self.progress.images_found(len(images))
         target = self.spec.destination_repository(repository)
         try:
-            known = self._knowledge(target) if images else None
+            ttl = self.copier.options.metadata_ttl
+            known = (
+                destination_knowledge(self.spec, self.clients, target, self.metadata, ttl)
+                if images
+                else None
+            )
         except FreightlinerError as exc:
             self._fail(repository, None, str(exc), exc.kind)
             return
@@ -169,21 +173,6 @@ class _Run:
                 self._fail(repository, image.tag, str(exc), exc.kind)
             except Exception as exc:  # a bug must not stop the other repositories
                 self._fail(repository, image.tag, f"{type(exc).__name__}: {exc}", "unexpected")
-
-    def _knowledge(self, target: str) -> DestinationKnowledge | None:
-        """The destination repository's listing where its control plane gives digests, and
-        the metadata cache: what lets a no-op image cost no destination request."""
-        spec = self.spec
-        if spec.force or not spec.skip_existing or spec.platforms:
-            return None  # the copier checks each image itself
-        listed = destination_listing(spec, self.clients, target)
-        dest = self.clients.client(spec.destination.registry)
-        return DestinationKnowledge(
-            listed,
-            self.metadata,
-            self.copier.options.metadata_ttl,
-            list_tags=None if listed is not None else lambda: tags_or_none(dest, target),
-        )
 
     def _sync_image(
         self,
@@ -330,7 +319,7 @@ def run_sync(
     """Run one sync. `metadata` remembers verified destination tags and blob locations
     between runs; `verify` trusts neither it nor a present tag: every blob is checked."""
     if verify:
-        spec = spec.model_copy(update={"skip_existing": False})
+        spec = spec.verifying()
     options = CopyOptions(
         platforms=spec.platforms,
         referrers=spec.referrers,
