@@ -315,7 +315,7 @@ class RegistryTransport:
                 with _transport_failures(where, " while streaming"):
                     yield response
             finally:
-                response.close()
+                _end(response)
 
     def write_floor(self, where: Where) -> ThroughputFloor:
         """The throughput floor for a request body sent to this registry."""
@@ -324,6 +324,22 @@ class RegistryTransport:
     def absolute(self, location: str) -> str:
         """Resolve a `Location` header against the endpoint (registries send both forms)."""
         return str(httpx.URL(self.endpoint).join(location))
+
+
+def _end(response: httpx.Response) -> None:
+    """Close an exchange, reading its end first where it has no body to read (a HEAD, a 204 or
+    304, `Content-Length: 0`: an upload's or a mount's reply): a response closed before its end
+    closes its connection too, and every later request would pay a new TCP connection. The
+    end comes from the headers alone, so nothing more is read from the registry."""
+    if not response.is_stream_consumed and (
+        response.request.method == "HEAD"
+        or response.status_code in (204, 304)
+        or response.headers.get("Content-Length") == "0"
+    ):
+        with contextlib.suppress(httpx.HTTPError):
+            for _ in response.iter_raw():
+                break  # there is nothing; a registry that disagrees is not read further
+    response.close()
 
 
 def _too_large(what: str, size: int, limit: int, where: Where) -> Unsupported:
