@@ -210,4 +210,6 @@ class AwsPipeline:
             )
 
         table = required(self.settings.table, ENV_TABLE)
-        return OncePerEvent(table, self.client("dynamodb"), IntakeResult, intake)
+        return OncePerEvent(
+            table, self.client("dynamodb"), IntakeResult, intake, payloads=self.payloads
+        )
