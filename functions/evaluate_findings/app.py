@@ -21,8 +21,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
     # The gate's models and decisions load on the first task, not during the cold start.
-    from freightliner.engine.gate.scan_gate import ScanTask, evaluate_scan  # noqa: PLC0415
+    from freightliner.engine.gate.scan_gate import (  # noqa: PLC0415
+        ScanTask,
+        evaluate_scan,
+        unpacked_item,
+    )
 
+    event = unpacked_item(event, root.payloads)  # packed when it is large
     request = task_input(ScanTask, event, "evaluate_findings input")
     log_item(request.item)
     verdict = evaluate_scan(request, root.registry_clients)

@@ -22,8 +22,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def handle(event: dict[str, Any], root: LambdaRoot) -> dict[str, Any]:
     # The gate's models and decisions load on the first task, not during the cold start.
-    from freightliner.engine.gate.scan_gate import RecordGateRequest, record_gate_outcome  # noqa: PLC0415
+    from freightliner.engine.gate.scan_gate import (  # noqa: PLC0415
+        RecordGateRequest,
+        record_gate_outcome,
+        unpacked_item,
+    )
 
+    event = unpacked_item(event, root.payloads)  # packed when it is large
     request = task_input(RecordGateRequest, event, "record_gate_outcome input")
     log_item(request.item)
     result = record_gate_outcome(request, root.state, root.notifier)

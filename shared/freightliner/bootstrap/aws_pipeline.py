@@ -129,11 +129,12 @@ class AwsPipeline:
 
     @cached_property
     def payloads(self) -> PayloadCodec:
-        """Packs work payloads too large for a message or a row; parts go in the table."""
+        """Packs work payloads too large for a message or a row; parts go in the table (with
+        no table configured, payloads are compressed at most: a reference is refused)."""
         from freightliner.adapters.aws.dynamo_payloads import DynamoPayloads  # noqa: PLC0415
         from freightliner.ports.payloads import PayloadCodec  # noqa: PLC0415
 
-        return PayloadCodec(DynamoPayloads(self.table))
+        return PayloadCodec(DynamoPayloads(self.table) if self.settings.table else None)
 
     @cached_property
     def table(self) -> Any:
@@ -171,7 +172,9 @@ class AwsPipeline:
         )
 
         arn = self.settings.scan_gate_arn
-        return StepFunctionsScanGate(self.client("stepfunctions"), arn) if arn else None
+        if not arn:
+            return None
+        return StepFunctionsScanGate(self.client("stepfunctions"), arn, payloads=self.payloads)
 
     @cached_property
     def notifier(self) -> JobNotifier:
@@ -207,4 +210,6 @@ class AwsPipeline:
             )
 
         table = required(self.settings.table, ENV_TABLE)
-        return OncePerEvent(table, self.client("dynamodb"), IntakeResult, intake)
+        return OncePerEvent(
+            table, self.client("dynamodb"), IntakeResult, intake, payloads=self.payloads
+        )

@@ -3,6 +3,8 @@ already accepted (EventBridge and Pub/Sub deliver at least once) answers what th
 did without planning or enqueueing again.
 
 Records live under `PK = IDEMPOTENCY` for 24 hours, keyed by the event's id and digest.
+A result too large for the record (an intake's plan of items naming thousands of platforms)
+is kept packed as work payloads are (`PayloadCodec`: compressed, else by reference).
 Powertools is imported when the first wrapper is built, not when this module is.
 """
 
@@ -14,9 +16,13 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from freightliner.domain.events import ImageEvent
+from freightliner.ports.payloads import PayloadCodec
 
 R = TypeVar("R", bound=BaseModel)
 REMEMBER_SECONDS = 24 * 3600
+RESULT_LIMIT = 300_000
+"""A stored result's bytes at most: under DynamoDB's 400 KB item with the record's keys."""
+PACKED = "packed"
 
 
 class OncePerEvent(Generic[R]):
@@ -29,14 +35,12 @@ class OncePerEvent(Generic[R]):
         dynamodb: Any,
         result_type: type[R],
         work: Callable[[ImageEvent, str], R],
+        payloads: PayloadCodec | None = None,
     ) -> None:
         from aws_lambda_powertools.utilities.idempotency import (  # noqa: PLC0415
             DynamoDBPersistenceLayer,
             IdempotencyConfig,
             idempotent_function,
-        )
-        from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import (  # noqa: PLC0415
-            PydanticSerializer,
         )
 
         self._config = IdempotencyConfig(
@@ -57,7 +61,7 @@ class OncePerEvent(Generic[R]):
             data_keyword_argument="event",
             persistence_store=store,
             config=self._config,
-            output_serializer=PydanticSerializer(result_type),
+            output_serializer=_packing_serializer(result_type, payloads or PayloadCodec()),
         )
         def once(event: ImageEvent, correlation_id: str) -> R:
             return work(event, correlation_id)
@@ -70,3 +74,24 @@ class OncePerEvent(Generic[R]):
         if lambda_context is not None:  # lets an in-progress record expire with the invocation
             self._config.register_lambda_context(lambda_context)
         return self._once(event=event, correlation_id=correlation_id)
+
+
+def _packing_serializer(result_type: type[R], payloads: PayloadCodec) -> Any:
+    """Powertools' serializer for `result_type`: the result as it is when it fits the record,
+    else packed (base64 or a reference, which JSON stores without escaping)."""
+    from aws_lambda_powertools.utilities.idempotency.serialization.base import (  # noqa: PLC0415
+        BaseIdempotencySerializer,
+    )
+
+    class Packing(BaseIdempotencySerializer):
+        def to_dict(self, data: Any) -> dict[str, Any]:
+            text = data.model_dump_json()
+            packed = payloads.pack(text, RESULT_LIMIT)
+            return data.model_dump(mode="json") if packed == text else {PACKED: packed}
+
+        def from_dict(self, data: dict[str, Any]) -> Any:
+            if isinstance(data.get(PACKED), str):
+                return result_type.model_validate_json(payloads.unpack(data[PACKED]))
+            return result_type.model_validate(data)
+
+    return Packing()

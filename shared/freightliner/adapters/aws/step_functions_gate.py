@@ -5,6 +5,8 @@ A name Step Functions already knows (ExecutionAlreadyExists, or the running exec
 back for the same input) means the gate for that work exists: success. When that execution
 belongs to another job, the item is reported as covered so its own job does not wait on it.
 Waking a parked wait is SendTaskSuccess on its task token; a wait that is over is skipped.
+The input stays within Step Functions' limits: an item too large for it travels packed
+(`freightliner.domain.gate_input`, with the work queue's `PayloadCodec`).
 """
 
 from __future__ import annotations
@@ -16,16 +18,21 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from freightliner.adapters.aws.errors import aws_error, error_code
 from freightliner.domain.errors import Where
+from freightliner.domain.gate_input import GateInput, gate_input
 from freightliner.domain.work import GateRequest
+from freightliner.ports.payloads import PayloadCodec
 from freightliner.ports.work import GateCovered
 
 _WAIT_OVER = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
 
 
 class StepFunctionsScanGate:
-    def __init__(self, client: Any, state_machine_arn: str) -> None:
+    def __init__(
+        self, client: Any, state_machine_arn: str, payloads: PayloadCodec | None = None
+    ) -> None:
         self._client = client  # a boto3 Step Functions client, built by the composition root
         self._arn = state_machine_arn
+        self._payloads = payloads or PayloadCodec()
         prefix, _, self._machine = state_machine_arn.rpartition(":stateMachine:")
         self._executions = f"{prefix}:execution:{self._machine}"
 
@@ -39,7 +46,9 @@ class StepFunctionsScanGate:
             name = request.execution_name
             try:
                 self._client.start_execution(
-                    stateMachineArn=self._arn, name=name, input=request.model_dump_json()
+                    stateMachineArn=self._arn,
+                    name=name,
+                    input=gate_input(request, self._payloads.pack),
                 )
             except ClientError as exc:
                 if error_code(exc) != "ExecutionAlreadyExists":
@@ -71,7 +80,7 @@ class StepFunctionsScanGate:
             described = self._client.describe_execution(executionArn=self.execution_arn(name))
         except (ClientError, BotoCoreError) as exc:
             raise aws_error(exc, self._where("states:DescribeExecution", name)) from None
-        return GateRequest.model_validate_json(described["input"]).item.job_id
+        return GateInput.model_validate_json(described["input"]).job_id
 
     def _where(self, operation: str, name: str) -> Where:
         return Where(registry=f"states:{self._machine}", repository=name, operation=operation)

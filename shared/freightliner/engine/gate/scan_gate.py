@@ -10,20 +10,23 @@ simply times out into the next check.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from freightliner.domain.errors import InvalidInput
 from freightliner.domain.jobs import JobSummary
 from freightliner.domain.scans import ScanPhase, Verdict, evaluate_findings
 from freightliner.domain.work import GateOutcome, GateRequest, ItemStatus
 from freightliner.engine.audit import AuditEvent, emit, item_trigger
 from freightliner.engine.jobs.end import announce_if_closed
+from freightliner.ports.payloads import PayloadCodec
 from freightliner.ports.scans import ScannerSource, ScanWaits
 from freightliner.ports.work import JobNotifier, ScanGate, StateStore
 
@@ -34,6 +37,20 @@ class ScanTask(GateRequest):
     """The held item and its rule's policy, as the state machine passes them to a task."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def unpacked_item(event: Any, payloads: PayloadCodec) -> Any:
+    """A task's input with its item unpacked where the execution carries it packed (too
+    large for Step Functions as it is: `freightliner.domain.gate_input`); any other input as
+    it is, for the task's model to judge."""
+    packed = event.get("item") if isinstance(event, dict) else None
+    if not isinstance(packed, str):
+        return event
+    try:
+        item = json.loads(payloads.unpack(packed))
+    except ValueError:
+        raise InvalidInput("scan gate task: its packed item is not JSON") from None
+    return {**event, "item": item}
 
 
 class CheckScanRequest(ScanTask):
