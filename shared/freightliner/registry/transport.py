@@ -339,11 +339,13 @@ class RegistryTransport:
 
     def absolute(self, location: str) -> str:
         """Resolve a `Location` header against the endpoint (registries send both forms).
-        An absolute path (every API path, most Locations) goes onto the endpoint's origin
-        as text: httpx's parse-and-join cost a tenth of a tree sync's CPU, and the one parse
-        that follows still normalises the path."""
+        An absolute path (every API path) goes onto the endpoint's origin as text, and a URL
+        already on that origin stays as it is: httpx's parse-and-join cost a tenth of a tree
+        sync's CPU, and the one parse that follows still normalises the path."""
         if location.startswith("/") and not location.startswith("//"):
             return self._origin + location
+        if location.startswith(self._origin + "/"):
+            return location  # absolute on the endpoint's own origin (distribution's form)
         return str(httpx.URL(self.endpoint).join(location))
 
 
