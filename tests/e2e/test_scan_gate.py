@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -131,9 +132,10 @@ class Gate:
         return response.headers.get("Docker-Content-Digest")
 
 
-@pytest.fixture
-def gate(tmp_path: Path) -> Iterator[Gate]:
-    with LocalStack(tmp_path / "stack", rules=RULES, visibility_timeout=1) as stack:
+@contextlib.contextmanager
+def running_gate(tmp_path: Path, rules: str) -> Iterator[Gate]:
+    """The local stack with `rules` and the scan gate on moto, its handlers the real ones."""
+    with LocalStack(tmp_path / "stack", rules=rules, visibility_timeout=1) as stack:
         stack.apply_env()
         with LocalScanGate(stack) as scan_gate:
             forget_roots()
@@ -147,6 +149,12 @@ def gate(tmp_path: Path) -> Iterator[Gate]:
                 )
             finally:
                 forget_roots()
+
+
+@pytest.fixture
+def gate(tmp_path: Path) -> Iterator[Gate]:
+    with running_gate(tmp_path, RULES) as running:
+        yield running
 
 
 def test_a_scan_that_completes_clean_lets_the_image_through(gate: Gate) -> None:

@@ -12,17 +12,15 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
 from freightliner.domain.errors import InvalidInput
 from freightliner.domain.gate_input import GATE_INPUT_BUDGET, STATE_DATA_LIMIT
 from freightliner.domain.payloads import COMPRESSED, REFERENCE
 from freightliner.domain.work import ItemStatus
-from freightliner.harness.functions import forget_roots, load_handler
-from freightliner.harness.local_stack import ECR_HOST, GAR_HOST, LocalStack
-from freightliner.harness.scan_gate import LocalScanGate, scan_result
-from tests.e2e.test_scan_gate import Gate
+from freightliner.harness.local_stack import ECR_HOST, GAR_HOST
+from freightliner.harness.scan_gate import scan_result
+from tests.e2e.test_scan_gate import Gate, running_gate
 
 SCATTERED = [f"linux/a{random.Random(n).randbytes(8).hex()}" for n in range(12_000)]
 """~310 KB of JSON that compresses badly: the item goes by reference."""
@@ -46,20 +44,8 @@ rules:
 
 @pytest.fixture
 def gate(tmp_path: Path) -> Iterator[Gate]:
-    with LocalStack(tmp_path / "stack", rules=RULES, visibility_timeout=1) as stack:
-        stack.apply_env()
-        with LocalScanGate(stack) as scan_gate:
-            forget_roots()
-            try:
-                yield Gate(
-                    stack,
-                    scan_gate,
-                    boto3.client("sqs", region_name="us-east-1"),
-                    load_handler("on_ecr_push"),
-                    load_handler("replicate"),
-                )
-            finally:
-                forget_roots()
+    with running_gate(tmp_path, RULES) as running:
+        yield running
 
 
 def test_an_item_of_thousands_of_platforms_passes_the_gate_by_reference(gate: Gate) -> None:
