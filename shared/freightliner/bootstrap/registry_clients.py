@@ -75,9 +75,9 @@ class RegistryClients:
         self._lock = threading.Lock()
         self._clients: dict[str, RegistryClient] = {}
         self._admins: dict[str, RepositoryAdmin] = {}
-        if aws is not None:
-            self.__dict__["aws"] = aws
-        self._aws_factory = aws_factory
+        self._aws_factory: Callable[[], AwsClients] = (
+            (lambda: aws) if aws is not None else aws_factory or _default_aws
+        )
         self._scanners: dict[str, ImageScanner] = {}
         self.credentials = RegistryCredentials(
             self.registries, lambda: self.aws, credentials, secret_ttl(), auth_file
@@ -103,11 +103,7 @@ class RegistryClients:
     @cached_property
     def aws(self) -> AwsClients:
         """The boto3 clients, built on first use (under the caller's lock where there is one)."""
-        if self._aws_factory is not None:
-            return self._aws_factory()
-        from freightliner.adapters.aws.sessions import AwsClients  # noqa: PLC0415
-
-        return AwsClients()
+        return self._aws_factory()
 
     # -- ClientSource -------------------------------------------------------------------
 
@@ -214,6 +210,13 @@ class RegistryClients:
         from freightliner.adapters.aws.ecr_scans import EcrImageScanner  # noqa: PLC0415
 
         return EcrImageScanner(self.aws, self.credentials.ecr_targets)
+
+
+def _default_aws() -> AwsClients:
+    """The default credential chain's clients."""
+    from freightliner.adapters.aws.sessions import AwsClients  # noqa: PLC0415
+
+    return AwsClients()
 
 
 def _environment_aws() -> AwsClients:

@@ -122,8 +122,8 @@ def process_item(
     invocation's deadline stops between chunks and is handed off to a new message;
     `metadata` remembers blob locations between invocations, so copies mount, and the
     destination tags verified within `metadata_ttl` s, so a no-op resync asks no destination
-    about them; `delivery`
-    (the message's receive count) and the item's re-sends make the attempt its lines name."""
+    about them; `delivery` (the message's receive count) and the item's re-sends make the
+    attempt its lines name."""
     hosts = _hosts(item)
     attempt = item.attempt + delivery
     try:
